@@ -1,0 +1,87 @@
+/**
+ * startHealthChecks(): run `check(node)` for every node on an unref'd timer,
+ * through measureHealthCheck(), so gateway.health_check.* and gateway.node.up
+ * follow. A node whose previous check is still running is skipped that round;
+ * a check slower than `timeoutMs` counts as failed (it is not cancelled).
+ */
+import { ConfigError } from './config';
+import { logger, describe } from './diag';
+import type { GatewayMetrics } from './metrics';
+
+export interface HealthCheckOptions {
+  /** Nodes to check, or a function returning the current set. */
+  nodes: readonly string[] | (() => Iterable<string>);
+  /** Resolve (or return) anything but `false` for healthy; throw, reject or return `false` for unhealthy. */
+  check: (node: string) => unknown;
+  /** @default 10000 */
+  intervalMs?: number;
+  /** @default intervalMs */
+  timeoutMs?: number;
+}
+
+export class HealthChecker {
+  private _timer: NodeJS.Timeout | undefined;
+  private readonly _running = new Set<string>();
+  private readonly _intervalMs: number;
+  private readonly _timeoutMs: number;
+
+  constructor(
+    private readonly _metrics: GatewayMetrics,
+    private readonly _options: HealthCheckOptions,
+  ) {
+    if (typeof _options !== 'object' || _options === null) throw new ConfigError('startHealthChecks', _options, 'must be { nodes, check, intervalMs }');
+    if (typeof _options.check !== 'function') throw new ConfigError('check', _options.check, 'must be a function (node) => healthy');
+    if (!Array.isArray(_options.nodes) && typeof _options.nodes !== 'function') {
+      throw new ConfigError('nodes', _options.nodes, 'must be an array of node names or a function returning them');
+    }
+    const interval = _options.intervalMs ?? 10_000;
+    if (!Number.isInteger(interval) || interval < 10) throw new ConfigError('intervalMs', interval, 'must be an integer >= 10');
+    const timeout = _options.timeoutMs ?? interval;
+    if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('timeoutMs', timeout, 'must be a positive integer');
+    this._intervalMs = interval;
+    this._timeoutMs = timeout;
+  }
+
+  start(): void {
+    if (this._timer !== undefined) return;
+    this._timer = setInterval(() => this.runOnce(), this._intervalMs);
+    this._timer.unref();
+    void this.runOnce();
+  }
+
+  stop(): void {
+    if (this._timer !== undefined) clearInterval(this._timer);
+    this._timer = undefined;
+  }
+
+  /** One round over every node; resolves when all its checks have settled. */
+  async runOnce(): Promise<void> {
+    let nodes: Iterable<string>;
+    try {
+      nodes = typeof this._options.nodes === 'function' ? this._options.nodes() : this._options.nodes;
+    } catch (err) {
+      logger.warn(`health checks: nodes() threw ${describe(err)}`);
+      return;
+    }
+    const rounds: Promise<unknown>[] = [];
+    for (const node of nodes) {
+      if (this._running.has(node)) continue;
+      this._running.add(node);
+      rounds.push(
+        this._metrics
+          .measureHealthCheck(node, () => this._withTimeout(node))
+          .finally(() => this._running.delete(node)),
+      );
+    }
+    await Promise.all(rounds);
+  }
+
+  private _withTimeout(node: string): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`health check of ${node} timed out`)), this._timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([Promise.resolve().then(() => this._options.check(node)), timeout]).finally(() => clearTimeout(timer));
+  }
+}

@@ -1,0 +1,658 @@
+/**
+ * The gateway instruments and the request-path API (measure, record,
+ * startTimer, wrap, recordFallback, setNodeUp, measureHealthCheck).
+ *
+ * Rules of this file:
+ * - nothing here throws into the caller, or changes its result or error;
+ * - bad input is dropped with one rate-limited diag.warn;
+ * - attribute objects are ours, built once per series and frozen: the SDK keys
+ *   a series by the object it is given (sdk-metrics 2.12 HashMap keeps the
+ *   first object), so a caller's object mutated after record() would relabel it;
+ * - in-flight counts are plain numbers reported by an observable callback, so
+ *   measure() makes one SDK call on success (two on error), not three.
+ */
+import {
+  metrics as otelMetrics,
+  ValueType,
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  type ObservableGauge,
+  type ObservableResult,
+  type ObservableUpDownCounter,
+} from '@opentelemetry/api';
+import {
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_HEALTH_CHECK_BUCKETS,
+  DEFAULT_MAX_NODES,
+  DEFAULT_NODE_IDLE_TTL_MS,
+  DEFAULT_SIZE_BUCKETS,
+  ConfigError,
+  checkBuckets,
+  checkPrefix,
+} from './config';
+import { RateLimitedWarner, describe } from './diag';
+import { errorTypeOf } from './errors';
+import { MAX_ERROR_TYPES, MAX_LABEL_LENGTH, MAX_TRANSPORTS } from './limits';
+import { runMeasured, inMeasuredScope, scopeEnter, scopeRestore } from './scope';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_FROM_TRANSPORT,
+  ATTR_HTTP_STATUS_CLASS,
+  ATTR_NODE,
+  ATTR_STATUS,
+  ATTR_TO_TRANSPORT,
+  ATTR_TRANSPORT,
+  ERROR_TYPES,
+  ERROR_TYPE_OTHER,
+  INSTRUMENTS,
+  METRIC_FALLBACKS,
+  METRIC_HEALTH_CHECK_DURATION,
+  METRIC_HEALTH_CHECK_FAILURES,
+  METRIC_NODE_UP,
+  METRIC_REQUEST_DURATION,
+  METRIC_REQUEST_ERRORS,
+  METRIC_REQUEST_SIZE,
+  METRIC_REQUESTS_ACTIVE,
+  METRIC_RESPONSE_SIZE,
+  NODE_OTHER,
+  SCOPE_NAME,
+  STATUS_ERROR,
+  STATUS_SUCCESS,
+} from './semconv';
+import type {
+  AttemptLabels,
+  CreateGatewayMetricsOptions,
+  EndOptions,
+  FallbackLabels,
+  MeasureOptions,
+  RecordOptions,
+  WrapOptions,
+} from './types';
+import { withPrefix } from './views';
+import { VERSION } from './version';
+
+/** One node × transport: its in-flight count and its frozen attribute sets. */
+export class Series {
+  active = 0;
+  readonly base: Attributes;
+  readonly ok: Attributes;
+  readonly err: Attributes;
+  readonly errorAttrs = new Map<string, Attributes>();
+  constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
+    const node = nodeEntry.name;
+    this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
+    this.ok = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_SUCCESS });
+    this.err = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_ERROR });
+  }
+}
+
+export class NodeEntry {
+  lastSeen: number;
+  up: boolean | undefined = undefined;
+  consecutiveErrors = 0;
+  healthFailures = 0;
+  readonly transports = new Map<string, Series>();
+  readonly attrs: Attributes;
+  readonly fallbackAttrs = new Map<string, Attributes>();
+  readonly healthOk: Attributes;
+  readonly healthErr: Attributes;
+  constructor(readonly name: string, now: number) {
+    this.lastSeen = now;
+    this.attrs = Object.freeze({ [ATTR_NODE]: name });
+    this.healthOk = Object.freeze({ [ATTR_NODE]: name, [ATTR_STATUS]: STATUS_SUCCESS });
+    this.healthErr = Object.freeze({ [ATTR_NODE]: name, [ATTR_STATUS]: STATUS_ERROR });
+  }
+  get active(): number {
+    let n = 0;
+    for (const s of this.transports.values()) n += s.active;
+    return n;
+  }
+}
+
+export type EndTimer = (options?: EndOptions) => number;
+
+const DERIVED_ERROR_TYPES: ReadonlySet<string> = new Set(ERROR_TYPES);
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  if (value instanceof Promise) return true;
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
+function validBytes(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
+export class GatewayMetrics {
+  /** The prefix in force (`''` for none). */
+  readonly prefix: string;
+  readonly maxNodes: number;
+  readonly nodeIdleTtl: number;
+  readonly downAfterErrors: number;
+
+  private readonly _duration: Histogram;
+  private readonly _errors: Counter;
+  private readonly _fallbacks: Counter;
+  private readonly _healthDuration: Histogram;
+  private readonly _healthFailures: Counter;
+  private readonly _requestSize: Histogram;
+  private readonly _responseSize: Histogram;
+  private readonly _active: ObservableUpDownCounter;
+  private readonly _up: ObservableGauge;
+
+  private readonly _nodes = new Map<string, NodeEntry>();
+  private _other: NodeEntry | undefined;
+  private readonly _transports = new Set<string>();
+  private readonly _errorTypes = new Set<string>(ERROR_TYPES);
+  private readonly _warn = new RateLimitedWarner();
+  private _lastSweep = 0;
+  private _disposed = false;
+
+  constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}) {
+    const prefix = checkPrefix(options.prefix ?? '');
+    if (!prefix.ok) throw new ConfigError('prefix', options.prefix, prefix.reason);
+    this.prefix = prefix.value;
+    const buckets = (option: string, v: readonly number[] | undefined, d: readonly number[]) => {
+      if (v === undefined) return [...d];
+      const c = checkBuckets(v);
+      if (!c.ok) throw new ConfigError(option, v, c.reason);
+      return [...c.value];
+    };
+    const positive = (option: string, v: number | undefined, d: number, min: number) => {
+      if (v === undefined) return d;
+      if (!Number.isInteger(v) || v < min) throw new ConfigError(option, v, `must be an integer >= ${min}`);
+      return v;
+    };
+    this.maxNodes = positive('maxNodes', options.maxNodes, DEFAULT_MAX_NODES, 1);
+    this.nodeIdleTtl = positive('nodeIdleTtl', options.nodeIdleTtl, DEFAULT_NODE_IDLE_TTL_MS, 0);
+    this.downAfterErrors = positive('downAfterErrors', options.downAfterErrors, 0, 0);
+
+    const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
+    const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
+
+    this._duration = meter.createHistogram(name(METRIC_REQUEST_DURATION), {
+      ...info(METRIC_REQUEST_DURATION),
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: buckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS) },
+    });
+    this._errors = meter.createCounter(name(METRIC_REQUEST_ERRORS), { ...info(METRIC_REQUEST_ERRORS), valueType: ValueType.INT });
+    this._fallbacks = meter.createCounter(name(METRIC_FALLBACKS), { ...info(METRIC_FALLBACKS), valueType: ValueType.INT });
+    this._healthDuration = meter.createHistogram(name(METRIC_HEALTH_CHECK_DURATION), {
+      ...info(METRIC_HEALTH_CHECK_DURATION),
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: buckets('healthCheckBuckets', options.healthCheckBuckets, DEFAULT_HEALTH_CHECK_BUCKETS) },
+    });
+    this._healthFailures = meter.createCounter(name(METRIC_HEALTH_CHECK_FAILURES), {
+      ...info(METRIC_HEALTH_CHECK_FAILURES),
+      valueType: ValueType.INT,
+    });
+    const sizeBuckets = buckets('sizeBuckets', options.sizeBuckets, DEFAULT_SIZE_BUCKETS);
+    this._requestSize = meter.createHistogram(name(METRIC_REQUEST_SIZE), {
+      ...info(METRIC_REQUEST_SIZE),
+      valueType: ValueType.INT,
+      advice: { explicitBucketBoundaries: sizeBuckets },
+    });
+    this._responseSize = meter.createHistogram(name(METRIC_RESPONSE_SIZE), {
+      ...info(METRIC_RESPONSE_SIZE),
+      valueType: ValueType.INT,
+      advice: { explicitBucketBoundaries: sizeBuckets },
+    });
+    this._active = meter.createObservableUpDownCounter(name(METRIC_REQUESTS_ACTIVE), {
+      ...info(METRIC_REQUESTS_ACTIVE),
+      valueType: ValueType.INT,
+    });
+    this._up = meter.createObservableGauge(name(METRIC_NODE_UP), { ...info(METRIC_NODE_UP), valueType: ValueType.INT });
+    this._active.addCallback(this._observeActive);
+    this._up.addCallback(this._observeUp);
+  }
+
+  // -------------------------------------------------------------------------
+  // Public API
+
+  /**
+   * Time `fn` (sync or async) as one attempt. Returns exactly what `fn`
+   * returns (the same promise object for async functions) and rethrows exactly
+   * what it throws.
+   */
+  measure<T>(labels: MeasureOptions, fn: () => T): T {
+    const series = this._seriesOf(labels, 'measure');
+    const t0 = performance.now();
+    if (series !== undefined) series.active++;
+    let result: T;
+    try {
+      result = runMeasured(fn);
+    } catch (err) {
+      if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels);
+      throw err;
+    }
+    if (series === undefined) return result;
+    if (isPromiseLike(result)) {
+      try {
+        result.then(
+          () => this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels),
+          (err: unknown) => this._end(series, t0, STATUS_ERROR, err, undefined, labels),
+        );
+      } catch {
+        this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
+      }
+      return result;
+    }
+    this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
+    return result;
+  }
+
+  /** Record an attempt timed elsewhere. */
+  record(options: RecordOptions): void {
+    try {
+      if (typeof options !== 'object' || options === null) {
+        this._warn.warn('record', () => `record(): expected an options object, got ${describe(options)}; dropped`);
+        return;
+      }
+      const { status, durationSeconds } = options;
+      if (status !== STATUS_SUCCESS && status !== STATUS_ERROR) {
+        this._warn.warn('status', () => `record(): status must be "success" or "error", got ${describe(status)}; dropped`);
+        return;
+      }
+      if (typeof durationSeconds !== 'number' || !Number.isFinite(durationSeconds) || durationSeconds < 0) {
+        this._warn.warn('duration', () => `record(): durationSeconds must be a finite number >= 0, got ${describe(durationSeconds)}; dropped`);
+        return;
+      }
+      const series = this._seriesOf(options, 'record');
+      if (series === undefined) return;
+      this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined);
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  /**
+   * Start timing an attempt; call the returned function once it ends. It
+   * returns the elapsed seconds (and records only on its first call).
+   */
+  startTimer(labels: AttemptLabels): EndTimer {
+    const series = this._seriesOf(labels, 'startTimer');
+    const t0 = performance.now();
+    if (series !== undefined) series.active++;
+    const token = scopeEnter();
+    let seconds: number | undefined;
+    return (options?: EndOptions) => {
+      if (seconds !== undefined) return seconds;
+      seconds = (performance.now() - t0) / 1000;
+      try {
+        scopeRestore(token);
+        if (series === undefined) return seconds;
+        series.active--;
+        let status: 'success' | 'error' = STATUS_SUCCESS;
+        let error: unknown;
+        let errorType: string | undefined;
+        let sizes: EndOptions | undefined;
+        if (typeof options === 'object' && options !== null) {
+          error = options.error;
+          errorType = options.errorType;
+          sizes = options;
+          if (options.status === STATUS_ERROR || options.status === STATUS_SUCCESS) status = options.status;
+          else if (error !== undefined && error !== null) status = STATUS_ERROR;
+          else if (options.status !== undefined) {
+            this._warn.warn('status', () => `end(): status must be "success" or "error", got ${describe(options.status)}; using "success"`);
+          }
+        }
+        this._observe(series, seconds, status, error, errorType, sizes, undefined);
+      } catch (err) {
+        this._internalError(err);
+      }
+      return seconds;
+    };
+  }
+
+  /**
+   * Wrap a router method: same `this`, arguments, result and thrown error;
+   * each call is timed like `measure()`.
+   */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R, options: WrapOptions<A>): (...args: A) => R {
+    const metrics = this;
+    const opts = typeof options === 'object' && options !== null ? options : ({} as WrapOptions<A>);
+    const transport = opts.transport;
+    const node = opts.node;
+    const wrapped = function (this: unknown, ...args: A): R {
+      let nodeName: unknown = node;
+      if (typeof node === 'function') {
+        try {
+          nodeName = node(...args);
+        } catch (err) {
+          metrics._warn.warn('wrap-node', () => `wrap(): the node function threw ${describe(err)}; call not recorded`);
+          nodeName = undefined;
+        }
+      }
+      return metrics.measure({ node: nodeName as string, transport }, () => fn.apply(this, args));
+    };
+    try {
+      Object.defineProperty(wrapped, 'name', { value: typeof fn === 'function' ? fn.name : 'wrapped' });
+      Object.defineProperty(wrapped, 'length', { value: typeof fn === 'function' ? fn.length : 0 });
+    } catch {
+      // Cosmetic only.
+    }
+    return wrapped;
+  }
+
+  /** Count a request that fell back from one transport to another. */
+  recordFallback(labels: FallbackLabels): void {
+    try {
+      if (typeof labels !== 'object' || labels === null) {
+        this._warn.warn('fallback', () => `recordFallback(): expected { node, from, to }, got ${describe(labels)}; dropped`);
+        return;
+      }
+      const entry = this._nodeOf(labels.node, 'recordFallback');
+      const from = this._transportOf(labels.from, 'recordFallback');
+      const to = this._transportOf(labels.to, 'recordFallback');
+      if (entry === undefined || from === undefined || to === undefined) return;
+      const key = `${from}\u0000${to}`;
+      let attrs = entry.fallbackAttrs.get(key);
+      if (attrs === undefined) {
+        attrs = Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to });
+        entry.fallbackAttrs.set(key, attrs);
+      }
+      this._fallbacks.add(1, attrs);
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  /** Report a node up (`true`) or down (`false`) in `gateway.node.up`. */
+  setNodeUp(node: string, up: boolean): void {
+    try {
+      if (typeof up !== 'boolean') {
+        this._warn.warn('up', () => `setNodeUp(): up must be a boolean, got ${describe(up)}; dropped`);
+        return;
+      }
+      const entry = this._nodeOf(node, 'setNodeUp');
+      if (entry !== undefined) entry.up = up;
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  /**
+   * Time a health check of `node`: `gateway.health_check.duration{node,status}`,
+   * `gateway.health_check.failures{node}`, and `gateway.node.up` from the outcome
+   * (down only after `downAfterErrors` consecutive failures, when that is set).
+   * Resolves to `true` when the check passed; never rejects.
+   */
+  async measureHealthCheck(node: string, check: () => unknown): Promise<boolean> {
+    const entry = this._nodeOf(node, 'measureHealthCheck');
+    const t0 = performance.now();
+    let passed = true;
+    try {
+      const result = await runMeasured(check);
+      if (result === false) passed = false;
+    } catch {
+      passed = false;
+    }
+    if (entry === undefined) return passed;
+    try {
+      const seconds = (performance.now() - t0) / 1000;
+      entry.lastSeen = performance.now();
+      this._healthDuration.record(seconds, passed ? entry.healthOk : entry.healthErr);
+      if (passed) {
+        entry.healthFailures = 0;
+        entry.up = true;
+      } else {
+        this._healthFailures.add(1, entry.attrs);
+        entry.healthFailures++;
+        if (this.downAfterErrors === 0 || entry.healthFailures >= this.downAfterErrors) entry.up = false;
+      }
+    } catch (err) {
+      this._internalError(err);
+    }
+    return passed;
+  }
+
+  // -------------------------------------------------------------------------
+  // Used by the automatic paths and the endpoint.
+
+  /** Series for an automatic path, or undefined (bad label, already measured). */
+  autoSeries(node: unknown, transport: string): Series | undefined {
+    if (inMeasuredScope()) return undefined;
+    return this._seriesOf({ node: node as string, transport }, 'auto');
+  }
+
+  /** Start of an automatic attempt: counts it in flight. */
+  autoStart(series: Series): void {
+    series.active++;
+  }
+
+  /** End of an automatic attempt started with autoStart(). */
+  autoEnd(
+    series: Series,
+    seconds: number,
+    errorType: string | undefined,
+    statusClass: string | undefined,
+    requestBytes?: number,
+    responseBytes?: number,
+  ): void {
+    try {
+      series.active--;
+      const status = errorType === undefined ? STATUS_SUCCESS : STATUS_ERROR;
+      this._observe(series, seconds, status, undefined, errorType, { requestBytes, responseBytes }, statusClass);
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  /** Whether a `node` label value is live (not forgotten after `nodeIdleTtl`). */
+  isLiveNode(node: string): boolean {
+    return this._nodes.has(node) || node === NODE_OTHER;
+  }
+
+  /** Live nodes, for the stats view. */
+  nodeEntries(): IterableIterator<NodeEntry> {
+    return this._nodes.values();
+  }
+
+  get otherEntry(): NodeEntry | undefined {
+    return this._other;
+  }
+
+  /** Forget nodes idle for longer than `nodeIdleTtl` (and not in flight). */
+  sweep(now = performance.now()): void {
+    this._lastSweep = now;
+    if (this.nodeIdleTtl === 0) return;
+    for (const [name, entry] of this._nodes) {
+      if (now - entry.lastSeen > this.nodeIdleTtl && entry.active === 0) this._nodes.delete(name);
+    }
+  }
+
+  /** Stop reporting the observable instruments (e.g. before the provider is replaced). */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    this._active.removeCallback(this._observeActive);
+    this._up.removeCallback(this._observeUp);
+  }
+
+  // -------------------------------------------------------------------------
+
+  private _end(
+    series: Series,
+    t0: number,
+    status: 'success' | 'error',
+    error: unknown,
+    errorType: string | undefined,
+    sizes: MeasureOptions | undefined,
+  ): void {
+    try {
+      series.active--;
+      this._observe(series, (performance.now() - t0) / 1000, status, error, errorType, sizes, undefined);
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  private _observe(
+    series: Series,
+    seconds: number,
+    status: 'success' | 'error',
+    error: unknown,
+    errorType: string | undefined,
+    sizes: { requestBytes?: unknown; responseBytes?: unknown } | undefined,
+    statusClass: string | undefined,
+  ): void {
+    const entry = series.nodeEntry;
+    entry.lastSeen = performance.now();
+    if (status === STATUS_SUCCESS) {
+      this._duration.record(seconds, series.ok);
+      if (this.downAfterErrors > 0) {
+        entry.consecutiveErrors = 0;
+        entry.up = true;
+      }
+    } else {
+      this._duration.record(seconds, series.err);
+      const type = errorType !== undefined ? this._userErrorType(errorType) : errorTypeOf(error);
+      this._errors.add(1, this._errorAttrs(series, type, statusClass));
+      if (this.downAfterErrors > 0 && ++entry.consecutiveErrors >= this.downAfterErrors) entry.up = false;
+    }
+    if (sizes !== undefined) {
+      const req = sizes.requestBytes;
+      const res = sizes.responseBytes;
+      if (req !== undefined) {
+        if (validBytes(req)) this._requestSize.record(req, series.base);
+        else this._warn.warn('bytes', () => `requestBytes must be a finite number >= 0, got ${describe(req)}; dropped`);
+      }
+      if (res !== undefined) {
+        if (validBytes(res)) this._responseSize.record(res, series.base);
+        else this._warn.warn('bytes', () => `responseBytes must be a finite number >= 0, got ${describe(res)}; dropped`);
+      }
+    }
+  }
+
+  private _errorAttrs(series: Series, type: string, statusClass: string | undefined): Attributes {
+    const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
+    let attrs = series.errorAttrs.get(key);
+    if (attrs === undefined) {
+      const a: Attributes = {
+        [ATTR_NODE]: series.nodeEntry.name,
+        [ATTR_TRANSPORT]: series.transport,
+        [ATTR_ERROR_TYPE]: type,
+      };
+      if (statusClass !== undefined) a[ATTR_HTTP_STATUS_CLASS] = statusClass;
+      attrs = Object.freeze(a);
+      series.errorAttrs.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  /** A user-supplied error type, kept if it is a bounded label value. */
+  private _userErrorType(type: unknown): string {
+    if (typeof type !== 'string' || type === '' || type.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('errorType', () => `errorType must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(type)}; using ${ERROR_TYPE_OTHER}`);
+      return ERROR_TYPE_OTHER;
+    }
+    if (this._errorTypes.has(type)) return type;
+    if (this._errorTypes.size >= MAX_ERROR_TYPES + DERIVED_ERROR_TYPES.size) {
+      this._warn.warn('errorTypes', () => `more than ${MAX_ERROR_TYPES} distinct error types; ${describe(type)} recorded as ${ERROR_TYPE_OTHER}`);
+      return ERROR_TYPE_OTHER;
+    }
+    this._errorTypes.add(type);
+    return type;
+  }
+
+  private _seriesOf(labels: unknown, caller: string): Series | undefined {
+    try {
+      if (typeof labels !== 'object' || labels === null) {
+        this._warn.warn(`${caller}-labels`, () => `${caller}(): expected { node, transport }, got ${describe(labels)}; not recorded`);
+        return undefined;
+      }
+      const { node, transport } = labels as AttemptLabels;
+      // Fast path: a known node and transport, two Map lookups.
+      if (typeof node === 'string') {
+        const series = this._nodes.get(node)?.transports.get(transport);
+        if (series !== undefined) return series;
+      }
+      const entry = this._nodeOf(node, caller);
+      const t = this._transportOf(transport, caller);
+      if (entry === undefined || t === undefined) return undefined;
+      let series = entry.transports.get(t);
+      if (series === undefined) {
+        series = new Series(entry, t);
+        entry.transports.set(t, series);
+      }
+      return series;
+    } catch (err) {
+      this._internalError(err);
+      return undefined;
+    }
+  }
+
+  private _nodeOf(node: unknown, caller: string): NodeEntry | undefined {
+    if (typeof node !== 'string' || node === '' || node.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('node', () => `${caller}(): node must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(node)}; not recorded`);
+      return undefined;
+    }
+    const existing = this._nodes.get(node);
+    if (existing !== undefined) return existing;
+    if (node === NODE_OTHER) return this._otherNode();
+    if (this._nodes.size >= this.maxNodes) {
+      const now = performance.now();
+      if (now - this._lastSweep > 1000) this.sweep(now);
+      if (this._nodes.size >= this.maxNodes) {
+        this._warn.warn('maxNodes', () => `more than maxNodes=${this.maxNodes} distinct nodes; ${describe(node)} and further new nodes are recorded as node="${NODE_OTHER}"`);
+        return this._otherNode();
+      }
+    }
+    const entry = new NodeEntry(node, performance.now());
+    this._nodes.set(node, entry);
+    return entry;
+  }
+
+  private _otherNode(): NodeEntry {
+    return (this._other ??= new NodeEntry(NODE_OTHER, performance.now()));
+  }
+
+  private _transportOf(transport: unknown, caller: string): string | undefined {
+    if (typeof transport !== 'string' || transport === '' || transport.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('transport', () => `${caller}(): transport must be a non-empty string such as "http" or "exec", got ${describe(transport)}; not recorded`);
+      return undefined;
+    }
+    if (this._transports.has(transport)) return transport;
+    if (this._transports.size >= MAX_TRANSPORTS) {
+      this._warn.warn('transports', () => `more than ${MAX_TRANSPORTS} distinct transports; ${describe(transport)} recorded as "${NODE_OTHER}"`);
+      return NODE_OTHER;
+    }
+    this._transports.add(transport);
+    return transport;
+  }
+
+  private readonly _observeActive = (result: ObservableResult): void => {
+    for (const entry of this._allEntries()) {
+      for (const series of entry.transports.values()) result.observe(series.active, series.base);
+    }
+  };
+
+  private readonly _observeUp = (result: ObservableResult): void => {
+    this.sweep();
+    for (const entry of this._allEntries()) {
+      if (entry.up !== undefined) result.observe(entry.up ? 1 : 0, entry.attrs);
+    }
+  };
+
+  private *_allEntries(): Generator<NodeEntry> {
+    yield* this._nodes.values();
+    if (this._other !== undefined) yield this._other;
+  }
+
+  private _internalError(err: unknown): void {
+    this._warn.warn('internal', () => `internal error (ignored, the call went ahead): ${describe(err)}`);
+  }
+}
+
+/** Gateway metrics on a MeterProvider you already run (NodeSDK or your own). */
+export function createGatewayMetrics(options: CreateGatewayMetricsOptions = {}): GatewayMetrics {
+  const provider: MeterProvider = options.meterProvider ?? otelMetrics.getMeterProvider();
+  return new GatewayMetrics(provider.getMeter(SCOPE_NAME, VERSION), options);
+}

@@ -1,0 +1,4 @@
+/** `node --require otel-gateway-metrics/register app.js` */
+import { registerFromEnv } from './entry';
+
+registerFromEnv();

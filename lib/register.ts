@@ -1,0 +1,420 @@
+/**
+ * register(): the one place that builds an SDK MeterProvider, touches OTel
+ * globals, starts listeners and installs process hooks.
+ */
+import type * as http from 'node:http';
+import { diag, DiagConsoleLogger, DiagLogLevel, metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import { diagLogLevelFromString } from '@opentelemetry/core';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationType,
+  ConsoleMetricExporter,
+  InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type MetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resolveConfig, type ResolvedConfig } from './config';
+import { logger, describe } from './diag';
+import { createMetricsServer, listen, MetricsEndpoint } from './endpoint';
+import { ExecInstrumentation } from './exec-path';
+import { PrometheusSerializer } from './exposition';
+import { HttpClientPath } from './http-path';
+import { cardinalityLimits } from './limits';
+import { createGatewayMetrics, GatewayMetrics } from './metrics';
+import { ProcessMetrics } from './process-metrics';
+import { ATTR_NODE, SCOPE_NAME } from './semconv';
+import { computeStats, type GatewayStats } from './stats';
+import { HealthChecker, type HealthCheckOptions } from './health';
+import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from './types';
+import { gatewayViews } from './views';
+import { VERSION } from './version';
+
+export interface GatewayOtel {
+  /** Resolves once every exporter and endpoint is up; rejects (e.g. port in use) with a clear error. */
+  readonly ready: Promise<void>;
+  /** Gateway metrics bound to `meterProvider`. */
+  readonly metrics: GatewayMetrics;
+  readonly meterProvider: MeterProvider;
+  /** `http://host:port/path` of our own listener, once `ready` (undefined when there is none). */
+  readonly prometheusUrl: string | undefined;
+  /** Serve the exposition from your own server (Express, Fastify, http.createServer). */
+  readonly metricsHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Serve the JSON stats view from your own server. */
+  readonly statsHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** The configuration in force. */
+  readonly config: ResolvedConfig;
+  /** The stats view's data. */
+  stats(): Promise<GatewayStats>;
+  /** Run health checks on an unref'd timer, stopped by shutdown(). Returns a stop function. */
+  startHealthChecks(options: HealthCheckOptions): () => void;
+  /** Export now through every push exporter. Idempotent, never rejects. */
+  forceFlush(): Promise<void>;
+  /** Flush, stop listeners, timers and patches. Idempotent, never rejects. */
+  shutdown(): Promise<void>;
+}
+
+const GLOBAL_KEY = Symbol.for('otel-gateway-metrics');
+
+interface GlobalState {
+  handle: GatewayOtel | undefined;
+  fallback: { provider: ApiMeterProvider; metrics: GatewayMetrics } | undefined;
+}
+
+/** One registration per process, even when the CJS and ESM builds are both loaded. */
+function globalState(): GlobalState {
+  const g = globalThis as Record<symbol, unknown>;
+  return (g[GLOBAL_KEY] ??= { handle: undefined, fallback: undefined }) as GlobalState;
+}
+
+/**
+ * The registered gateway metrics, or (before/without register()) an instance
+ * on the global MeterProvider.
+ */
+export function getGatewayMetrics(): GatewayMetrics {
+  const state = globalState();
+  if (state.handle !== undefined) return state.handle.metrics;
+  const provider = otelMetrics.getMeterProvider();
+  if (state.fallback === undefined || state.fallback.provider !== provider) {
+    state.fallback?.metrics.dispose();
+    state.fallback = { provider, metrics: createGatewayMetrics({ meterProvider: provider }) };
+  }
+  return state.fallback.metrics;
+}
+
+/** The Prometheus reader: the stock exporter's MetricReader with our cardinality bound. */
+class GatewayPrometheusReader extends PrometheusExporter {
+  constructor(private readonly _limit: number) {
+    super({ preventServerStart: true });
+  }
+  override selectCardinalityLimit(_type: InstrumentType): number {
+    return this._limit;
+  }
+}
+
+function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushMetricExporter {
+  const exponential = config.histogram === 'exponential';
+  const options = {
+    ...(config.otlp.endpoint !== undefined ? { url: config.otlp.endpoint } : {}),
+    ...(config.otlp.headers !== undefined ? { headers: { ...config.otlp.headers } } : {}),
+    timeoutMillis: config.otlp.exportTimeoutMillis,
+    temporalityPreference: temporalityOf(config.otlp.temporality),
+    // Exponential histograms are chosen per reader (DECISIONS.md): only the OTLP
+    // reader gets them; the duration instruments have no View in this mode.
+    ...(exponential
+      ? {
+          aggregationPreference: (type: InstrumentType) =>
+            type === InstrumentType.HISTOGRAM
+              ? { type: AggregationType.EXPONENTIAL_HISTOGRAM as const, options: { recordMinMax: true } }
+              : { type: AggregationType.DEFAULT as const },
+        }
+      : {}),
+  };
+  // Loaded lazily: the gRPC exporter pulls in @grpc/grpc-js.
+  switch (protocol) {
+    case 'grpc': {
+      const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
+      return new OTLPMetricExporter(options);
+    }
+    case 'http/json': {
+      const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
+      return new OTLPMetricExporter(options);
+    }
+    default: {
+      const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
+      return new OTLPMetricExporter(options);
+    }
+  }
+}
+
+function temporalityOf(t: TemporalityPreference): number {
+  // AggregationTemporalityPreference in exporter-metrics-otlp-http: DELTA 0, CUMULATIVE 1, LOWMEMORY 2.
+  return t === 'delta' ? 0 : t === 'lowmemory' ? 2 : 1;
+}
+
+/**
+ * Our warnings go through OTel's diag, which is silent until a logger is set.
+ * OTEL_LOG_LEVEL sets a console logger at that level (the OTel convention);
+ * without it, and when nobody has set a diag logger yet, we set a console one
+ * at WARN so that a bad env var or option is actually seen.
+ */
+function ensureDiagLogger(env: NodeJS.ProcessEnv): void {
+  const level = env.OTEL_LOG_LEVEL?.trim();
+  if (level) {
+    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(level) ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
+    return;
+  }
+  // The API keeps its registered globals here (@opentelemetry/api internal/global-utils).
+  const api = (globalThis as Record<symbol, { diag?: unknown } | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+  if (api?.diag === undefined) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Register the plugin once per process. Synchronous; env fills what options
+ * omit. A second call warns and returns the first handle.
+ */
+export function register(options: GatewayMetricsOptions = {}): GatewayOtel {
+  const state = globalState();
+  if (state.handle !== undefined) {
+    logger.warn('register() was already called in this process; returning the existing registration');
+    return state.handle;
+  }
+  ensureDiagLogger(process.env);
+  const config = resolveConfig(options, process.env);
+  const handle = new Registration(config);
+  state.handle = handle;
+  return handle;
+}
+
+class Registration implements GatewayOtel {
+  readonly ready: Promise<void>;
+  readonly metrics: GatewayMetrics;
+  readonly meterProvider: MeterProvider;
+  readonly metricsHandler: GatewayOtel['metricsHandler'];
+  readonly statsHandler: GatewayOtel['statsHandler'];
+  prometheusUrl: string | undefined;
+
+  private readonly _startedAt = Date.now();
+  private readonly _prometheusReader: MetricReader | undefined;
+  private readonly _pushReaders: MetricReader[] = [];
+  private readonly _server: http.Server | undefined;
+  private readonly _disposers: (() => void)[] = [];
+  private readonly _health = new Set<HealthChecker>();
+  private _shutdown: Promise<void> | undefined;
+
+  constructor(readonly config: ResolvedConfig) {
+    const attrs: Record<string, string | number | boolean> = { ...(config.resourceAttributes as Record<string, string>) };
+    if (config.serviceName !== undefined) attrs['service.name'] = config.serviceName;
+    const resource = defaultResource().merge(resourceFromAttributes(attrs));
+
+    const limits = cardinalityLimits(config.maxNodes);
+    const readers: IMetricReader[] = [];
+    const exporters = config.sdkDisabled ? [] : config.exporters;
+    if (exporters.includes('prometheus')) {
+      this._prometheusReader = new GatewayPrometheusReader(limits.duration);
+      readers.push(this._prometheusReader);
+    }
+    if (exporters.includes('otlp')) {
+      this._pushReaders.push(
+        new PeriodicExportingMetricReader({
+          exporter: loadOtlpExporter(config.otlp.protocol, config),
+          exportIntervalMillis: config.otlp.exportIntervalMillis,
+          exportTimeoutMillis: config.otlp.exportTimeoutMillis,
+          cardinalityLimits: { default: limits.duration },
+        }),
+      );
+    }
+    if (exporters.includes('console')) {
+      this._pushReaders.push(
+        new PeriodicExportingMetricReader({
+          exporter: new ConsoleMetricExporter(),
+          exportIntervalMillis: config.otlp.exportIntervalMillis,
+          exportTimeoutMillis: config.otlp.exportTimeoutMillis,
+        }),
+      );
+    }
+    readers.push(...this._pushReaders);
+
+    const views = gatewayViews({
+      prefix: config.prefix,
+      buckets: config.buckets,
+      healthCheckBuckets: config.healthCheckBuckets,
+      sizeBuckets: config.sizeBuckets,
+      maxNodes: config.maxNodes,
+      histogram: 'explicit',
+      // Exponential mode: no View on the duration instruments, so each reader's
+      // own aggregation selector decides (Prometheus explicit, OTLP exponential).
+      durationViews: config.histogram === 'explicit',
+    });
+    this.meterProvider = new MeterProvider({ resource, views, readers });
+    if (!config.sdkDisabled && !otelMetrics.setGlobalMeterProvider(this.meterProvider)) {
+      logger.warn('a global MeterProvider is already registered; gateway metrics use their own provider (otel.meterProvider)');
+    }
+
+    this.metrics = new GatewayMetrics(this.meterProvider.getMeter(SCOPE_NAME, VERSION), {
+      prefix: config.prefix,
+      buckets: config.buckets,
+      healthCheckBuckets: config.healthCheckBuckets,
+      sizeBuckets: config.sizeBuckets,
+      maxNodes: config.maxNodes,
+      nodeIdleTtl: config.nodeIdleTtl,
+      downAfterErrors: config.downAfterErrors,
+    });
+
+    if (!config.sdkDisabled) this._startInstrumentation();
+
+    const serializer = new PrometheusSerializer({
+      keep: (scope, attributes) => {
+        if (scope.name !== SCOPE_NAME) return true;
+        const node = attributes[ATTR_NODE];
+        return typeof node !== 'string' || this.metrics.isLiveNode(node);
+      },
+    });
+    const endpoint = new MetricsEndpoint({
+      reader: this._prometheusReader,
+      serializer,
+      auth: config.prometheus.auth,
+      stats: () => this.stats(),
+    });
+    this.metricsHandler = endpoint.metricsHandler;
+    this.statsHandler = endpoint.statsHandler;
+
+    const { host, port, path, statsPath } = config.prometheus;
+    if (this._prometheusReader !== undefined && port !== false) {
+      const server = createMetricsServer(endpoint, { host, port, path, statsPath });
+      this._server = server;
+      this.ready = listen(server, host, port).then(address => {
+        this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;
+      });
+    } else {
+      this.ready = Promise.resolve();
+    }
+    // A rejected `ready` nobody awaits must not crash the host (unhandled rejection).
+    this.ready.catch(err => logger.warn(describe(err instanceof Error ? err.message : err)));
+
+    if (this._pushReaders.length > 0) this._installBeforeExit();
+    if (config.handleSignals) this._installSignalHandlers();
+  }
+
+  private _startInstrumentation(): void {
+    const { config } = this;
+    if (config.runtimeMetrics) {
+      try {
+        const { RuntimeNodeInstrumentation } = require('@opentelemetry/instrumentation-runtime-node') as typeof import('@opentelemetry/instrumentation-runtime-node');
+        const runtime = new RuntimeNodeInstrumentation({ enabled: false });
+        runtime.setMeterProvider(this.meterProvider);
+        runtime.enable();
+        this._disposers.push(() => runtime.disable());
+      } catch (err) {
+        logger.warn(`runtime metrics unavailable: ${describe(err)}`);
+      }
+    }
+    if (config.processMetrics) {
+      const proc = new ProcessMetrics(this.meterProvider, this._startedAt);
+      this._disposers.push(() => proc.disable());
+    }
+    if (config.http !== undefined) {
+      const httpPath = new HttpClientPath(this.metrics, config.http);
+      httpPath.enable();
+      this._disposers.push(() => httpPath.disable());
+    }
+    if (config.exec !== undefined) {
+      const exec = new ExecInstrumentation(this.metrics, config.exec);
+      exec.enable();
+      this._disposers.push(() => exec.disable());
+    }
+    if (config.inboundHttp) {
+      try {
+        const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
+        const inbound = new HttpInstrumentation({ enabled: false, disableOutgoingRequestInstrumentation: true });
+        inbound.setMeterProvider(this.meterProvider);
+        inbound.enable();
+        this._disposers.push(() => inbound.disable());
+      } catch (err) {
+        logger.warn(`inbound HTTP metrics unavailable: ${describe(err)}`);
+      }
+    }
+  }
+
+  async stats(): Promise<GatewayStats> {
+    return computeStats(this.metrics, this._prometheusReader, this._startedAt);
+  }
+
+  startHealthChecks(options: HealthCheckOptions): () => void {
+    const checker = new HealthChecker(this.metrics, options);
+    this._health.add(checker);
+    checker.start();
+    return () => {
+      checker.stop();
+      this._health.delete(checker);
+    };
+  }
+
+  async forceFlush(): Promise<void> {
+    try {
+      await this.meterProvider.forceFlush();
+    } catch (err) {
+      logger.warn(`forceFlush failed: ${describe(err)}`);
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return (this._shutdown ??= this._doShutdown());
+  }
+
+  private async _doShutdown(): Promise<void> {
+    for (const checker of this._health) checker.stop();
+    this._health.clear();
+    for (const dispose of this._disposers.splice(0).reverse()) {
+      try {
+        dispose();
+      } catch (err) {
+        logger.warn(`shutdown: ${describe(err)}`);
+      }
+    }
+    const closing = this._server === undefined
+      ? Promise.resolve()
+      : new Promise<void>(resolve => {
+          this._server!.close(() => resolve());
+          this._server!.closeIdleConnections?.();
+        });
+    try {
+      // MeterProvider.shutdown() flushes every push reader before shutting its exporter down.
+      await this.meterProvider.shutdown();
+    } catch (err) {
+      logger.warn(`shutdown: ${describe(err)}`);
+    }
+    this.metrics.dispose();
+    await closing;
+    const state = globalState();
+    if (state.handle === this) state.handle = undefined;
+  }
+
+  private _installBeforeExit(): void {
+    // A short-lived script's last export: the reader's interval is unref'd, so
+    // without this the process ends before anything recorded since the last
+    // interval is sent. The async flush keeps the loop alive; exit code untouched.
+    let flushed = false;
+    const onBeforeExit = () => {
+      if (flushed) return;
+      flushed = true;
+      void this.shutdown();
+    };
+    process.on('beforeExit', onBeforeExit);
+    this._disposers.push(() => process.removeListener('beforeExit', onBeforeExit));
+  }
+
+  private _installSignalHandlers(): void {
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    const remove = () => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+    };
+    for (const sig of signals) {
+      const onSignal = () => {
+        remove();
+        // Other listeners decide how the process ends; without any, we end it
+        // the way the default action would have: by the same signal.
+        const hostHandles = process.listenerCount(sig) > 0;
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>(resolve => {
+          timer = setTimeout(resolve, this.config.otlp.exportTimeoutMillis);
+        });
+        void Promise.race([this.shutdown(), bound]).then(() => {
+          clearTimeout(timer);
+          if (!hostHandles) process.kill(process.pid, sig);
+        });
+      };
+      handlers.set(sig, onSignal);
+      process.on(sig, onSignal);
+    }
+    this._disposers.push(remove);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Every metric and attribute name this package emits, in one place.
+ * Specs loop over these; nothing else in lib/ spells a name out.
+ */
+
+/** OTel instrument names (before the optional `prefix`). */
+export const METRIC_REQUEST_DURATION = 'gateway.request.duration' as const;
+export const METRIC_REQUEST_ERRORS = 'gateway.request.errors' as const;
+export const METRIC_REQUESTS_ACTIVE = 'gateway.requests.active' as const;
+export const METRIC_FALLBACKS = 'gateway.fallbacks' as const;
+export const METRIC_NODE_UP = 'gateway.node.up' as const;
+export const METRIC_HEALTH_CHECK_DURATION = 'gateway.health_check.duration' as const;
+export const METRIC_HEALTH_CHECK_FAILURES = 'gateway.health_check.failures' as const;
+export const METRIC_REQUEST_SIZE = 'gateway.request.size' as const;
+export const METRIC_RESPONSE_SIZE = 'gateway.response.size' as const;
+
+/** Instruments of other packages that our duration View also covers. */
+export const METRIC_HTTP_SERVER_DURATION = 'http.server.request.duration' as const;
+export const METRIC_HTTP_CLIENT_DURATION = 'http.client.request.duration' as const;
+
+/** Process metrics we emit ourselves (the rest come from host-metrics / runtime-node). */
+export const METRIC_PROCESS_UPTIME = 'process.uptime' as const;
+/** Already Prometheus-shaped on purpose: the name every Prometheus client library uses. */
+export const METRIC_PROCESS_START_TIME = 'process_start_time_seconds' as const;
+
+export const ATTR_NODE = 'node' as const;
+export const ATTR_TRANSPORT = 'transport' as const;
+export const ATTR_STATUS = 'status' as const;
+export const ATTR_ERROR_TYPE = 'error.type' as const;
+export const ATTR_FROM_TRANSPORT = 'from_transport' as const;
+export const ATTR_TO_TRANSPORT = 'to_transport' as const;
+export const ATTR_HTTP_STATUS_CLASS = 'http.response.status_code_class' as const;
+
+export const STATUS_SUCCESS = 'success' as const;
+export const STATUS_ERROR = 'error' as const;
+export type Status = typeof STATUS_SUCCESS | typeof STATUS_ERROR;
+
+export const TRANSPORT_HTTP = 'http' as const;
+export const TRANSPORT_EXEC = 'exec' as const;
+
+/** Label value used once `maxNodes` distinct nodes are live. */
+export const NODE_OTHER = '_other' as const;
+/** `error.type` value for errors outside the documented set (OTel semconv spelling). */
+export const ERROR_TYPE_OTHER = '_OTHER' as const;
+
+/**
+ * The documented, bounded set of derived `error.type` values.
+ * User-supplied `errorType`s are kept too (bounded separately, see DECISIONS.md).
+ */
+export const ERROR_TYPES = [
+  'timeout',
+  'connection_refused',
+  'connection_reset',
+  'dns',
+  'aborted',
+  'tls',
+  'http_4xx',
+  'http_5xx',
+  'exit_nonzero',
+  'signal',
+  'spawn_error',
+  ERROR_TYPE_OTHER,
+] as const;
+export type DerivedErrorType = (typeof ERROR_TYPES)[number];
+
+/** Meter (instrumentation scope) name; shows up as `otel_scope_name`. */
+export const SCOPE_NAME = 'otel-gateway-metrics' as const;
+
+/** Description and unit of each gateway instrument, keyed by its unprefixed name. */
+export const INSTRUMENTS = {
+  [METRIC_REQUEST_DURATION]: {
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of each attempt to reach a backend node over one transport.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_STATUS],
+  },
+  [METRIC_REQUEST_ERRORS]: {
+    kind: 'counter',
+    unit: '{error}',
+    description: 'Failed attempts to reach a backend node, by error type.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_ERROR_TYPE],
+  },
+  [METRIC_REQUESTS_ACTIVE]: {
+    kind: 'updowncounter',
+    unit: '{request}',
+    description: 'Attempts to reach a backend node that are in flight.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+  [METRIC_FALLBACKS]: {
+    kind: 'counter',
+    unit: '{fallback}',
+    description: 'Requests that fell back from one transport to another.',
+    attributes: [ATTR_NODE, ATTR_FROM_TRANSPORT, ATTR_TO_TRANSPORT],
+  },
+  [METRIC_NODE_UP]: {
+    kind: 'gauge',
+    unit: '',
+    description: 'Whether the backend node is up (1) or down (0).',
+    attributes: [ATTR_NODE],
+  },
+  [METRIC_HEALTH_CHECK_DURATION]: {
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of health checks of a backend node.',
+    attributes: [ATTR_NODE, ATTR_STATUS],
+  },
+  [METRIC_HEALTH_CHECK_FAILURES]: {
+    kind: 'counter',
+    unit: '{failure}',
+    description: 'Failed health checks of a backend node.',
+    attributes: [ATTR_NODE],
+  },
+  [METRIC_REQUEST_SIZE]: {
+    kind: 'histogram',
+    unit: 'By',
+    description: 'Size of request bodies sent to a backend node.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+  [METRIC_RESPONSE_SIZE]: {
+    kind: 'histogram',
+    unit: 'By',
+    description: 'Size of response bodies received from a backend node.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+} as const;
+export type GatewayInstrumentName = keyof typeof INSTRUMENTS;

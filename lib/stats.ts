@@ -1,0 +1,209 @@
+/**
+ * The JSON stats view: computed from the same cumulative data the Prometheus
+ * reader serves, plus the in-flight and up state the gateway metrics keep.
+ * Quantiles use Prometheus's histogram_quantile interpolation over the
+ * cumulative buckets since start (Prometheus itself applies it to rates).
+ */
+import {
+  DataPointType,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+  type MetricReader,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import type { GatewayMetrics, NodeEntry } from './metrics';
+import {
+  ATTR_NODE,
+  ATTR_STATUS,
+  ATTR_TRANSPORT,
+  METRIC_FALLBACKS,
+  METRIC_REQUEST_DURATION,
+  SCOPE_NAME,
+  STATUS_ERROR,
+} from './semconv';
+import { withPrefix } from './views';
+
+export interface LatencyQuantiles {
+  /** Seconds; null when there are no observations. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface SeriesStats {
+  node: string;
+  transport: string;
+  requests: number;
+  errors: number;
+  /** errors / requests; 0 when there were no requests. */
+  errorRate: number;
+  inFlight: number;
+  /** gateway_node_up for the node; null when never reported. */
+  up: boolean | null;
+  latency: LatencyQuantiles;
+}
+
+export interface GatewayStats {
+  /** Seconds since register(). */
+  uptimeSeconds: number;
+  /** ISO 8601 time of this snapshot. */
+  generatedAt: string;
+  totals: {
+    requests: number;
+    errors: number;
+    errorRate: number;
+    inFlight: number;
+    fallbacks: number;
+    nodes: number;
+    nodesUp: number;
+    nodesDown: number;
+  };
+  /** One entry per node × transport, sorted by node then transport. */
+  series: SeriesStats[];
+}
+
+interface Bucketed {
+  boundaries: readonly number[];
+  counts: number[];
+  count: number;
+  errors: number;
+}
+
+/**
+ * Prometheus's bucketQuantile (promql/quantile.go): linear interpolation inside
+ * the bucket holding the rank; the lowest bucket starts at 0; a rank in the
+ * +Inf bucket gives the highest finite bound. `cumulative` holds one count per
+ * finite bound, then the +Inf count.
+ */
+export function bucketQuantile(q: number, bounds: readonly number[], cumulative: readonly number[]): number {
+  if (Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  if (bounds.length + 1 !== cumulative.length || cumulative.length < 2) return NaN;
+  const observations = cumulative[cumulative.length - 1]!;
+  if (observations === 0) return NaN;
+  let rank = q * observations;
+  let b = 0;
+  while (b < cumulative.length - 1 && cumulative[b]! < rank) b++;
+  if (b === cumulative.length - 1) return bounds[bounds.length - 1]!;
+  if (b === 0 && bounds[0]! <= 0) return bounds[0]!;
+  let start = 0;
+  const end = bounds[b]!;
+  let count = cumulative[b]!;
+  if (b > 0) {
+    start = bounds[b - 1]!;
+    count -= cumulative[b - 1]!;
+    rank -= cumulative[b - 1]!;
+  }
+  return start + (end - start) * (rank / count);
+}
+
+function quantiles(b: Bucketed): LatencyQuantiles {
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (const c of b.counts) cumulative.push((acc += c));
+  const at = (q: number) => {
+    const v = bucketQuantile(q, b.boundaries, cumulative);
+    return Number.isFinite(v) ? v : null;
+  };
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+function findMetric(rm: ResourceMetrics, name: string): MetricData | undefined {
+  for (const sm of rm.scopeMetrics) {
+    if (sm.scope.name !== SCOPE_NAME) continue;
+    for (const m of sm.metrics) if (m.descriptor.name === name) return m;
+  }
+  return undefined;
+}
+
+export async function computeStats(metrics: GatewayMetrics, reader: MetricReader | undefined, startedAt: number): Promise<GatewayStats> {
+  if (reader === undefined) throw new Error('the stats view needs the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)');
+  const { resourceMetrics } = await reader.collect();
+  const byKey = new Map<string, Bucketed & { node: string; transport: string }>();
+  const duration = findMetric(resourceMetrics, withPrefix(metrics.prefix, METRIC_REQUEST_DURATION));
+  if (duration !== undefined && duration.dataPointType === DataPointType.HISTOGRAM) {
+    for (const dp of duration.dataPoints as DataPoint<Histogram>[]) {
+      const node = dp.attributes[ATTR_NODE];
+      const transport = dp.attributes[ATTR_TRANSPORT];
+      if (typeof node !== 'string' || typeof transport !== 'string' || !metrics.isLiveNode(node)) continue;
+      const key = `${node}\u0000${transport}`;
+      let b = byKey.get(key);
+      if (b === undefined) {
+        b = { node, transport, boundaries: dp.value.buckets.boundaries, counts: dp.value.buckets.counts.map(() => 0), count: 0, errors: 0 };
+        byKey.set(key, b);
+      }
+      dp.value.buckets.counts.forEach((c, i) => (b!.counts[i] = (b!.counts[i] ?? 0) + c));
+      b.count += dp.value.count;
+      if (dp.attributes[ATTR_STATUS] === STATUS_ERROR) b.errors += dp.value.count;
+    }
+  }
+  let fallbacks = 0;
+  const fb = findMetric(resourceMetrics, withPrefix(metrics.prefix, METRIC_FALLBACKS));
+  if (fb !== undefined && fb.dataPointType === DataPointType.SUM) {
+    for (const dp of fb.dataPoints as DataPoint<number>[]) fallbacks += dp.value;
+  }
+
+  const entries = new Map<string, NodeEntry>();
+  for (const e of metrics.nodeEntries()) entries.set(e.name, e);
+  if (metrics.otherEntry !== undefined) entries.set(metrics.otherEntry.name, metrics.otherEntry);
+
+  const series: SeriesStats[] = [];
+  const seen = new Set<string>();
+  for (const b of byKey.values()) {
+    const entry = entries.get(b.node);
+    seen.add(`${b.node}\u0000${b.transport}`);
+    series.push({
+      node: b.node,
+      transport: b.transport,
+      requests: b.count,
+      errors: b.errors,
+      errorRate: b.count === 0 ? 0 : b.errors / b.count,
+      inFlight: entry?.transports.get(b.transport)?.active ?? 0,
+      up: entry?.up ?? null,
+      latency: quantiles(b),
+    });
+  }
+  // Series with calls in flight but none finished yet.
+  for (const entry of entries.values()) {
+    for (const [transport, s] of entry.transports) {
+      if (seen.has(`${entry.name}\u0000${transport}`) || s.active === 0) continue;
+      series.push({
+        node: entry.name, transport, requests: 0, errors: 0, errorRate: 0, inFlight: s.active,
+        up: entry.up ?? null, latency: { p50: null, p95: null, p99: null },
+      });
+    }
+  }
+  series.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : a.transport < b.transport ? -1 : a.transport > b.transport ? 1 : 0));
+
+  let requests = 0;
+  let errors = 0;
+  let inFlight = 0;
+  for (const s of series) {
+    requests += s.requests;
+    errors += s.errors;
+    inFlight += s.inFlight;
+  }
+  let nodesUp = 0;
+  let nodesDown = 0;
+  for (const e of entries.values()) {
+    if (e.up === true) nodesUp++;
+    else if (e.up === false) nodesDown++;
+  }
+  return {
+    uptimeSeconds: (Date.now() - startedAt) / 1000,
+    generatedAt: new Date().toISOString(),
+    totals: {
+      requests,
+      errors,
+      errorRate: requests === 0 ? 0 : errors / requests,
+      inFlight,
+      fallbacks,
+      nodes: entries.size,
+      nodesUp,
+      nodesDown,
+    },
+    series,
+  };
+}

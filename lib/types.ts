@@ -1,0 +1,247 @@
+import type { Attributes, MeterProvider } from '@opentelemetry/api';
+
+export type ExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+export type HistogramMode = 'explicit' | 'exponential';
+export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
+
+/** Bearer token or basic credentials required on `/metrics` and `/stats`. */
+export type PrometheusAuth = { token: string } | { username: string; password: string };
+
+export interface PrometheusOptions {
+  /**
+   * Address the endpoint binds to. Env `OTEL_EXPORTER_PROMETHEUS_HOST`.
+   * Use 127.0.0.1 plus a sidecar, or `auth`, when the port is reachable from outside the pod.
+   * @default '0.0.0.0'
+   */
+  host?: string;
+  /**
+   * Port of our own listener. `0` picks an ephemeral port (see `prometheusUrl`);
+   * `false` starts no listener (mount `metricsHandler` on your own server).
+   * Env `OTEL_EXPORTER_PROMETHEUS_PORT`, `GATEWAY_METRICS_PROMETHEUS_LISTEN=false`.
+   * @default 9464
+   */
+  port?: number | false;
+  /**
+   * Path of the exposition. Env `GATEWAY_METRICS_PROMETHEUS_PATH`.
+   * @default '/metrics'
+   */
+  path?: string;
+  /**
+   * Path of the JSON stats view on our own listener; `false` serves none.
+   * Env `GATEWAY_METRICS_STATS_PATH`.
+   * @default '/stats'
+   */
+  statsPath?: string | false;
+  /**
+   * Credentials required to read the endpoint. Env `GATEWAY_METRICS_AUTH_TOKEN` (bearer).
+   * @default undefined (no authentication)
+   */
+  auth?: PrometheusAuth;
+}
+
+export interface OtlpOptions {
+  /**
+   * Env `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`.
+   * @default 'http/protobuf'
+   */
+  protocol?: OtlpProtocol;
+  /**
+   * Full URL of the metrics endpoint. When omitted the OTLP exporter reads
+   * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` itself.
+   * @default 'http://localhost:4318/v1/metrics' (http), 'http://localhost:4317' (grpc)
+   */
+  endpoint?: string;
+  /** Extra headers. When omitted the exporter reads `OTEL_EXPORTER_OTLP_(METRICS_)HEADERS`. */
+  headers?: Record<string, string>;
+  /**
+   * Env `OTEL_METRIC_EXPORT_INTERVAL` (the OTel JS readers do not read it; we do).
+   * @default 60000
+   */
+  exportIntervalMillis?: number;
+  /**
+   * Env `OTEL_METRIC_EXPORT_TIMEOUT`. Also bounds the flush on SIGTERM/SIGINT.
+   * @default 30000
+   */
+  exportTimeoutMillis?: number;
+  /**
+   * Env `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+   * @default 'cumulative'
+   */
+  temporality?: TemporalityPreference;
+}
+
+/** `host:port` → node name, as a plain object or a Map. */
+export type HostPortMap = Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+
+export interface HttpPathOptions {
+  /**
+   * Which backend node an outbound HTTP call goes to. Calls mapped to `undefined`
+   * are not gateway calls and are not recorded. Env `GATEWAY_METRICS_HTTP_NODES=host:port=node,…`.
+   */
+  nodeFor: ((url: URL) => string | undefined) | HostPortMap;
+  /**
+   * Which response status codes count as `status="error"`.
+   * @default (code) => code >= 500
+   */
+  isError?: (statusCode: number) => boolean;
+}
+
+export interface ExecPathOptions {
+  /**
+   * Which backend node a child process talks to. Unmatched commands are not recorded.
+   * See `kubectlExecNodeFor()` for `kubectl exec` command lines.
+   */
+  nodeFor: (file: string, args: readonly string[]) => string | undefined;
+}
+
+export interface GatewayMetricsOptions {
+  /** `service.name`. Env `OTEL_SERVICE_NAME`. */
+  serviceName?: string;
+  /** Extra resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES`. */
+  resourceAttributes?: Attributes;
+  /**
+   * Prefix of every gateway metric name: `mcp` gives `mcp.gateway.request.duration`,
+   * scraped as `mcp_gateway_request_duration_seconds`. Env `GATEWAY_METRICS_PREFIX`.
+   * @default ''
+   */
+  prefix?: string;
+  /**
+   * Bucket boundaries (seconds) of `gateway.request.duration` and of
+   * `http.server/client.request.duration`. Env `GATEWAY_METRICS_DURATION_BUCKETS`.
+   * @default DEFAULT_DURATION_BUCKETS (5 ms … 60 s)
+   */
+  buckets?: readonly number[];
+  /**
+   * Buckets (seconds) of `gateway.health_check.duration`. Env `GATEWAY_METRICS_HEALTH_CHECK_BUCKETS`.
+   * @default DEFAULT_HEALTH_CHECK_BUCKETS (1 ms … 5 s)
+   */
+  healthCheckBuckets?: readonly number[];
+  /**
+   * Buckets (bytes) of `gateway.request.size` / `gateway.response.size`. Env `GATEWAY_METRICS_SIZE_BUCKETS`.
+   * @default DEFAULT_SIZE_BUCKETS (256 B … 16 MiB)
+   */
+  sizeBuckets?: readonly number[];
+  /**
+   * `exponential` switches the duration histograms to base-2 exponential
+   * aggregation for OTLP readers only; the Prometheus text endpoint keeps
+   * explicit buckets. Env `GATEWAY_METRICS_HISTOGRAM`.
+   * @default 'explicit'
+   */
+  histogram?: HistogramMode;
+  /**
+   * Where metrics go. Env `OTEL_METRICS_EXPORTER` (comma list).
+   * @default ['prometheus']
+   */
+  exporters?: readonly ExporterName[];
+  prometheus?: PrometheusOptions;
+  otlp?: OtlpOptions;
+  /**
+   * Distinct live node names; beyond it new nodes are recorded as `node="_other"`.
+   * Env `GATEWAY_METRICS_MAX_NODES`.
+   * @default 1000
+   */
+  maxNodes?: number;
+  /**
+   * A node idle for longer than this (ms) is forgotten: it leaves `maxNodes`
+   * accounting, `gateway_node_up` and the endpoint. `0` never forgets.
+   * Env `GATEWAY_METRICS_NODE_IDLE_TTL`.
+   * @default 600000
+   */
+  nodeIdleTtl?: number;
+  /**
+   * Derived health: a node is marked down after this many consecutive errors
+   * and up again after a success. `0` turns it off. Env `GATEWAY_METRICS_DOWN_AFTER_ERRORS`.
+   * @default 0
+   */
+  downAfterErrors?: number;
+  /** Time outbound HTTP calls automatically (http, https, fetch). */
+  http?: HttpPathOptions;
+  /** Time child processes automatically (spawn, execFile, exec). */
+  exec?: ExecPathOptions;
+  /**
+   * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
+   * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).
+   * Env `GATEWAY_METRICS_INBOUND_HTTP`.
+   * @default false
+   */
+  inboundHttp?: boolean;
+  /**
+   * Event loop, heap and GC metrics from `@opentelemetry/instrumentation-runtime-node`.
+   * Env `GATEWAY_METRICS_RUNTIME_METRICS`.
+   * @default true
+   */
+  runtimeMetrics?: boolean;
+  /**
+   * `process.uptime`, `process_start_time_seconds`, and resident memory / CPU time
+   * from `@opentelemetry/host-metrics`. Env `GATEWAY_METRICS_PROCESS_METRICS`.
+   * @default true
+   */
+  processMetrics?: boolean;
+  /**
+   * Flush on SIGTERM/SIGINT (bounded by the export timeout), then let the
+   * process end as it would have without us. Env `GATEWAY_METRICS_HANDLE_SIGNALS`.
+   * @default false (true in the `otel-gateway-metrics/register` entry)
+   */
+  handleSignals?: boolean;
+}
+
+export interface CreateGatewayMetricsOptions {
+  /** @default the global MeterProvider */
+  meterProvider?: MeterProvider;
+  /** @default '' */
+  prefix?: string;
+  /** @default DEFAULT_DURATION_BUCKETS */
+  buckets?: readonly number[];
+  /** @default DEFAULT_HEALTH_CHECK_BUCKETS */
+  healthCheckBuckets?: readonly number[];
+  /** @default DEFAULT_SIZE_BUCKETS */
+  sizeBuckets?: readonly number[];
+  /** @default 1000 */
+  maxNodes?: number;
+  /** @default 600000 */
+  nodeIdleTtl?: number;
+  /** @default 0 (off) */
+  downAfterErrors?: number;
+}
+
+/** Labels of one attempt. */
+export interface AttemptLabels {
+  node: string;
+  transport: string;
+}
+
+export interface MeasureOptions extends AttemptLabels {
+  /** Bytes sent to the node, recorded in `gateway.request.size`. */
+  requestBytes?: number;
+  /** Bytes received from the node, recorded in `gateway.response.size`. */
+  responseBytes?: number;
+}
+
+export interface RecordOptions extends MeasureOptions {
+  status: 'success' | 'error';
+  durationSeconds: number;
+  /** Kept as given (bounded); derived from `error` when omitted. */
+  errorType?: string;
+  error?: unknown;
+}
+
+export interface EndOptions {
+  /** A non-null `error` marks the attempt failed (unless `status` says otherwise). */
+  error?: unknown;
+  status?: 'success' | 'error';
+  errorType?: string;
+  requestBytes?: number;
+  responseBytes?: number;
+}
+
+export interface FallbackLabels {
+  node: string;
+  from: string;
+  to: string;
+}
+
+export interface WrapOptions<A extends unknown[]> {
+  transport: string;
+  node: string | ((...args: A) => string);
+}

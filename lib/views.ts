@@ -1,0 +1,128 @@
+/**
+ * OTel Views for the gateway instruments.
+ *
+ * The default buckets live in each instrument's `advice`; a View carries the
+ * buckets actually in force (default or override) plus the cardinality limit
+ * derived from `maxNodes`, so that a user running their own NodeSDK gets the
+ * same metrics by passing `gatewayViews()` to it.
+ */
+import { AggregationType, type ViewOptions, type AggregationOption } from '@opentelemetry/sdk-metrics';
+import {
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_HEALTH_CHECK_BUCKETS,
+  DEFAULT_MAX_NODES,
+  DEFAULT_SIZE_BUCKETS,
+  ConfigError,
+  checkBuckets,
+  checkPrefix,
+} from './config';
+import { cardinalityLimits } from './limits';
+import {
+  METRIC_FALLBACKS,
+  METRIC_HEALTH_CHECK_DURATION,
+  METRIC_HEALTH_CHECK_FAILURES,
+  METRIC_HTTP_CLIENT_DURATION,
+  METRIC_HTTP_SERVER_DURATION,
+  METRIC_NODE_UP,
+  METRIC_REQUEST_DURATION,
+  METRIC_REQUEST_ERRORS,
+  METRIC_REQUEST_SIZE,
+  METRIC_REQUESTS_ACTIVE,
+  METRIC_RESPONSE_SIZE,
+} from './semconv';
+import type { HistogramMode } from './types';
+
+export interface GatewayViewsOptions {
+  /** Same as `createGatewayMetrics({ prefix })`. @default '' */
+  prefix?: string;
+  /** @default DEFAULT_DURATION_BUCKETS */
+  buckets?: readonly number[];
+  /** @default DEFAULT_HEALTH_CHECK_BUCKETS */
+  healthCheckBuckets?: readonly number[];
+  /** @default DEFAULT_SIZE_BUCKETS */
+  sizeBuckets?: readonly number[];
+  /**
+   * `exponential` makes the duration Views base-2 exponential for every reader of
+   * the provider. The stock Prometheus exporter drops exponential histograms, so
+   * only use it with OTLP-only providers. @default 'explicit'
+   */
+  histogram?: HistogramMode;
+  /** @default 1000 */
+  maxNodes?: number;
+  /**
+   * Whether to include the duration Views (gateway and http.server/client).
+   * `register()` leaves them out in exponential mode and sets the aggregation
+   * per reader instead. @default true
+   * @internal
+   */
+  durationViews?: boolean;
+}
+
+/** Max buckets of the exponential aggregation: the SDK default (160). */
+const EXPONENTIAL_MAX_SIZE = 160;
+
+export function withPrefix(prefix: string, name: string): string {
+  return prefix === '' ? name : `${prefix}.${name}`;
+}
+
+function explicit(boundaries: readonly number[]): AggregationOption {
+  return { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...boundaries] } };
+}
+
+function pickBuckets(option: string, value: readonly number[] | undefined, fallback: readonly number[]): readonly number[] {
+  if (value === undefined) return fallback;
+  const c = checkBuckets(value);
+  if (!c.ok) throw new ConfigError(option, value, c.reason);
+  return c.value;
+}
+
+export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
+  const prefixCheck = checkPrefix(options.prefix ?? '');
+  if (!prefixCheck.ok) throw new ConfigError('prefix', options.prefix, prefixCheck.reason);
+  const prefix = prefixCheck.value;
+  const buckets = pickBuckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS);
+  const healthBuckets = pickBuckets('healthCheckBuckets', options.healthCheckBuckets, DEFAULT_HEALTH_CHECK_BUCKETS);
+  const sizeBuckets = pickBuckets('sizeBuckets', options.sizeBuckets, DEFAULT_SIZE_BUCKETS);
+  const mode = options.histogram ?? 'explicit';
+  if (mode !== 'explicit' && mode !== 'exponential') {
+    throw new ConfigError('histogram', mode, 'must be one of explicit, exponential');
+  }
+  const maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
+  if (!Number.isInteger(maxNodes) || maxNodes < 1) throw new ConfigError('maxNodes', maxNodes, 'must be a positive integer');
+  const limits = cardinalityLimits(maxNodes);
+  const name = (n: string) => withPrefix(prefix, n);
+
+  const durationAggregation: AggregationOption =
+    mode === 'exponential'
+      ? { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { maxSize: EXPONENTIAL_MAX_SIZE, recordMinMax: true } }
+      : explicit(buckets);
+
+  const views: ViewOptions[] = [];
+  if (options.durationViews !== false) {
+    views.push(
+      {
+        instrumentName: name(METRIC_REQUEST_DURATION),
+        aggregation: durationAggregation,
+        aggregationCardinalityLimit: limits.duration,
+      },
+      // instrumentation-http's own advice stops at 10 s; exec-style timeouts need 60 s.
+      { instrumentName: METRIC_HTTP_SERVER_DURATION, aggregation: durationAggregation },
+      { instrumentName: METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
+    );
+  }
+  views.push(
+    { instrumentName: name(METRIC_REQUEST_ERRORS), aggregationCardinalityLimit: limits.errors },
+    { instrumentName: name(METRIC_REQUESTS_ACTIVE), aggregationCardinalityLimit: limits.active },
+    { instrumentName: name(METRIC_FALLBACKS), aggregationCardinalityLimit: limits.fallbacks },
+    { instrumentName: name(METRIC_NODE_UP), aggregationCardinalityLimit: limits.nodeUp },
+    {
+      instrumentName: name(METRIC_HEALTH_CHECK_DURATION),
+      aggregation: explicit(healthBuckets),
+      aggregationCardinalityLimit: limits.healthDuration,
+    },
+    { instrumentName: name(METRIC_HEALTH_CHECK_FAILURES), aggregationCardinalityLimit: limits.healthFailures },
+    { instrumentName: name(METRIC_REQUEST_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+    { instrumentName: name(METRIC_RESPONSE_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+  );
+  return views;
+}
