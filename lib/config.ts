@@ -171,6 +171,11 @@ function checkPort(value: unknown): Check<number | false> {
   return ok(value);
 }
 
+function checkHost(value: unknown): Check<string> {
+  if (typeof value !== 'string' || value === '' || /[\s/?#@]/.test(value)) return bad('must be a host name or IP address');
+  return ok(value);
+}
+
 function checkPath(value: unknown): Check<string> {
   if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) return bad('must be a path starting with "/"');
   return ok(value);
@@ -398,12 +403,12 @@ function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly
   const names = raw.split(',').map(s => s.trim().toLowerCase()).filter(Boolean);
   const known = names.filter((n): n is ExporterName => (EXPORTERS as readonly string[]).includes(n));
   const unknown = names.filter(n => !known.includes(n as ExporterName));
+  if (known.length === 0) {
+    logger.warn(`ignoring OTEL_METRICS_EXPORTER=${describe(raw)}: no known exporter (allowed: ${EXPORTERS.join(', ')}); using the default ["prometheus"]`);
+    return Object.freeze(['prometheus'] as ExporterName[]);
+  }
   if (unknown.length > 0) {
     logger.warn(`OTEL_METRICS_EXPORTER: ignoring unknown exporter(s) ${unknown.join(', ')}; allowed: ${EXPORTERS.join(', ')}`);
-  }
-  if (known.length === 0) {
-    logger.warn(`OTEL_METRICS_EXPORTER=${describe(raw)} names no known exporter; using the default ["prometheus"]`);
-    return Object.freeze(['prometheus'] as ExporterName[]);
   }
   const unique = [...new Set(known)];
   return Object.freeze(unique.includes('none') ? [] : unique);
@@ -493,8 +498,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const p = optionalObject('prometheus', opts.prometheus);
   rejectUnknownKeys('prometheus', p, KNOWN_PROMETHEUS);
   const host = r.pick('prometheus.host', p.host,
-    v => (typeof v === 'string' && v.trim() !== '' ? ok(v) : bad('must be a non-empty host name or address')),
-    'OTEL_EXPORTER_PROMETHEUS_HOST', raw => ok(raw.trim()), DEFAULT_PROMETHEUS_HOST);
+    checkHost, 'OTEL_EXPORTER_PROMETHEUS_HOST', raw => checkHost(raw.trim()), DEFAULT_PROMETHEUS_HOST);
   let port = r.pick<number | false>('prometheus.port', p.port, checkPort, 'OTEL_EXPORTER_PROMETHEUS_PORT', raw => {
     const c = parseEnvInt(raw);
     return c.ok ? checkPort(c.value) : bad('must be an integer 0-65535');

@@ -43,7 +43,9 @@ export class RateLimitedWarner {
 export function describe(value: unknown): string {
   let s: string;
   try {
-    s = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    s = typeof value === 'string' || Array.isArray(value) || (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype)
+      ? JSON.stringify(value) ?? String(value)
+      : String(value);
   } catch {
     s = Object.prototype.toString.call(value);
   }

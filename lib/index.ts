@@ -1,4 +1,4 @@
-export { register, getGatewayMetrics, type GatewayOtel } from './register';
+export { register, getGatewayMetrics, getGatewayOtel, type GatewayOtel } from './register';
 export { registerFromEnv, loadConfigModule } from './entry';
 export { GatewayMetrics, createGatewayMetrics, type EndTimer } from './metrics';
 export { gatewayViews, type GatewayViewsOptions } from './views';

@@ -515,7 +515,11 @@ export class GatewayMetrics {
       this._duration.record(seconds, series.err);
       const type = errorType !== undefined ? this._userErrorType(errorType) : errorTypeOf(error);
       this._errors.add(1, this._errorAttrs(series, type, statusClass));
-      if (this.downAfterErrors > 0 && ++entry.consecutiveErrors >= this.downAfterErrors) entry.up = false;
+      if (this.downAfterErrors > 0) {
+        // Derived health: up until N consecutive errors.
+        if (++entry.consecutiveErrors >= this.downAfterErrors) entry.up = false;
+        else entry.up ??= true;
+      }
     }
     if (sizes !== undefined) {
       const req = sizes.requestBytes;

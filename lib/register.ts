@@ -70,6 +70,11 @@ function globalState(): GlobalState {
   return (g[GLOBAL_KEY] ??= { handle: undefined, fallback: undefined }) as GlobalState;
 }
 
+/** The handle of this process's registration (e.g. made by the --require entry), if any. */
+export function getGatewayOtel(): GatewayOtel | undefined {
+  return globalState().handle;
+}
+
 /**
  * The registered gateway metrics, or (before/without register()) an instance
  * on the global MeterProvider.
@@ -141,7 +146,7 @@ function temporalityOf(t: TemporalityPreference): number {
  * without it, and when nobody has set a diag logger yet, we set a console one
  * at WARN so that a bad env var or option is actually seen.
  */
-function ensureDiagLogger(env: NodeJS.ProcessEnv): void {
+export function ensureDiagLogger(env: NodeJS.ProcessEnv): void {
   const level = env.OTEL_LOG_LEVEL?.trim();
   if (level) {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(level) ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
@@ -372,6 +377,8 @@ class Registration implements GatewayOtel {
       logger.warn(`shutdown: ${describe(err)}`);
     }
     this.metrics.dispose();
+    // A shut-down provider is of no use as the global one; let a later register() set its own.
+    if (otelMetrics.getMeterProvider() === this.meterProvider) otelMetrics.disable();
     await closing;
     const state = globalState();
     if (state.handle === this) state.handle = undefined;

@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import { ValueType } from '@opentelemetry/api';
+import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusSerializer as StockSerializer } from '@opentelemetry/exporter-prometheus/build/src/PrometheusSerializer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { createGatewayMetrics, gatewayViews } from '../lib';
+import { PrometheusSerializer, formatLabels } from '../lib/exposition';
+import { formatGoFloat, prometheusLabelName, prometheusMetricName, type PromType } from '../lib/naming';
+import { parseExposition, type Sample } from './helpers/prom';
+
+describe('naming: OTel → Prometheus (as the Collector translates)', () => {
+  const cases: [string, string, PromType, boolean, string][] = [
+    ['gateway.request.duration', 's', 'histogram', false, 'gateway_request_duration_seconds'],
+    ['gateway.request.errors', '{error}', 'counter', true, 'gateway_request_errors_total'],
+    ['gateway.requests.active', '{request}', 'gauge', false, 'gateway_requests_active'],
+    ['gateway.node.up', '1', 'gauge', false, 'gateway_node_up_ratio'],
+    ['gateway.node.up', '', 'gauge', false, 'gateway_node_up'],
+    ['gateway.request.size', 'By', 'histogram', false, 'gateway_request_size_bytes'],
+    ['gateway.health_check.duration', 's', 'histogram', false, 'gateway_health_check_duration_seconds'],
+    ['mcp.gateway.request.duration', 's', 'histogram', false, 'mcp_gateway_request_duration_seconds'],
+    ['process_start_time_seconds', 's', 'gauge', false, 'process_start_time_seconds'],
+    ['nodejs.eventloop.time', 's', 'counter', true, 'nodejs_eventloop_time_seconds_total'],
+    ['nodejs.eventloop.utilization', '1', 'gauge', false, 'nodejs_eventloop_utilization_ratio'],
+    ['requests.total', '', 'counter', true, 'requests_total'],
+    ['packets', '{packet}/s', 'gauge', false, 'packets_per_second'],
+    ['weird--name..x', 'ms', 'gauge', false, 'weird_name_x_milliseconds'],
+    ['9lives', '', 'gauge', false, '_9lives'],
+  ];
+  for (const [name, unit, type, mono, want] of cases) {
+    it(`${name} [${unit || 'no unit'}] ${type} → ${want}`, () => {
+      expect(prometheusMetricName(name, unit, type, mono)).to.equal(want);
+    });
+  }
+
+  it('sanitizes label names', () => {
+    expect(prometheusLabelName('error.type')).to.equal('error_type');
+    expect(prometheusLabelName('http.response.status_code_class')).to.equal('http_response_status_code_class');
+    expect(prometheusLabelName('9x')).to.equal('key_9x');
+    expect(prometheusLabelName('_x')).to.equal('key_x');
+    expect(prometheusLabelName('__x')).to.equal('__x');
+    expect(prometheusLabelName('a-b')).to.equal('a_b');
+  });
+
+  it('writes le values the way Go (and so the Collector) does', () => {
+    const want: [number, string][] = [
+      [0.005, '0.005'], [1, '1'], [2.5, '2.5'], [60, '60'], [0.0001, '0.0001'], [0.00001, '1e-05'],
+      [123456, '123456'], [1e6, '1e+06'], [1048576, '1.048576e+06'], [16777216, '1.6777216e+07'],
+      [Infinity, '+Inf'], [0, '0'],
+    ];
+    for (const [v, s] of want) expect(formatGoFloat(v), String(v)).to.equal(s);
+  });
+
+  it('escapes label values and joins colliding keys with ";"', () => {
+    expect(formatLabels({ node: 'a"b\\c\nd' })).to.equal('node="a\\"b\\\\c\\nd"');
+    expect(formatLabels({ 'a.b': 'x', a_b: 'y' })).to.equal('a_b="x;y"');
+    expect(formatLabels({ n: 5, t: true, arr: ['a', 1] as never })).to.equal('arr="[\\"a\\",1]",n="5",t="true"');
+  });
+});
+
+describe('PrometheusSerializer', () => {
+  async function collectGateway(): Promise<ResourceMetrics> {
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [reader], views: gatewayViews(), resource: resourceFromAttributes({ 'service.name': 'svc', 'k8s.pod.name': 'p"1' }) });
+    const m = createGatewayMetrics({ meterProvider: provider });
+    for (let i = 0; i < 20; i++) {
+      m.record({ node: `node-${i % 5}`, transport: i % 2 ? 'http' : 'exec', status: i % 3 ? 'success' : 'error', durationSeconds: i * 0.37, errorType: i % 4 ? 'timeout' : 'rate_limited', requestBytes: i * 1000 });
+    }
+    m.recordFallback({ node: 'node-1', from: 'http', to: 'exec' });
+    m.setNodeUp('node-1', false);
+    const other = provider.getMeter('other-lib', '2.0.0');
+    other.createCounter('jobs.done', { unit: '{job}' }).add(3, { queue: 'q1' });
+    other.createUpDownCounter('queue.depth').add(-2, { queue: 'q1' });
+    other.createHistogram('job.size', { unit: 'By', valueType: ValueType.INT, advice: { explicitBucketBoundaries: [1e3, 1e6] } }).record(2e6);
+    const { resourceMetrics } = await reader.collect();
+    await provider.shutdown();
+    return resourceMetrics;
+  }
+
+  it('is equivalent, sample for sample, to the stock exporter under compliant names', async () => {
+    const rm = await collectGateway();
+    const ours = parseExposition(new PrometheusSerializer().serialize(rm));
+    const stock = parseExposition(new StockSerializer(undefined, false, undefined, false, false).serialize(rm));
+    // Stock name → compliant name, computed from the descriptors, not from our output.
+    const rename = new Map<string, string>();
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        const stockBase = m.descriptor.name.replace(/[^a-z0-9_]/gi, '_').replace(/_{2,}/g, '_');
+        const counter = m.dataPointType === 3 && (m as { isMonotonic?: boolean }).isMonotonic === true;
+        const unitSuffix = { s: '_seconds', By: '_bytes' }[m.descriptor.unit] ?? '';
+        const compliant = stockBase + unitSuffix + (counter ? '_total' : '');
+        const from = counter ? `${stockBase}_total` : stockBase;
+        for (const suffix of ['', '_bucket', '_sum', '_count']) rename.set(from + suffix, compliant + suffix);
+      }
+    }
+    const key = (s: Sample, name: string) => `${name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+    const ourSet = new Map(ours.samples.map(s => [key(s, s.name), s.value]));
+    let compared = 0;
+    for (const s of stock.samples) {
+      if (s.name === 'target_info') continue;
+      const name = rename.get(s.name);
+      expect(name, `no rename for ${s.name}`).to.be.a('string');
+      // The stock exporter writes le="1000000"; Go (and we) write le="1e+06".
+      const labels = s.labels.le !== undefined ? { ...s.labels, le: formatGoFloat(Number(s.labels.le === '+Inf' ? Infinity : s.labels.le)) } : s.labels;
+      const k = key({ ...s, labels }, name!);
+      expect(ourSet.has(k), `missing ${k}`).to.equal(true);
+      expect(ourSet.get(k), k).to.equal(s.value);
+      compared++;
+    }
+    expect(compared).to.equal(ours.samples.filter(s => s.name !== 'target_info').length);
+    expect(compared).to.be.above(100);
+  });
+
+  it('writes target_info from the resource, and HELP/TYPE once per family', async () => {
+    const rm = await collectGateway();
+    const text = new PrometheusSerializer().serialize(rm);
+    expect(text.startsWith('# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{')).to.equal(true);
+    expect(text).to.include('k8s_pod_name="p\\"1"');
+    expect(text).to.include('service_name="svc"');
+    for (const fam of ['gateway_request_duration_seconds', 'jobs_done_total', 'queue_depth', 'job_size_bytes']) {
+      expect(text.split(`# TYPE ${fam} `).length - 1, fam).to.equal(1);
+    }
+    expect(text).to.include('# TYPE queue_depth gauge\n');
+    expect(text).to.include('job_size_bytes_bucket{otel_scope_name="other-lib",otel_scope_version="2.0.0",le="1e+06"} 0\n');
+    expect(text.endsWith('\n')).to.equal(true);
+  });
+
+  it('yields chunks of at most chunkPoints data points that add up to the whole', async () => {
+    const rm = await collectGateway();
+    const whole = new PrometheusSerializer().serialize(rm);
+    const chunks = [...new PrometheusSerializer({ chunkPoints: 3 }).chunks(rm)];
+    expect(chunks.length).to.be.above(5);
+    expect(chunks.join('')).to.equal(whole);
+  });
+
+  it('drops data points the keep() filter rejects', async () => {
+    const rm = await collectGateway();
+    const text = new PrometheusSerializer({ keep: (_scope, attrs) => attrs.node !== 'node-1' }).serialize(rm);
+    expect(text).to.not.include('node="node-1"');
+    expect(text).to.include('node="node-2"');
+  });
+
+  it('can leave out scope labels and target_info', async () => {
+    const rm = await collectGateway();
+    const text = new PrometheusSerializer({ scopeLabels: false, targetInfo: false }).serialize(rm);
+    expect(text).to.not.include('otel_scope_name');
+    expect(text).to.not.include('target_info');
+  });
+});

@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ts from 'typescript';
+import { VERSION } from '../lib/version';
+import { ROOT, runNode } from './helpers/child';
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const PUBLIC = ['register', 'getGatewayMetrics', 'createGatewayMetrics', 'gatewayViews', 'DEFAULT_DURATION_BUCKETS'];
+
+/** Every installed copy of a package under node_modules, at any depth. */
+function copiesOf(name: string, dir = join(ROOT, 'node_modules'), found: string[] = []): string[] {
+  if (!existsSync(dir)) return found;
+  for (const entry of readdirSync(dir)) {
+    if (entry === '.bin' || entry === '.cache') continue;
+    const full = join(dir, entry);
+    if (!statSync(full).isDirectory()) continue;
+    if (entry.startsWith('@')) {
+      copiesOf(name, full, found);
+      continue;
+    }
+    const scopedName = dir.endsWith(`${join('node_modules', name.split('/')[0]!)}`) ? `${name.split('/')[0]}/${entry}` : entry;
+    if (scopedName === name && existsSync(join(full, 'package.json'))) found.push(full);
+    if (existsSync(join(full, 'node_modules'))) copiesOf(name, join(full, 'node_modules'), found);
+  }
+  return found;
+}
+
+describe('package', () => {
+  it('installs exactly one copy of @opentelemetry/sdk-metrics, version 2.12.x', () => {
+    const copies = copiesOf('@opentelemetry/sdk-metrics');
+    expect(copies).to.have.length(1);
+    expect(JSON.parse(readFileSync(join(copies[0]!, 'package.json'), 'utf8')).version).to.match(/^2\.12\./);
+  });
+
+  it('pins the OpenTelemetry packages to exact versions of the Node 20 line', () => {
+    for (const [name, version] of Object.entries(pkg.dependencies as Record<string, string>)) {
+      if (!name.startsWith('@opentelemetry/')) continue;
+      expect(version, name).to.match(/^\d+\.\d+\.\d+$/);
+      if (/exporter|^@opentelemetry\/instrumentation$|instrumentation-http/.test(name)) expect(version, name).to.match(/^0\.223\./);
+    }
+    expect(pkg.dependencies['@opentelemetry/sdk-metrics']).to.match(/^2\.12\./);
+    expect(pkg.peerDependencies['@opentelemetry/api']).to.equal('>=1.9.0 <1.10.0');
+  });
+
+  it('keeps lib/version.ts equal to package.json', () => {
+    expect(VERSION).to.equal(pkg.version);
+  });
+
+  it('exports the public API from both require() and import, as one module instance', async () => {
+    const r = await runNode(['--input-type=module', '-e', `
+      import * as esm from 'otel-gateway-metrics';
+      import { createRequire } from 'node:module';
+      const cjs = createRequire(process.cwd() + '/')('otel-gateway-metrics');
+      const names = ${JSON.stringify(PUBLIC)};
+      console.log(JSON.stringify({
+        esm: names.filter(n => esm[n] !== undefined),
+        cjs: names.filter(n => cjs[n] !== undefined),
+        same: names.every(n => esm[n] === cjs[n]),
+      }));
+    `]);
+    expect(r.stderr).to.equal('');
+    expect(JSON.parse(r.stdout)).to.deep.equal({ esm: PUBLIC, cjs: PUBLIC, same: true });
+  });
+
+  it('ships types that a TypeScript consumer can use from CJS and ESM', function () {
+    this.timeout(60_000);
+    const files = ['consumer.cts', 'consumer.mts'].map(f => join(ROOT, 'spec', 'fixtures', 'types', f));
+    const program = ts.createProgram(files, {
+      module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16,
+      strict: true, noEmit: true, types: ['node'], skipLibCheck: true,
+    });
+    const diags = ts.getPreEmitDiagnostics(program).map(d => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diags).to.deep.equal([]);
+    // Resolved through the package's own "exports", to the shipped declarations.
+    const resolved = files.map(f => ts.resolveModuleName('otel-gateway-metrics', f, program.getCompilerOptions(), ts.sys, undefined, undefined,
+      f.endsWith('.mts') ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS).resolvedModule?.resolvedFileName);
+    expect(resolved).to.deep.equal([join(ROOT, 'dist', 'index.d.ts'), join(ROOT, 'dist', 'index.d.mts')]);
+  });
+
+  it('lists no generated output or installed files in git', async () => {
+    const r = await runNode(['-e', `process.stdout.write(require('child_process').execFileSync('git', ['ls-files'], { encoding: 'utf8' }))`]);
+    const tracked = r.stdout.split('\n');
+    expect(tracked.filter(f => /^(node_modules|dist|coverage)\//.test(f))).to.deep.equal([]);
+  });
+});
