@@ -1,20 +1,26 @@
 /**
  * Automatic exec path: child processes started through `child_process`
- * (spawn, execFile, exec, and their promisified forms), recorded with
+ * (spawn, execFile, exec, fork, and their promisified forms), recorded with
  * `transport="exec"` when `nodeFor(file, args)` maps them to a node.
  *
  * An InstrumentationBase, so that it hooks `child_process` under --require and
- * --import alike and `disable()` unpatches. Only `spawn` and `execFile` are
- * wrapped: Node's `exec` (and its promisified form) calls
- * `module.exports.execFile`, so wrapping it too would count each call twice.
+ * --import alike and `disable()` unpatches. The hook is on
+ * `ChildProcess.prototype.spawn`, which every asynchronous spawn goes through:
+ * it sees each process exactly once, however the app got hold of the
+ * function (`const { execFile } = require(...)` before register(), an ESM
+ * named import, util.promisify), and Node's exec → execFile → spawn chain
+ * cannot count twice. `spawn` and `execFile` themselves are wrapped only to
+ * pass their `timeout` option down (execFile keeps it to itself).
  *
  * Outcome, read at 'close' (which Node emits in every case, also after a spawn
- * failure): no pid → spawn_error; our own timer for the `timeout` option fired
- * → timeout; killed by a signal → signal; non-zero exit → exit_nonzero.
- * No 'error' listener is added: it would swallow the spawn error a host
- * without one would otherwise see.
+ * failure): no pid → spawn_error; the `timeout` option ran out → timeout;
+ * killed by a signal → signal; non-zero exit → exit_nonzero. No 'error'
+ * listener is added: it would swallow the spawn error a host without one would
+ * otherwise see. The *Sync functions are not covered (they block the loop and
+ * make no ChildProcess).
  */
-import * as childProcess from 'node:child_process';
+import type * as childProcess from 'node:child_process';
+import { basename } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
@@ -26,12 +32,6 @@ import type { ExecPathOptions } from './types';
 import { VERSION } from './version';
 
 type AnyFn = (...args: unknown[]) => unknown;
-
-interface SpawnCall {
-  file: string;
-  args: readonly string[];
-  timeout: number;
-}
 
 /** Split a shell command line into words: quotes and backslashes, no expansion. */
 export function shellWords(line: string): string[] {
@@ -64,29 +64,36 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The (file, args, options) of a spawn/execFile call, normalized like Node does. */
-function spawnCall(argv: unknown[]): SpawnCall | undefined {
-  const file = argv[0];
-  if (typeof file !== 'string') return undefined;
-  let args: readonly string[] = [];
-  let options: Record<string, unknown> = {};
-  if (Array.isArray(argv[1])) {
-    args = argv[1].map(String);
-    if (typeof argv[2] === 'object' && argv[2] !== null) options = argv[2] as Record<string, unknown>;
-  } else if (typeof argv[1] === 'object' && argv[1] !== null) {
-    options = argv[1] as Record<string, unknown>;
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh', 'cmd.exe']);
+
+/**
+ * (file, args) as the app meant them, from the normalized spawn options:
+ * `args` there starts with argv0, and shell commands arrive as `sh -c "line"`.
+ */
+function commandOf(options: { file?: unknown; args?: unknown }): { file: string; args: readonly string[] } | undefined {
+  if (typeof options.file !== 'string') return undefined;
+  const args = Array.isArray(options.args) ? options.args.slice(1).map(String) : [];
+  if (SHELLS.has(basename(options.file)) && (args[0] === '-c' || args[0] === '/d') && args.length >= 2) {
+    const words = shellWords(args[args.length - 1]!);
+    if (words.length > 0) return { file: words[0]!, args: words.slice(1) };
   }
-  const timeout = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : 0;
-  if (options.shell !== undefined && options.shell !== false) {
-    // exec() and shell:true run a command line; match on its words.
-    const words = shellWords([file, ...args].join(' '));
-    if (words.length === 0) return undefined;
-    return { file: words[0]!, args: words.slice(1), timeout };
-  }
-  return { file, args, timeout };
+  return { file: options.file, args };
 }
 
-const PATCHED = ['spawn', 'execFile'] as const;
+/** The `timeout` option of a spawn/execFile/exec call, wherever its options object sits. */
+function timeoutOf(argv: unknown[]): number {
+  for (let i = 1; i < argv.length && i < 3; i++) {
+    const o = argv[i];
+    if (typeof o === 'object' && o !== null && !Array.isArray(o)) {
+      const t = (o as { timeout?: unknown }).timeout;
+      return typeof t === 'number' && t > 0 ? t : 0;
+    }
+  }
+  return 0;
+}
+
+/** The timeout of the spawn/execFile call on the stack, for the prototype hook below it. */
+let pendingTimeout = 0;
 
 export class ExecInstrumentation extends InstrumentationBase {
   private _metrics!: GatewayMetrics;
@@ -113,10 +120,9 @@ export class ExecInstrumentation extends InstrumentationBase {
     if (this.isEnabled()) return;
     enableScope();
     super.enable();
-    // Hook fires on the next require: make it happen now, so ESM apps (which
-    // never require child_process) are covered too.
-    const loaded = require('node:child_process') as typeof childProcess;
-    if (this._patchedExports !== loaded) this._patch(loaded);
+    // The require hook fires on the next require: patch the loaded module now,
+    // so apps that loaded it first (or only import it as ESM) are covered.
+    this._patch(require('node:child_process') as typeof childProcess);
   }
 
   override disable(): void {
@@ -128,10 +134,11 @@ export class ExecInstrumentation extends InstrumentationBase {
 
   private _patch(exports: typeof childProcess): typeof childProcess {
     if (this._patchedExports === exports) return exports;
-    const target = exports as unknown as Record<(typeof PATCHED)[number], AnyFn>;
-    for (const name of PATCHED) {
-      this._wrap(target, name, (original: AnyFn) => this._wrapSpawnLike(original, name === 'execFile'));
-    }
+    const proto = exports.ChildProcess.prototype as unknown as Record<'spawn', AnyFn>;
+    this._wrap(proto, 'spawn', (original: AnyFn) => this._wrapProtoSpawn(original));
+    const fns = exports as unknown as Record<'spawn' | 'execFile', AnyFn>;
+    this._wrap(fns, 'spawn', (original: AnyFn) => passTimeout(original));
+    this._wrap(fns, 'execFile', (original: AnyFn) => passTimeout(original));
     this._patchedExports = exports;
     // ESM named imports of builtins are live bindings synced from the CJS exports.
     syncBuiltinESMExports();
@@ -139,62 +146,40 @@ export class ExecInstrumentation extends InstrumentationBase {
   }
 
   private _unpatch(exports: typeof childProcess): void {
-    const target = exports as unknown as Record<(typeof PATCHED)[number], AnyFn>;
-    for (const name of PATCHED) this._unwrap(target, name);
+    this._unwrap(exports.ChildProcess.prototype as unknown as Record<'spawn', AnyFn>, 'spawn');
+    const fns = exports as unknown as Record<'spawn' | 'execFile', AnyFn>;
+    this._unwrap(fns, 'spawn');
+    this._unwrap(fns, 'execFile');
     if (this._patchedExports === exports) this._patchedExports = undefined;
     syncBuiltinESMExports();
   }
 
-  private _wrapSpawnLike(original: AnyFn, withPromisify: boolean): AnyFn {
+  private _wrapProtoSpawn(original: AnyFn): AnyFn {
     const instrumentation = this;
-    const wrapped = function (this: unknown, ...argv: unknown[]): unknown {
-      const tracked = instrumentation._start(argv);
+    return function (this: childProcess.ChildProcess, ...argv: unknown[]): unknown {
+      const options = (argv[0] ?? {}) as { file?: unknown; args?: unknown; timeout?: unknown };
+      const timeout = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : pendingTimeout;
+      const tracked = instrumentation._start(options);
       if (tracked === undefined) return original.apply(this, argv);
-      const { series, t0, timeout } = tracked;
-      let child: childProcess.ChildProcess;
+      let result: unknown;
       try {
-        child = original.apply(this, argv) as childProcess.ChildProcess;
+        result = original.apply(this, argv);
       } catch (err) {
-        instrumentation._end(series, t0, 'spawn_error');
+        instrumentation._end(tracked.series, tracked.t0, 'spawn_error');
         throw err;
       }
-      instrumentation._track(child, series, t0, timeout);
-      return child;
+      instrumentation._track(this, tracked.series, tracked.t0, timeout);
+      return result;
     };
-    if (withPromisify) {
-      // Node's own promisified execFile calls the unwrapped function, so give
-      // ours the same contract: a promise of { stdout, stderr } with .child.
-      Object.defineProperty(wrapped, promisify.custom, {
-        value: (...args: unknown[]) => {
-          let resolve!: (v: unknown) => void;
-          let reject!: (e: unknown) => void;
-          const promise = new Promise((res, rej) => {
-            resolve = res;
-            reject = rej;
-          }) as Promise<unknown> & { child?: unknown };
-          promise.child = wrapped(...args, (err: (Error & { stdout?: unknown; stderr?: unknown }) | null, stdout: unknown, stderr: unknown) => {
-            if (err !== null) {
-              err.stdout = stdout;
-              err.stderr = stderr;
-              reject(err);
-            } else {
-              resolve({ stdout, stderr });
-            }
-          });
-          return promise;
-        },
-      });
-    }
-    return wrapped;
   }
 
-  private _start(argv: unknown[]): { series: Series; t0: number; timeout: number } | undefined {
+  private _start(options: { file?: unknown; args?: unknown }): { series: Series; t0: number } | undefined {
     try {
-      const call = spawnCall(argv);
-      if (call === undefined) return undefined;
+      const command = commandOf(options);
+      if (command === undefined) return undefined;
       let node: unknown;
       try {
-        node = this._nodeFor(call.file, call.args);
+        node = this._nodeFor(command.file, command.args);
       } catch (err) {
         this._warn.warn('nodeFor', () => `exec.nodeFor threw ${describe(err)}; process not recorded`);
         return undefined;
@@ -203,7 +188,7 @@ export class ExecInstrumentation extends InstrumentationBase {
       const series = this._metrics.autoSeries(node, TRANSPORT_EXEC);
       if (series === undefined) return undefined;
       this._metrics.autoStart(series);
-      return { series, t0: performance.now(), timeout: call.timeout };
+      return { series, t0: performance.now() };
     } catch (err) {
       this._warn.warn('internal', () => `exec path: ${describe(err)}`);
       return undefined;
@@ -215,8 +200,6 @@ export class ExecInstrumentation extends InstrumentationBase {
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       if (timeout > 0) {
-        // Created after Node's own timeout timer for the same delay, so it
-        // fires after Node has killed the child and before 'close'.
         timer = setTimeout(() => (timedOut = true), timeout);
         timer.unref();
       }
@@ -238,6 +221,33 @@ export class ExecInstrumentation extends InstrumentationBase {
   private _end(series: Series, t0: number, errorType: string | undefined): void {
     this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined);
   }
+}
+
+/**
+ * Wrap spawn/execFile so the prototype hook learns their `timeout` option.
+ * Keeps Node's own promisified form (with the same slot), which would otherwise
+ * be lost: util.promisify reads it from the function it is given.
+ */
+function passTimeout(original: AnyFn): AnyFn {
+  const withSlot = (argv: unknown[], call: () => unknown) => {
+    const prev = pendingTimeout;
+    pendingTimeout = timeoutOf(argv);
+    try {
+      return call();
+    } finally {
+      pendingTimeout = prev;
+    }
+  };
+  const wrapped = function (this: unknown, ...argv: unknown[]): unknown {
+    return withSlot(argv, () => original.apply(this, argv));
+  };
+  const custom = (original as unknown as Record<symbol, unknown>)[promisify.custom];
+  if (typeof custom === 'function') {
+    Object.defineProperty(wrapped, promisify.custom, {
+      value: (...argv: unknown[]) => withSlot(argv, () => (custom as AnyFn)(...argv)),
+    });
+  }
+  return wrapped;
 }
 
 /** Pod → node, as a map or a function of (pod, namespace). */

@@ -36,6 +36,8 @@ interface UndiciRequest {
   origin?: unknown;
   path?: unknown;
   body?: unknown;
+  /** Set by fetch from the extracted body (its body itself is an async generator). */
+  contentLength?: unknown;
 }
 interface UndiciResponse {
   statusCode?: unknown;
@@ -270,7 +272,7 @@ export class HttpClientPath {
         const [protocol, hostPort] = splitOrigin(origin);
         node = protocol === undefined ? undefined : this._nodeFor(protocol, hostPort!, path);
       }
-      this._begin(request as object, node, byteLength(request.body));
+      this._begin(request as object, node, byteLength(request.body) ?? contentLength(request.contentLength));
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }

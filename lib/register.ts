@@ -318,9 +318,17 @@ class Registration implements GatewayOtel {
     if (config.inboundHttp) {
       try {
         const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
-        const inbound = new HttpInstrumentation({ enabled: false, disableOutgoingRequestInstrumentation: true });
+        const inbound = new HttpInstrumentation({
+          enabled: false,
+          // Outbound calls are ours (the HTTP path); scrapes of our own endpoint are not the app's traffic.
+          disableOutgoingRequestInstrumentation: true,
+          ignoreIncomingRequestHook: req => this._server !== undefined && (req.socket as { server?: unknown }).server === this._server,
+        });
         inbound.setMeterProvider(this.meterProvider);
         inbound.enable();
+        // Its require hook patches on the next require; http is usually loaded already.
+        require('node:http');
+        require('node:https');
         this._disposers.push(() => inbound.disable());
       } catch (err) {
         logger.warn(`inbound HTTP metrics unavailable: ${describe(err)}`);

@@ -162,6 +162,27 @@ describe('register()', () => {
     await p.ready;
   });
 
+  it('adds inbound http.server.request.duration (instrumentation-http) with our seconds buckets when inboundHttp is on', async () => {
+    const http = await import('node:http');
+    const o = start({ inboundHttp: true });
+    await o.ready;
+    const server = http.createServer((_req, res) => res.end('hi'));
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).to.equal('hi');
+      const { parsed } = await scrape(o.prometheusUrl!);
+      const buckets = find(parsed, 'http_server_request_duration_seconds_bucket');
+      expect(buckets.length).to.be.above(0);
+      expect([...new Set(buckets.map(b => b.labels.le))]).to.deep.equal(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf']);
+      const count = find(parsed, 'http_server_request_duration_seconds_count').reduce((a, s) => a + s.value, 0);
+      expect(count).to.be.at.least(1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   describe('OTLP export', () => {
     let receiver: OtlpReceiver;
     beforeEach(async () => (receiver = await new OtlpReceiver().start()));

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// The example gateway: ProxyHandler → Router → node agents (HTTP, exec fallback),
+// with otel-gateway-metrics registered in code.
+//
+//   node examples/gateway/gateway.js --nodes '<json>' [--port 8080] [--metrics otel|prom-client|none]
+//
+// --nodes: [{ "name": "node-a", "http": "127.0.0.1:7001", "pod": "agent-a" }, …]
+// Prints one JSON line when ready: { "gateway": url, "metrics": url }.
+// Plugin settings not given here come from the OTEL_* / GATEWAY_METRICS_* env.
+'use strict';
+const http = require('node:http');
+const { Router } = require('./router');
+const { ProxyHandler } = require('./proxy-handler');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+async function main() {
+  const nodes = JSON.parse(arg('nodes', process.env.DEMO_NODES || '[]'));
+  const mode = arg('metrics', 'otel');
+  let onFallback = () => {};
+  let metricsUrl = null;
+  let shutdownMetrics = async () => {};
+
+  if (mode === 'otel') {
+    const { register, kubectlExecNodeFor } = require('otel-gateway-metrics');
+    const hostPortToNode = Object.fromEntries(nodes.filter(n => n.http).map(n => [n.http, n.name]));
+    const podToNode = Object.fromEntries(nodes.map(n => [n.pod, n.name]));
+    const metricsPort = arg('metrics-port', undefined);
+    const otel = register({
+      serviceName: 'example-gateway',
+      http: { nodeFor: hostPortToNode },
+      exec: { nodeFor: kubectlExecNodeFor(podToNode) },
+      ...(metricsPort !== undefined ? { prometheus: { port: Number(metricsPort) } } : {}),
+    });
+    await otel.ready;
+    for (const n of nodes) otel.metrics.setNodeUp(n.name, true);
+    onFallback = (node, from, to) => otel.metrics.recordFallback({ node, from, to });
+    metricsUrl = otel.prometheusUrl ?? null;
+    shutdownMetrics = () => otel.shutdown();
+  } else if (mode === 'prom-client') {
+    ({ onFallback, metricsUrl, shutdownMetrics } = await promClientInstrumentation(nodes, Number(arg('metrics-port', '9464'))));
+  }
+
+  const router = new Router({ nodes, onFallback });
+  if (mode === 'prom-client') instrumentRouterWithPromClient(router);
+  const handler = new ProxyHandler(router);
+  const server = http.createServer(handler.handle);
+  server.keepAliveTimeout = 30_000;
+  await new Promise(r => server.listen(Number(arg('port', '8080')), arg('host', '127.0.0.1'), r));
+  const { port } = server.address();
+  process.stdout.write(`${JSON.stringify({ gateway: `http://127.0.0.1:${port}/rpc`, metrics: metricsUrl })}\n`);
+
+  const stop = async () => {
+    server.close();
+    server.closeIdleConnections();
+    router.close();
+    await shutdownMetrics();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+// ---- the prom-client equivalent, for the throughput benchmark --------------
+let promHistogram;
+async function promClientInstrumentation(nodes, metricsPort) {
+  const client = require('prom-client');
+  const registry = new client.Registry();
+  promHistogram = new client.Histogram({
+    name: 'gateway_request_duration_seconds', help: 'Duration of each attempt to reach a backend node over one transport.',
+    labelNames: ['node', 'transport', 'status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+  });
+  const fallbacks = new client.Counter({ name: 'gateway_fallbacks_total', help: 'Fallbacks.', labelNames: ['node', 'from_transport', 'to_transport'], registers: [registry] });
+  const server = http.createServer(async (req, res) => {
+    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+  });
+  await new Promise(r => server.listen(metricsPort, '127.0.0.1', r));
+  return {
+    onFallback: (node, from, to) => fallbacks.inc({ node, from_transport: from, to_transport: to }),
+    metricsUrl: `http://127.0.0.1:${server.address().port}/metrics`,
+    shutdownMetrics: async () => server.close(),
+  };
+}
+
+function instrumentRouterWithPromClient(router) {
+  for (const [method, transport] of [['routeViaHTTP', 'http'], ['routeViaExec', 'exec']]) {
+    const original = router[method].bind(router);
+    router[method] = async (node, rpc) => {
+      const end = promHistogram.startTimer({ node: node.name, transport });
+      try {
+        const out = await original(node, rpc);
+        end({ status: out.status >= 500 ? 'error' : 'success' });
+        return out;
+      } catch (err) {
+        end({ status: 'error' });
+        throw err;
+      }
+    };
+  }
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});

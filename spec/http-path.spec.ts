@@ -1,0 +1,205 @@
+import { expect } from 'chai';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveConfig, semconv, type HttpPathOptions } from '../lib';
+import { HttpClientPath } from '../lib/http-path';
+import { captureDiag, type Captured } from './helpers/diag';
+import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
+
+const D = semconv.METRIC_REQUEST_DURATION;
+const E = semconv.METRIC_REQUEST_ERRORS;
+const A = semconv.METRIC_REQUESTS_ACTIVE;
+
+/** A real agent: /ok, /slow-body (headers now, body end after 150 ms), /503, /404, /chunked. */
+async function agent(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part;');
+        setTimeout(() => res.end('end'), 150);
+      } else if (req.url === '/503') res.writeHead(503).end('unavailable');
+      else if (req.url === '/404') res.writeHead(404).end('missing');
+      else if (req.url === '/chunked') {
+        res.writeHead(200);
+        res.write('a'.repeat(1000));
+        res.end('b'.repeat(234));
+      } else if (req.url === '/hang') {
+        // never answers
+      } else res.writeHead(200, { 'content-length': '2' }).end('ok');
+    });
+  });
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise(r => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>(r => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>(r => s.close(() => r()));
+  return port;
+}
+
+function get(url: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: body ? 'POST' : 'GET' }, res => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', d => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('automatic HTTP path (diagnostics channels)', () => {
+  let h: Harness;
+  let path: HttpClientPath;
+  let srv: { port: number; close: () => Promise<void> };
+  let diag: Captured;
+
+  function enable(http: HttpPathOptions): void {
+    path = new HttpClientPath(h.metrics, resolveConfig({ http }, {}).http!);
+    path.enable();
+  }
+
+  beforeEach(async () => {
+    diag = captureDiag();
+    h = harness();
+    srv = await agent();
+  });
+  afterEach(async () => {
+    path?.disable();
+    await srv.close();
+    await h.shutdown();
+    diag.restore();
+  });
+
+  it('times http.request to the end of the response body, with transport="http"', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'node-a' } });
+    const r = await get(`http://127.0.0.1:${srv.port}/slow-body`);
+    expect(r.text).to.equal('part;end');
+    const rm = await h.collect();
+    const hist = histogram(rm, D, { node: 'node-a', transport: 'http', status: 'success' });
+    expect(hist.count).to.equal(1);
+    expect(hist.sum).to.be.at.least(0.14);
+    expect(point(rm, A, { node: 'node-a' }).value).to.equal(0);
+    expect(points(rm, E)).to.have.length(0);
+  });
+
+  it('times fetch, including a 503 (http_5xx, status class on the errors counter only)', async () => {
+    enable({ nodeFor: (url: URL) => (url.port === String(srv.port) ? `node-${url.pathname.slice(1)}` : undefined) });
+    expect((await fetch(`http://127.0.0.1:${srv.port}/ok`)).status).to.equal(200);
+    const r = await fetch(`http://127.0.0.1:${srv.port}/503`);
+    expect(r.status).to.equal(503);
+    expect(await r.text()).to.equal('unavailable');
+    const rm = await h.collect();
+    expect(histogram(rm, D, { node: 'node-ok', status: 'success' }).count).to.equal(1);
+    expect(point(rm, D, { node: 'node-503' }).attributes).to.deep.equal({ node: 'node-503', transport: 'http', status: 'error' });
+    expect(point(rm, E, { node: 'node-503' }).attributes).to.deep.equal({
+      node: 'node-503', transport: 'http', 'error.type': 'http_5xx', 'http.response.status_code_class': '5xx',
+    });
+  });
+
+  it('times fetch of a slow body to its end', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } });
+    const res = await fetch(`http://127.0.0.1:${srv.port}/slow-body`);
+    expect(await res.text()).to.equal('part;end');
+    expect(histogram(await h.collect(), D, { node: 'n' }).sum).to.be.at.least(0.14);
+  });
+
+  it('records a refused connection as connection_refused, for fetch and http.request', async () => {
+    const port = await closedPort();
+    enable({ nodeFor: { [`127.0.0.1:${port}`]: 'down' } });
+    const fetchErr = await fetch(`http://127.0.0.1:${port}/`).then(() => undefined, (e: Error) => e);
+    expect(fetchErr).to.be.instanceOf(TypeError);
+    const reqErr = await get(`http://127.0.0.1:${port}/`).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+    expect(reqErr?.code).to.equal('ECONNREFUSED');
+    const rm = await h.collect();
+    expect(histogram(rm, D, { node: 'down', status: 'error' }).count).to.equal(2);
+    expect(point(rm, E, { node: 'down' }).attributes).to.deep.equal({ node: 'down', transport: 'http', 'error.type': 'connection_refused' });
+    expect(point(rm, E, { node: 'down' }).value).to.equal(2);
+    expect(point(rm, A, { node: 'down' }).value).to.equal(0);
+  });
+
+  it('records aborts and timeouts with their error.type', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'slow' } });
+    const ctl = new AbortController();
+    const p = fetch(`http://127.0.0.1:${srv.port}/hang`, { signal: ctl.signal }).catch((e: Error) => e);
+    await sleep(50);
+    ctl.abort();
+    expect(((await p) as Error).name).to.equal('AbortError');
+    const t = await fetch(`http://127.0.0.1:${srv.port}/hang`, { signal: AbortSignal.timeout(50) }).catch((e: Error) => e);
+    expect((t as Error).name).to.equal('TimeoutError');
+    const rm = await h.collect();
+    expect(point(rm, E, { 'error.type': 'aborted' }).value).to.equal(1);
+    expect(point(rm, E, { 'error.type': 'timeout' }).value).to.equal(1);
+    expect(point(rm, A, { node: 'slow' }).value).to.equal(0);
+  });
+
+  it('does not record calls nodeFor maps to undefined', async () => {
+    enable({ nodeFor: () => undefined });
+    await get(`http://127.0.0.1:${srv.port}/ok`);
+    await (await fetch(`http://127.0.0.1:${srv.port}/ok`)).text();
+    expect(points(await h.collect(), D)).to.have.length(0);
+  });
+
+  it('honours isError(statusCode)', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' }, isError: (code: number) => code >= 400 });
+    await get(`http://127.0.0.1:${srv.port}/404`);
+    await get(`http://127.0.0.1:${srv.port}/ok`);
+    const rm = await h.collect();
+    expect(point(rm, E, {}).attributes).to.deep.include({ 'error.type': 'http_4xx', 'http.response.status_code_class': '4xx' });
+    expect(histogram(rm, D, { status: 'success' }).count).to.equal(1);
+  });
+
+  it('survives a nodeFor that throws (call goes ahead, not recorded, one warning)', async () => {
+    enable({ nodeFor: () => {
+      throw new Error('bad mapper');
+    } });
+    expect((await get(`http://127.0.0.1:${srv.port}/ok`)).text).to.equal('ok');
+    expect((await get(`http://127.0.0.1:${srv.port}/ok`)).text).to.equal('ok');
+    expect(points(await h.collect(), D)).to.have.length(0);
+    expect(diag.warn.filter(w => w.includes('bad mapper'))).to.have.length(1);
+  });
+
+  it('does not count again a call made inside measure() (one sample per attempt)', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } });
+    await h.metrics.measure({ node: 'n', transport: 'http' }, async () => (await fetch(`http://127.0.0.1:${srv.port}/ok`)).text());
+    const end = h.metrics.startTimer({ node: 'n', transport: 'http' });
+    await get(`http://127.0.0.1:${srv.port}/ok`);
+    end();
+    await get(`http://127.0.0.1:${srv.port}/ok`);
+    expect(total(await h.collect(), D, { node: 'n' })).to.equal(3);
+  });
+
+  it('records request and response sizes it sees', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } });
+    await get(`http://127.0.0.1:${srv.port}/chunked`, 'x'.repeat(300));
+    const rm = await h.collect();
+    expect(histogram(rm, semconv.METRIC_REQUEST_SIZE, { node: 'n' }).sum).to.equal(300);
+    expect(histogram(rm, semconv.METRIC_RESPONSE_SIZE, { node: 'n' }).sum).to.equal(1234);
+    await (await fetch(`http://127.0.0.1:${srv.port}/ok`, { method: 'POST', body: 'hello' })).text();
+    const rm2 = await h.collect();
+    expect(histogram(rm2, semconv.METRIC_REQUEST_SIZE, { node: 'n' }).sum).to.equal(305);
+    expect(histogram(rm2, semconv.METRIC_RESPONSE_SIZE, { node: 'n' }).sum).to.equal(1236);
+  });
+
+  it('stops recording after disable()', async () => {
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } });
+    path.disable();
+    await get(`http://127.0.0.1:${srv.port}/ok`);
+    await (await fetch(`http://127.0.0.1:${srv.port}/ok`)).text();
+    expect(points(await h.collect(), D)).to.have.length(0);
+  });
+});
