@@ -251,7 +251,11 @@ export interface ListenOptions {
 
 /** Our own listener: `path` → metrics, `statsPath` → stats, anything else 404. */
 export function createMetricsServer(endpoint: MetricsEndpoint, options: ListenOptions): http.Server {
-  const server = http.createServer({ maxHeaderSize: 8192 }, (req, res) => {
+  // Slow or oversized clients cannot tie the endpoint up: 8 kB of headers at
+  // most (431 beyond), headers within 5 s and the whole request within 10 s,
+  // checked every second (Node's default check runs every 30 s). No cap on
+  // connections: a cap would let a few slow clients lock Prometheus out.
+  const server = http.createServer({ maxHeaderSize: 8192, connectionsCheckingInterval: 1000, headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -263,12 +267,8 @@ export function createMetricsServer(endpoint: MetricsEndpoint, options: ListenOp
     else if (options.statsPath !== false && pathname === options.statsPath) endpoint.statsHandler(req, res);
     else plain(res, 404, 'Not Found\n');
   });
-  // Slow or oversized clients cannot tie the endpoint up.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.timeout = 60_000;
-  server.maxConnections = 64;
   server.unref();
   return server;
 }

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import {
   ConfigError,
+  getGatewayOtel,
+  register,
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_HEALTH_CHECK_BUCKETS,
   DEFAULT_SIZE_BUCKETS,
@@ -189,6 +191,9 @@ describe('config: resolveConfig(options, env)', () => {
         expect(e.option).to.equal(option);
         expect(e.message).to.include(`"${option}"`);
         expect(e.message).to.match(value);
+        // register() fails the same way, fast, and registers nothing.
+        expect(() => register(options)).to.throw(ConfigError, `"${option}"`);
+        expect(getGatewayOtel()).to.equal(undefined);
       });
     }
     it('never echoes a secret', () => {
