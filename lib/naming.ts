@@ -36,7 +36,7 @@ function tokens(s: string): string[] {
 function unitToken(unit: string, table: Readonly<Record<string, string>>): string {
   const u = unit.trim();
   if (u === '' || u === '1' || u.includes('{') || u.includes('}')) return '';
-  return tokens(table[u] ?? u).join('_');
+  return tokens(Object.hasOwn(table, u) ? table[u]! : u).join('_');
 }
 
 function moveToEnd(parts: string[], word: string): string[] {

@@ -1,0 +1,13 @@
+// /metrics on an Express app (its health server, say), under the path it chooses.
+//   node examples/mount/express.js   then   curl localhost:3000/ops/metrics
+'use strict';
+const express = require('express');
+const { register } = require('otel-gateway-metrics');
+
+const otel = register({ serviceName: 'mounted-express', prometheus: { port: false } });
+
+const app = express();
+app.get('/healthz', (_req, res) => res.send('ok'));
+app.all('/ops/metrics', otel.metricsHandler); // GET/HEAD served, other methods get 405
+app.get('/ops/stats', otel.statsHandler);
+const server = app.listen(Number(process.env.PORT ?? 3000), () => console.log(`http://localhost:${server.address().port}/ops/metrics`));
