@@ -1,0 +1,541 @@
+/**
+ * Issue #4: the real pipeline, end to end (npm run test:e2e).
+ *
+ *   load generator → example gateway + otel-gateway-metrics ─┬─ /metrics ───────────────────────────── Prometheus
+ *   (loopback, bounded)   (agents over HTTP, kubectl exec)    └─ OTLP/HTTP → OpenTelemetry Collector ─ :8889 ─┘
+ *                                                                            (otel-collector.yaml)
+ *
+ * Every server is real, on 127.0.0.1 with free ports, in its own process group
+ * with a bounded lifetime, and stopped (group-wide) after. Prometheus runs
+ * examples/prometheus.yml (targets and intervals substituted) with
+ * examples/alerts.yml, and the assertions are the operator's PromQL through its
+ * HTTP API, and every query of examples/grafana-dashboard.json.
+ *
+ * Telling the two paths apart: the direct scrape's series carry the scrape
+ * job's name (job="otel-gateway-metrics"); the collector path's series, scraped
+ * with honor_labels: true, carry the job the collector derives from the
+ * gateway's service.name (job="example-gateway"). The suite first checks that
+ * every gateway series falls in exactly one of these two jobs, each from its own
+ * scrape target (instance), so the per-path selectors below are disjoint and
+ * cover everything.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, childEnv } from '../helpers/child';
+import { addStats, loadgen, plannedStats, spreadPlan, type Call, type NodeStats } from '../helpers/load';
+import { freePort, freePorts, removeOnExit, startProcess, stopAll, waitFor, waitForHttp200, type Proc } from '../helpers/procs';
+import { byLabel, PromApi, type VectorSample } from '../helpers/promapi';
+import { tools, type Tools } from '../helpers/tools';
+
+// ---- topology and load --------------------------------------------------------
+interface NodeSpec {
+  name: string;
+  pod: string;
+  delayMs: number;
+  /** Nobody listens on its HTTP address: every request falls back to exec. */
+  httpDown?: boolean;
+}
+
+const NODES: NodeSpec[] = [
+  { name: 'node-a', pod: 'agent-a', delayMs: 5 },
+  { name: 'node-b', pod: 'agent-b', delayMs: 10 }, // fails every FAIL_EVERY-th call (HTTP 500)
+  { name: 'node-c', pod: 'agent-c', delayMs: 1500 }, // the slow node
+  { name: 'node-d', pod: 'agent-d', delayMs: 5, httpDown: true }, // HTTP down → kubectl exec
+];
+const SLOW_NODE = 'node-c';
+const FAIL_EVERY = { 'node-b': 10 };
+/**
+ * The measured load, spread evenly over LOAD_SECONDS. node-c's 6 slow calls are
+ * 0.4% of the ~1460 HTTP attempts, so they cannot reach the HTTP p99, while
+ * all of node-c's own attempts are slow (p95 > 1 s). node-d's exec attempts
+ * (a kubectl child process each, ~50–250 ms) are the only exec attempts.
+ */
+const MAIN_COUNTS: Record<string, number> = { 'node-a': 900, 'node-b': 500, 'node-c': 6, 'node-d': 50 };
+const LOAD_SECONDS = 25;
+const CONCURRENCY = 16;
+/**
+ * Before the measured load: one call of each kind, so that every series exists
+ * and has been scraped at least once through both paths before the load starts;
+ * rate() then sees all of the load's increases (a series' first sample has no
+ * predecessor to increase from).
+ */
+const WARMUP: Call[] = [{ node: 'node-a' }, { node: 'node-b', fail: true }, { node: 'node-b' }, { node: 'node-c' }, { node: 'node-d' }];
+
+const DIRECT_JOB = 'otel-gateway-metrics'; // scrape job of examples/prometheus.yml
+const COLLECTOR_SCRAPE_JOB = 'otel-collector'; // scrape job of examples/prometheus.yml
+const SERVICE_NAME = 'example-gateway'; // the example gateway's service.name → job via the collector
+const PATHS = { direct: `job="${DIRECT_JOB}"`, collector: `job="${SERVICE_NAME}"` } as const;
+type PathName = keyof typeof PATHS;
+const PATH_NAMES = Object.keys(PATHS) as PathName[];
+
+const LIFETIME_MS = 8 * 60_000; // hard limit for every server of the suite
+const RANGE = '1m';
+
+// ---- expected values from what the load generator saw -----------------------
+type Counts = Record<string, number>;
+
+/** gateway_request_duration_seconds_count per "node transport status": one sample per attempt. */
+function expectedAttempts(stats: Record<string, NodeStats>): Counts {
+  const out: Counts = {};
+  const add = (key: string, n: number) => {
+    if (n > 0) out[key] = (out[key] ?? 0) + n;
+  };
+  for (const n of NODES) {
+    const s = stats[n.name] ?? { sent: 0, ok: 0, failed: 0 };
+    if (n.httpDown) {
+      add(`${n.name} http error`, s.sent); // refused, then…
+      add(`${n.name} exec success`, s.ok); // …exec
+      add(`${n.name} exec error`, s.failed);
+    } else {
+      add(`${n.name} http success`, s.ok);
+      add(`${n.name} http error`, s.failed);
+    }
+  }
+  return out;
+}
+
+/** gateway_request_errors_total per "node transport error_type". */
+function expectedErrors(stats: Record<string, NodeStats>): Counts {
+  const out: Counts = {};
+  for (const n of NODES) {
+    const s = stats[n.name]!;
+    if (n.httpDown) out[`${n.name} http connection_refused`] = s.sent;
+    else if (s.failed > 0) out[`${n.name} http http_5xx`] = s.failed;
+  }
+  return out;
+}
+
+/** gateway_fallbacks_total per "node from_transport to_transport". */
+function expectedFallbacks(stats: Record<string, NodeStats>): Counts {
+  return Object.fromEntries(NODES.filter(n => n.httpDown).map(n => [`${n.name} http exec`, stats[n.name]!.sent]));
+}
+
+function keyed(samples: VectorSample[], labels: string[]): Counts {
+  const out: Counts = {};
+  for (const s of samples) {
+    const key = labels.map(l => s.metric[l] ?? '-').join(' ');
+    if (key in out) throw new Error(`two series for ${key}: ${JSON.stringify(samples.map(x => x.metric))}`);
+    out[key] = Number(s.value[1]);
+  }
+  return out;
+}
+
+const sorted = (c: Counts): Counts => Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b)));
+
+// ---- the operator's prometheus.yml, on loopback -------------------------------
+function substituteOnce(text: string, from: string, to: string): string {
+  const n = text.split(from).length - 1;
+  if (n !== 1) throw new Error(`examples/prometheus.yml: expected "${from}" exactly once, found it ${n} times`);
+  return text.replace(from, to);
+}
+
+function operatorPrometheusConfig(direct: string, collector: string): string {
+  let cfg = readFileSync(join(ROOT, 'examples', 'prometheus.yml'), 'utf8');
+  cfg = substituteOnce(cfg, 'scrape_interval: 15s', 'scrape_interval: 1s');
+  cfg = substituteOnce(cfg, 'evaluation_interval: 15s', 'evaluation_interval: 1s');
+  cfg = substituteOnce(cfg, "'gateway-1:9464'", `'${direct}'`);
+  cfg = substituteOnce(cfg, "'otel-collector:8889'", `'${collector}'`);
+  // The job names the suite selects by (see the header comment).
+  for (const job of [DIRECT_JOB, COLLECTOR_SCRAPE_JOB]) substituteOnce(cfg, `job_name: ${job}\n`, `job_name: ${job}\n`);
+  return cfg;
+}
+
+// ---- Grafana dashboard --------------------------------------------------------
+interface Panel {
+  id: number;
+  title: string;
+  type: string;
+  targets?: { refId: string; expr: string }[];
+  panels?: Panel[];
+}
+interface Dashboard {
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: string | { query: string } }[] };
+}
+
+function dashboardTargets(d: Dashboard): { panel: string; refId: string; expr: string }[] {
+  const flat = (ps: Panel[]): Panel[] => ps.flatMap(p => [p, ...flat(p.panels ?? [])]);
+  return flat(d.panels).flatMap(p => (p.targets ?? []).map(t => ({ panel: `${p.id} ${p.title}`, refId: t.refId, expr: t.expr })));
+}
+
+/** Grafana's template variables, as the e2e evaluates them: one job, all nodes, 1m rate window. */
+function substitute(expr: string, vars: Record<string, string>): string {
+  let out = expr.replace(/\$__rate_interval|\$\{__rate_interval\}/g, RANGE);
+  for (const [name, value] of Object.entries(vars)) out = out.replace(new RegExp(`\\$\\{${name}\\}|\\$${name}\\b`, 'g'), value);
+  if (out.includes('$')) throw new Error(`unsubstituted template variable in: ${out}`);
+  return out;
+}
+
+const leNum = (le: string) => (le === '+Inf' ? Infinity : Number(le));
+const finite = (samples: VectorSample[]) => samples.filter(s => Number.isFinite(Number(s.value[1])));
+
+// ---------------------------------------------------------------------------------
+describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.yaml) → Prometheus; PromQL, dashboard, alerts', function () {
+  this.timeout(60_000);
+  this.slow(30_000);
+
+  let t: Tools;
+  let tmp: string;
+  let prom: PromApi;
+  let collector: Proc;
+  let gateway: Proc;
+  let prometheus: Proc;
+  const procs: Proc[] = [];
+  let directTarget: string; // host:port of the gateway's /metrics
+  let collectorTarget: string; // host:port of the collector's prometheus exporter
+  let metricsUrl: string;
+  let metricsText: string;
+  let stats: Record<string, NodeStats>;
+  let planned: Record<string, NodeStats>;
+  let loadStart: number; // s since the epoch
+  let evalTime: number; // every query is evaluated at this instant
+  const timings: Record<string, number> = {};
+  const results: Record<string, unknown> = {};
+
+  const counts = async (expr: string, path: PathName, labels: string[], time: number) =>
+    sorted(keyed(await prom.query(`${expr}{${PATHS[path]}}`, time), labels));
+  const attempts = (path: PathName, time: number) => counts('gateway_request_duration_seconds_count', path, ['node', 'transport', 'status'], time);
+
+  /** Poll until both paths show exactly `expected` attempts; returns the query time that did. */
+  async function waitForAttempts(what: string, expected: Counts, timeoutMs: number): Promise<number> {
+    const want = JSON.stringify(sorted(expected));
+    return waitFor(what, async () => {
+      const at = Date.now() / 1000;
+      const seen = await Promise.all(PATH_NAMES.map(p => attempts(p, at)));
+      const mismatch = PATH_NAMES.map((p, i) => [p, seen[i]] as const).filter(([, c]) => JSON.stringify(c) !== want);
+      if (mismatch.length > 0) throw new Error(`want ${want}; ${mismatch.map(([p, c]) => `${p}: ${JSON.stringify(c)}`).join('; ')}`);
+      return at;
+    }, timeoutMs, 250);
+  }
+
+  const tails = () => procs.map(p => `---- ${p.name} (last 3000 chars)\n${p.output().slice(-3000)}`).join('\n');
+
+  before(async function () {
+    // On a fresh machine tools() first builds the collector (bounded at 15 min
+    // in helpers/tools.ts); with a warm cache everything here takes ~40 s.
+    this.timeout(20 * 60_000);
+    const t0 = Date.now();
+    try {
+      t = tools({ collector: true });
+      timings.toolsMs = Date.now() - t0;
+      tmp = removeOnExit(mkdtempSync(join(tmpdir(), 'otel-gateway-metrics-e2e-')));
+      const [otlpGrpc, otlpHttp, collectorProm, collectorHealth, promPort] = await freePorts(5);
+      collectorTarget = `127.0.0.1:${collectorProm}`;
+
+      // 1. The collector, with the file users copy; only the addresses are overridden, through its env vars.
+      collector = startProcess('otelcol', t.otelcol, ['--config=otel-collector.yaml', '--config=yaml:service::telemetry::metrics::level: none'], {
+        env: {
+          ...childEnv({}),
+          OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${otlpGrpc}`,
+          OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${otlpHttp}`,
+          OTELCOL_PROMETHEUS_ENDPOINT: collectorTarget,
+          OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${collectorHealth}`,
+        },
+        lifetimeMs: LIFETIME_MS,
+      });
+      procs.push(collector);
+      await waitForHttp200('the collector health_check', `http://127.0.0.1:${collectorHealth}/`, 60_000, collector);
+      timings.collectorReadyMs = Date.now() - t0;
+
+      // 2. Agents (node-d gets an address nobody listens on), then the gateway.
+      const nodes: { name: string; http: string; pod: string }[] = [];
+      for (const n of NODES) {
+        if (n.httpDown) {
+          nodes.push({ name: n.name, http: `127.0.0.1:${await freePort()}`, pod: n.pod });
+          continue;
+        }
+        const agent = startProcess(`agent ${n.name}`, process.execPath, ['examples/gateway/agent.js', '--http', '--port', '0', '--name', n.name, '--delay', String(n.delayMs)], {
+          env: childEnv({}),
+          lifetimeMs: LIFETIME_MS,
+        });
+        procs.push(agent);
+        const { port } = JSON.parse(await agent.line(/"port"/)) as { port: number };
+        nodes.push({ name: n.name, http: `127.0.0.1:${port}`, pod: n.pod });
+      }
+      const pods = Object.fromEntries(NODES.map(n => [n.pod, { name: n.name, delayMs: n.delayMs }]));
+      gateway = startProcess('gateway', process.execPath, ['examples/gateway/gateway.js', '--nodes', JSON.stringify(nodes), '--port', '0', '--metrics-port', '0'], {
+        env: childEnv({
+          DEMO_PODS: JSON.stringify(pods),
+          OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+          OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+          OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${otlpHttp}/v1/metrics`,
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        }),
+        lifetimeMs: LIFETIME_MS,
+      });
+      procs.push(gateway);
+      const ready = JSON.parse(await gateway.line(/"gateway"/, 30_000)) as { gateway: string; metrics: string | null };
+      if (ready.metrics === null) throw new Error(`the gateway has no Prometheus endpoint: ${JSON.stringify(ready)}`);
+      metricsUrl = ready.metrics;
+      directTarget = new URL(metricsUrl).host;
+      expect(new URL(metricsUrl).hostname).to.equal('127.0.0.1');
+
+      // 3. Prometheus with the operator's prometheus.yml and alerts.yml.
+      writeFileSync(join(tmp, 'prometheus.yml'), operatorPrometheusConfig(directTarget, collectorTarget));
+      copyFileSync(join(ROOT, 'examples', 'alerts.yml'), join(tmp, 'alerts.yml'));
+      prometheus = startProcess('prometheus', t.prometheus, [
+        `--config.file=${join(tmp, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(tmp, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ], { cwd: tmp, env: childEnv({}), lifetimeMs: LIFETIME_MS });
+      procs.push(prometheus);
+      const base = `http://127.0.0.1:${promPort}`;
+      await waitForHttp200('Prometheus /-/ready', `${base}/-/ready`, 60_000, prometheus);
+      prom = new PromApi(base);
+      await waitFor('both scrape targets up', async () => {
+        const up = byLabel(await prom.query('up'), 'job');
+        return up[DIRECT_JOB] === 1 && up[COLLECTOR_SCRAPE_JOB] === 1 ? up : undefined;
+      }, 30_000);
+      timings.stackReadyMs = Date.now() - t0;
+
+      // 4. Warm-up: every series exists and is scraped through both paths.
+      const gatewayUrl = ready.gateway;
+      const warm = await loadgen.sendCalls(gatewayUrl, WARMUP, { concurrency: WARMUP.length });
+      await waitForAttempts('the warm-up attempts through both paths', expectedAttempts(warm), 30_000);
+
+      // 5. The measured load: bounded in calls and time, paced evenly.
+      const main = spreadPlan(MAIN_COUNTS, FAIL_EVERY);
+      loadStart = Date.now() / 1000;
+      const mainStats = await loadgen.sendCalls(gatewayUrl, main, { concurrency: CONCURRENCY, rate: main.length / LOAD_SECONDS });
+      timings.loadMs = Math.round((Date.now() / 1000 - loadStart) * 1000);
+      stats = addStats(warm, mainStats);
+      planned = addStats(plannedStats(WARMUP), plannedStats(main));
+
+      // 6. Until the final counts are in Prometheus through both paths (bounded), then fix the evaluation time.
+      evalTime = await waitForAttempts('the final attempts through both paths', expectedAttempts(stats), 30_000);
+      timings.visibleAfterLoadMs = Math.round((evalTime - loadStart) * 1000) - timings.loadMs;
+      // The [1m] windows at evalTime must reach back before the load (to the warm-up samples).
+      if (evalTime - loadStart > 55) throw new Error(`the load and its propagation took ${Math.round(evalTime - loadStart)} s: too long for rate(...[1m]) to cover it`);
+
+      // For the record (and for diagnosing a failure): the attempts' latency distribution.
+      const buckets = await prom.query(`sum by (node, transport, le) (gateway_request_duration_seconds_bucket{${PATHS.direct}})`, evalTime);
+      const dist: Record<string, string[]> = {}; // "node transport" → ["le=count", …], cumulative
+      for (const b of buckets.sort((x, y) => leNum(x.metric.le!) - leNum(y.metric.le!))) (dist[`${b.metric.node} ${b.metric.transport}`] ??= []).push(`${b.metric.le}=${b.value[1]}`);
+      results.bucketsDirect = dist;
+
+      const res = await fetch(metricsUrl);
+      expect(res.status).to.equal(200);
+      metricsText = await res.text();
+      timings.beforeMs = Date.now() - t0;
+    } catch (err) {
+      if (err instanceof Error) err.message += `\n${tails()}`;
+      throw err;
+    }
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(tails());
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await stopAll(10_000);
+    const alive = procs.filter(p => p.groupAlive()).map(p => `${p.name} (pgid ${p.pgid})`);
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    if (process.env.E2E_RESULTS !== undefined) writeFileSync(process.env.E2E_RESULTS, `${JSON.stringify({ timings, stats, results }, null, 2)}\n`);
+    console.log(`      e2e timings: ${JSON.stringify(timings)}`);
+    expect(alive, 'process groups still alive after teardown').to.deep.equal([]);
+  });
+
+  it('the load went as planned (every call answered as designed)', () => {
+    expect(stats).to.deep.equal(planned);
+    expect(stats['node-b']!.failed).to.equal(1 + Math.floor(MAIN_COUNTS['node-b']! / FAIL_EVERY['node-b']));
+  });
+
+  it('tells the two paths apart: each gateway series is in exactly one job, each job from its own source', async () => {
+    // Direct: the scrape target's address. Collector (honor_labels): the
+    // instance it derives from the gateway's service.instance.id, which the
+    // plugin sets per process (seen on the direct path's target_info).
+    const info = await prom.query(`target_info{${PATHS.direct}}`, evalTime);
+    expect(info).to.have.length(1);
+    const instanceId = info[0]!.metric.service_instance_id;
+    expect(instanceId).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const groups = await prom.query('count by (job, instance) ({__name__=~"gateway_.+"})', evalTime);
+    const pairs = groups.map(g => `${g.metric.job} ${g.metric.instance}`).sort();
+    expect(pairs).to.deep.equal([`${SERVICE_NAME} ${instanceId}`, `${DIRECT_JOB} ${directTarget}`].sort());
+    results.pathSeries = Object.fromEntries(groups.map(g => [g.metric.job, Number(g.value[1])]));
+  });
+
+  it('(1) histogram_quantile(0.99, … by (le, transport)): HTTP p99 < exec p99, both paths together and each alone', async () => {
+    const q = (sel: string) => `histogram_quantile(0.99, sum by (le, transport) (rate(gateway_request_duration_seconds_bucket${sel}[${RANGE}])))`;
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, sel] of [['both', ''], ['direct', `{${PATHS.direct}}`], ['collector', `{${PATHS.collector}}`]] as const) {
+      const p99 = byLabel(await prom.query(q(sel), evalTime), 'transport');
+      out[name] = p99;
+      expect(Object.keys(p99).sort(), name).to.deep.equal(['exec', 'http']);
+      expect(p99.http, `${name}: http p99`).to.be.a('number').and.satisfy(Number.isFinite);
+      expect(p99.exec, `${name}: exec p99`).to.be.a('number').and.satisfy(Number.isFinite);
+      expect(p99.http!, `${name}: http p99 < exec p99; attempts by latency bucket: ${JSON.stringify(results.bucketsDirect)}`).to.be.below(p99.exec!);
+    }
+    // The same attempts through both paths give the same quantiles (up to rate()'s
+    // extrapolation, which depends on each target's own scrape timestamps).
+    for (const tr of ['http', 'exec']) expect(out.collector![tr]!, tr).to.be.closeTo(out.direct![tr]!, 0.05 * out.direct![tr]!);
+    results.p99ByTransport = out;
+  });
+
+  it('(2) histogram_quantile(0.95, … by (le, node)) > 1 returns exactly the slow node', async () => {
+    const q = (sel: string) => `histogram_quantile(0.95, sum by (le, node) (rate(gateway_request_duration_seconds_bucket${sel}[${RANGE}])))`;
+    const out: Record<string, unknown> = {};
+    for (const [name, sel] of [['both', ''], ['direct', `{${PATHS.direct}}`], ['collector', `{${PATHS.collector}}`]] as const) {
+      const slow = await prom.query(`${q(sel)} > 1`, evalTime);
+      expect(slow.map(s => s.metric.node), `${name}; attempts by latency bucket: ${JSON.stringify(results.bucketsDirect)}`).to.deep.equal([SLOW_NODE]);
+      const all = byLabel(await prom.query(q(sel), evalTime), 'node');
+      expect(Object.keys(all).sort(), name).to.deep.equal(NODES.map(n => n.name));
+      out[name] = all;
+    }
+    results.p95ByNode = out;
+  });
+
+  it('(3) error rate by node is non-zero exactly for the failing nodes (node-b: 1 call in 10; node-d: every HTTP attempt)', async () => {
+    // The dashboard's "Error rate by node": failed attempts / attempts, 0 for nodes without errors.
+    const q = (sel: string) =>
+      `(sum by (node) (rate(gateway_request_errors_total${sel}[${RANGE}])) or 0 * sum by (node) (rate(gateway_request_duration_seconds_count${sel}[${RANGE}])))` +
+      ` / sum by (node) (rate(gateway_request_duration_seconds_count${sel}[${RANGE}]))`;
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, sel] of [['both', ''], ['direct', `{${PATHS.direct}}`], ['collector', `{${PATHS.collector}}`]] as const) {
+      const rate = byLabel(await prom.query(q(sel), evalTime), 'node');
+      out[name] = rate;
+      expect(Object.keys(rate).sort(), name).to.deep.equal(NODES.map(n => n.name));
+      expect(Object.keys(rate).filter(n => rate[n]! > 0).sort(), `${name}: nodes with errors`).to.deep.equal(['node-b', 'node-d']);
+      expect(rate['node-a'], name).to.equal(0);
+      expect(rate['node-c'], name).to.equal(0);
+      expect(rate['node-b']!, name).to.be.closeTo(1 / FAIL_EVERY['node-b'], 0.01); // 50 of 500 in the window
+      expect(rate['node-d']!, name).to.be.closeTo(0.5, 0.01); // one failed http + one exec attempt per request
+    }
+    results.errorRateByNode = out;
+  });
+
+  for (const path of PATH_NAMES) {
+    it(`(4) fidelity, ${path === 'direct' ? 'direct scrape of /metrics' : 'through the collector'}: attempts per node/transport/status, errors and fallbacks equal what the load generator sent`, async () => {
+      expect(await attempts(path, evalTime)).to.deep.equal(sorted(expectedAttempts(stats)));
+      expect(await counts('gateway_request_errors_total', path, ['node', 'transport', 'error_type'], evalTime)).to.deep.equal(sorted(expectedErrors(stats)));
+      expect(await counts('gateway_fallbacks_total', path, ['node', 'from_transport', 'to_transport'], evalTime)).to.deep.equal(sorted(expectedFallbacks(stats)));
+      expect(await counts('gateway_requests_active', path, ['node', 'transport'], evalTime)).to.deep.equal({
+        'node-a http': 0, 'node-b http': 0, 'node-c http': 0, 'node-d exec': 0, 'node-d http': 0,
+      });
+      // The example gateway health-checks each HTTP agent: node-d's never answers.
+      expect(await counts('gateway_node_up', path, ['node'], evalTime)).to.deep.equal({ 'node-a': 1, 'node-b': 1, 'node-c': 1, 'node-d': 0 });
+      // The +Inf bucket is the count, bucket by bucket.
+      const inf = await counts('gateway_request_duration_seconds_bucket', path, ['node', 'transport', 'status', 'le'], evalTime);
+      const infOnly = Object.fromEntries(Object.entries(inf).filter(([k]) => k.endsWith(' +Inf')).map(([k, v]) => [k.slice(0, -' +Inf'.length), v]));
+      expect(sorted(infOnly)).to.deep.equal(sorted(expectedAttempts(stats)));
+      results[`attempts ${path}`] = await attempts(path, evalTime);
+    });
+  }
+
+  it('(5) same metric names, label keys, bucket bounds, types and help through both paths (job/instance aside)', async () => {
+    const shape = async (path: PathName) => {
+      const series = await prom.series(`{__name__=~"gateway_.+", ${PATHS[path]}}`, loadStart - 30, evalTime);
+      const names: Record<string, Set<string>> = {};
+      for (const s of series) {
+        const keys = (names[s.__name__!] ??= new Set());
+        for (const k of Object.keys(s)) if (!['__name__', 'job', 'instance'].includes(k)) keys.add(k);
+      }
+      return Object.fromEntries(Object.entries(names).sort(([a], [b]) => a.localeCompare(b)).map(([n, ks]) => [n, [...ks].sort()]));
+    };
+    const direct = await shape('direct');
+    const viaCollector = await shape('collector');
+    expect(viaCollector).to.deep.equal(direct);
+    const scope = ['otel_scope_name', 'otel_scope_version'];
+    expect(direct).to.deep.include({
+      gateway_request_duration_seconds_bucket: ['le', 'node', ...scope, 'status', 'transport'],
+      gateway_request_duration_seconds_count: ['node', ...scope, 'status', 'transport'],
+      gateway_request_duration_seconds_sum: ['node', ...scope, 'status', 'transport'],
+      gateway_request_errors_total: ['error_type', 'http_response_status_code_class', 'node', ...scope, 'transport'],
+      gateway_requests_active: ['node', ...scope, 'transport'],
+      gateway_fallbacks_total: ['from_transport', 'node', ...scope, 'to_transport'],
+      gateway_node_up: ['node', ...scope],
+    });
+    const les = async (path: PathName) =>
+      (await prom.labelValues('le', `gateway_request_duration_seconds_bucket{${PATHS[path]}}`)).sort((a, b) => leNum(a) - leNum(b));
+    const directLe = await les('direct');
+    expect(await les('collector')).to.deep.equal(directLe);
+    expect(directLe).to.deep.equal(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf']);
+    const meta = async (scrapeJob: string) =>
+      Object.fromEntries(
+        (await prom.targetMetadata(`{job="${scrapeJob}"}`))
+          .filter(m => m.metric.startsWith('gateway_'))
+          .map(m => [m.metric, { type: m.type, help: m.help, unit: m.unit }] as const)
+          .sort(([a], [b]) => a.localeCompare(b)),
+      );
+    const directMeta = await meta(DIRECT_JOB);
+    expect(await meta(COLLECTOR_SCRAPE_JOB)).to.deep.equal(directMeta);
+    expect(directMeta).to.deep.include({
+      gateway_request_duration_seconds: { type: 'histogram', help: 'Duration of each attempt to reach a backend node over one transport.', unit: '' },
+    });
+    expect(Object.keys(directMeta)).to.include.members(['gateway_request_errors_total', 'gateway_requests_active', 'gateway_fallbacks_total', 'gateway_node_up']);
+    results.names = Object.keys(direct);
+  });
+
+  it('(6) promtool check metrics passes on the plugin\'s /metrics after the load', () => {
+    expect(metricsText).to.include(`gateway_request_duration_seconds_bucket{node="${SLOW_NODE}"`);
+    const r = spawnSync(t.promtool, ['check', 'metrics'], { input: metricsText, encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`).to.equal('');
+    expect(r.status).to.equal(0);
+  });
+
+  it('every query of examples/grafana-dashboard.json (panels and variables) executes and returns data, for each job', async () => {
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'examples', 'grafana-dashboard.json'), 'utf8')) as Dashboard;
+    // Variables: label_values(<selector>, <label>) is Grafana's, run as Prometheus' label values API.
+    const vars = Object.fromEntries(dashboard.templating.list.filter(v => v.type === 'query').map(v => {
+      const q = typeof v.query === 'string' ? v.query : v.query.query;
+      const m = /^label_values\((.+),\s*(\w+)\)$/.exec(q);
+      if (m === null) throw new Error(`variable ${v.name}: unsupported query ${q}`);
+      return [v.name, { selector: m[1]!, label: m[2]! }];
+    }));
+    expect(Object.keys(vars).sort()).to.deep.equal(['job', 'node']);
+    const jobs = await prom.labelValues(vars.job!.label, substitute(vars.job!.selector, {}));
+    expect(jobs.sort()).to.deep.equal([DIRECT_JOB, SERVICE_NAME].sort());
+
+    const targets = dashboardTargets(dashboard);
+    expect(targets.length).to.be.at.least(8);
+    const seen: Record<string, number> = {};
+    for (const job of jobs) {
+      const nodes = await prom.labelValues(vars.node!.label, substitute(vars.node!.selector, { job }));
+      expect(nodes.sort(), `node variable for job ${job}`).to.deep.equal(NODES.map(n => n.name));
+      for (const target of targets) {
+        const expr = substitute(target.expr, { job, node: '.*', datasource: '' });
+        const where = `${target.panel} [${target.refId}] job=${job}: ${expr}`;
+        const instant = await prom.query(expr, evalTime);
+        expect(finite(instant), `${where} (instant)`).to.not.be.empty;
+        const range = await prom.queryRange(expr, loadStart, evalTime, 5);
+        expect(range.some(s => s.values.some(([, v]) => Number.isFinite(Number(v)))), `${where} (range)`).to.equal(true);
+        seen[`${target.panel} ${target.refId}`] = (seen[`${target.panel} ${target.refId}`] ?? 0) + instant.length;
+      }
+    }
+    results.dashboardSeries = seen;
+  });
+
+  it('examples/alerts.yml runs healthy on the real series: exactly the expected alerts are active, for both jobs', async () => {
+    const rules = await prom.rules();
+    expect(rules.map(r => r.name).sort()).to.deep.equal(['GatewayExecFallbackSpike', 'GatewayNodeDown', 'HighGatewayErrorRate', 'SlowGatewayNode']);
+    for (const r of rules) {
+      expect(r.type, r.name).to.equal('alerting');
+      expect(r.lastError ?? '', r.name).to.equal('');
+    }
+    // Every alert has a `for`; within this suite they are pending (or, on a slow run, firing already).
+    const want = [SERVICE_NAME, DIRECT_JOB].flatMap(job => [
+      `GatewayExecFallbackSpike job=${job} node=node-d`,
+      // The example gateway health-checks each HTTP agent; node-d's does not answer.
+      `GatewayNodeDown job=${job} node=node-d`,
+      `HighGatewayErrorRate job=${job} node=node-b transport=http`,
+      `HighGatewayErrorRate job=${job} node=node-d transport=http`,
+      `SlowGatewayNode job=${job} node=${SLOW_NODE}`,
+    ]).sort();
+    const describeAlert = (a: { labels: Record<string, string> }) =>
+      [a.labels.alertname, ...['job', 'node', 'transport'].filter(k => a.labels[k] !== undefined).map(k => `${k}=${a.labels[k]}`)].join(' ');
+    const active = await waitFor('the expected alerts', async () => {
+      const alerts = (await prom.alerts()).filter(a => a.state === 'pending' || a.state === 'firing');
+      const got = alerts.map(describeAlert).sort();
+      if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`active alerts: ${JSON.stringify(got)}`);
+      return alerts;
+    }, 20_000, 500);
+    expect((await prom.rules()).every(r => r.health === 'ok'), JSON.stringify(await prom.rules())).to.equal(true);
+    results.alerts = active.map(a => `${describeAlert(a)} ${a.state} value=${Number(a.value).toPrecision(4)}`).sort();
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Bounded, known load for the example gateway, through the example's own load
+ * generator (examples/gateway/loadgen.js), with each node's calls spread evenly
+ * over the run instead of bunched at its start.
+ */
+import { join } from 'node:path';
+import { ROOT } from './child';
+
+export interface Call {
+  node: string;
+  fail?: boolean;
+}
+
+export interface NodeStats {
+  sent: number;
+  ok: number;
+  failed: number;
+}
+
+interface Loadgen {
+  sendCalls(url: string, calls: Call[], options: { concurrency?: number; rate?: number }): Promise<Record<string, NodeStats>>;
+  plan(counts: Record<string, number>, failEvery?: Record<string, number>): Call[];
+}
+
+// A plain CommonJS example file (no types): loaded as the example loads it.
+export const loadgen = require(join(ROOT, 'examples', 'gateway', 'loadgen.js')) as Loadgen;
+
+/**
+ * `counts[node]` calls per node; node n's j-th call sits at (j + 0.5) / counts[n]
+ * of the run, so every node's calls are spread evenly over the whole run
+ * (loadgen.plan interleaves round-robin, which puts all of a small node's
+ * calls at the start). `failEvery[node] = k`: every k-th call to it fails
+ * (the agent answers HTTP 500), as in loadgen.plan.
+ */
+export function spreadPlan(counts: Record<string, number>, failEvery: Record<string, number> = {}): Call[] {
+  const keyed: { at: number; order: number; call: Call }[] = [];
+  Object.entries(counts).forEach(([node, n], order) => {
+    const k = failEvery[node] ?? 0;
+    for (let j = 0; j < n; j++) keyed.push({ at: (j + 0.5) / n, order, call: { node, fail: k > 0 && (j + 1) % k === 0 } });
+  });
+  keyed.sort((a, b) => a.at - b.at || a.order - b.order);
+  return keyed.map(x => x.call);
+}
+
+/** Per node totals of several runs of sendCalls. */
+export function addStats(...runs: Record<string, NodeStats>[]): Record<string, NodeStats> {
+  const out: Record<string, NodeStats> = {};
+  for (const run of runs) {
+    for (const [node, s] of Object.entries(run)) {
+      const acc = (out[node] ??= { sent: 0, ok: 0, failed: 0 });
+      acc.sent += s.sent;
+      acc.ok += s.ok;
+      acc.failed += s.failed;
+    }
+  }
+  return out;
+}
+
+/** The same totals a plan should produce if every call behaves as designed. */
+export function plannedStats(calls: Call[]): Record<string, NodeStats> {
+  const out: Record<string, NodeStats> = {};
+  for (const c of calls) {
+    const s = (out[c.node] ??= { sent: 0, ok: 0, failed: 0 });
+    s.sent++;
+    if (c.fail) s.failed++;
+    else s.ok++;
+  }
+  return out;
+}
