@@ -85,6 +85,7 @@ function summarize(samples, bucketQuantile) {
     return rows.get(k);
   };
   const fallbacks = {};
+  const up = {};
   for (const s of samples) {
     if (s.name === 'gateway_request_duration_seconds_count') row(s.labels.node, s.labels.transport)[s.labels.status] += s.value;
     else if (s.name === 'gateway_request_duration_seconds_bucket') {
@@ -92,6 +93,7 @@ function summarize(samples, bucketQuantile) {
       const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
       b.set(le, (b.get(le) ?? 0) + s.value);
     } else if (s.name === 'gateway_fallbacks_total') fallbacks[s.labels.node] = (fallbacks[s.labels.node] ?? 0) + s.value;
+    else if (s.name === 'gateway_node_up') up[s.labels.node] = s.value;
   }
   // Per node (all transports): the quantiles the PromQL `sum by (le, node)` gives.
   const byNode = new Map();
@@ -110,16 +112,18 @@ function summarize(samples, bucketQuantile) {
       .map(r => ({ node: r.node, transport: r.transport, requests: r.success + r.error, errors: r.error, p50: q(r.buckets, 0.5), p95: q(r.buckets, 0.95) })),
     p95ByNode: Object.fromEntries([...byNode].map(([node, b]) => [node, q(b, 0.95)])),
     fallbacks,
+    up,
   };
 }
 
 function table(summary) {
   const fmt = v => (v === null ? '-' : v < 1 ? `${(v * 1000).toFixed(0)} ms` : `${v.toFixed(2)} s`);
-  const lines = [['node', 'transport', 'requests', 'errors', 'error %', 'p50', 'p95', 'fallbacks']];
+  const lines = [['node', 'transport', 'requests', 'errors', 'error %', 'p50', 'p95', 'fallbacks', 'up']];
   for (const r of summary.rows) {
     lines.push([r.node, r.transport, String(r.requests), String(r.errors),
       r.requests ? `${((100 * r.errors) / r.requests).toFixed(1)}` : '-', fmt(r.p50), fmt(r.p95),
-      r.transport === 'http' ? String(summary.fallbacks[r.node] ?? 0) : '']);
+      r.transport === 'http' ? String(summary.fallbacks[r.node] ?? 0) : '',
+      summary.up[r.node] === undefined ? '-' : String(summary.up[r.node])]);
   }
   const widths = lines[0].map((_, i) => Math.max(...lines.map(l => l[i].length)));
   return lines.map(l => l.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');

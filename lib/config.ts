@@ -55,6 +55,7 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_NODE_IDLE_TTL',
   'GATEWAY_METRICS_DOWN_AFTER_ERRORS',
   'GATEWAY_METRICS_HTTP_NODES',
+  'GATEWAY_METRICS_HTTP_SIZES',
   'GATEWAY_METRICS_INBOUND_HTTP',
   'GATEWAY_METRICS_RUNTIME_METRICS',
   'GATEWAY_METRICS_PROCESS_METRICS',
@@ -79,6 +80,7 @@ export interface ResolvedHttpPath {
   readonly hostPortMap: ReadonlyMap<string, string> | undefined;
   readonly nodeFor: ((url: URL) => string | undefined) | undefined;
   readonly isError: (statusCode: number) => boolean;
+  readonly sizes: boolean;
 }
 
 export interface ResolvedConfig {
@@ -360,12 +362,14 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
       if (typeof o.isError !== 'function') throw new ConfigError('http.isError', o.isError, 'must be a function');
       isError = o.isError;
     }
-    return Object.freeze({ hostPortMap, nodeFor, isError });
+    const sizes = r.pick('http.sizes', o.sizes, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
+    return Object.freeze({ hostPortMap, nodeFor, isError, sizes });
   }
   const raw = r.env.GATEWAY_METRICS_HTTP_NODES;
   if (raw !== undefined && raw.trim() !== '') {
     const c = parseHostPortNodes(raw);
-    if (c.ok) return Object.freeze({ hostPortMap: c.value, nodeFor: undefined, isError });
+    const sizes = r.pick('http.sizes', undefined, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
+    if (c.ok) return Object.freeze({ hostPortMap: c.value, nodeFor: undefined, isError, sizes });
     r.warnEnv('GATEWAY_METRICS_HTTP_NODES', raw, c.reason, null);
   }
   return undefined;

@@ -196,13 +196,18 @@ export class MetricsEndpoint {
       }
       const sink: NodeJS.WritableStream = gzip ? createGzip() : res;
       if (gzip) (sink as ReturnType<typeof createGzip>).pipe(res);
+      // collect() was one synchronous block already: let the host's requests in
+      // before serializing, then again after every slice. A 'drain' is no yield:
+      // on loopback the write completes at once and 'drain' comes in a nextTick.
+      await yieldToLoop();
       let sliceStart = performance.now();
       for (const chunk of this._options.serializer.chunks(collected.resourceMetrics)) {
         if (res.destroyed) return true;
-        const flushed = sink.write(chunk);
-        if (!flushed) await new Promise<void>(r => waitDrain(sink, res, r));
-        else if (performance.now() - sliceStart > YIELD_AFTER_MS) await new Promise<void>(r => setImmediate(r));
-        if (!flushed || performance.now() - sliceStart > YIELD_AFTER_MS) sliceStart = performance.now();
+        if (!sink.write(chunk)) await new Promise<void>(r => waitDrain(sink, res, r));
+        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
       }
       sink.end();
       return true;
@@ -224,6 +229,10 @@ export class MetricsEndpoint {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(_req.method === 'HEAD' ? undefined : `${body}\n`);
   }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve));
 }
 
 function waitDrain(sink: NodeJS.WritableStream, res: http.ServerResponse, resolve: () => void): void {

@@ -198,8 +198,9 @@ export class HttpClientPath {
       const hostHeader = request.getHeader('host');
       const hostPort = typeof hostHeader === 'string' ? hostHeader : `${request.host}`;
       const node = this._nodeFor(request.protocol ?? 'http:', hostPort, request.path ?? '/');
-      const requestBytes = contentLength(request.getHeader('content-length')) ??
-        contentLength((request as unknown as { _contentLength?: unknown })._contentLength);
+      const requestBytes = this._config.sizes
+        ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
+        : undefined;
       const attempt = this._begin(request, node, requestBytes);
       if (attempt === undefined) return;
       // 'close' always comes, also after errors and aborts: the safety net that
@@ -218,10 +219,13 @@ export class HttpClientPath {
       const attempt = this._attempts.get(request);
       if (attempt === undefined || attempt.done) return;
       attempt.statusCode = response.statusCode;
-      const declared = contentLength(response.headers['content-length']);
-      if (declared !== undefined) attempt.responseBytes = declared;
-      else this._countBody(response, attempt);
-      response.once('end', () => this._finish(attempt, undefined));
+      if (this._config.sizes) {
+        const declared = contentLength(response.headers['content-length']);
+        if (declared !== undefined) attempt.responseBytes = declared;
+        else this._countBody(response, attempt);
+      }
+      // One listener: 'close' follows 'end' at once (autoDestroy), and also
+      // comes when the body is cut short; `complete` tells the two apart.
       response.once('close', () => {
         if (attempt.done) return;
         const errored = (response as { errored?: unknown }).errored;
@@ -272,7 +276,7 @@ export class HttpClientPath {
         const [protocol, hostPort] = splitOrigin(origin);
         node = protocol === undefined ? undefined : this._nodeFor(protocol, hostPort!, path);
       }
-      this._begin(request as object, node, byteLength(request.body) ?? contentLength(request.contentLength));
+      this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }
@@ -295,7 +299,7 @@ export class HttpClientPath {
       const attempt = this._attempts.get(request);
       if (attempt === undefined || attempt.done) return;
       if (typeof response.statusCode === 'number') attempt.statusCode = response.statusCode;
-      attempt.responseBytes = undiciContentLength(response.headers);
+      if (this._config.sizes) attempt.responseBytes = undiciContentLength(response.headers);
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }

@@ -80,7 +80,8 @@ export class Series {
   readonly base: Attributes;
   readonly ok: Attributes;
   readonly err: Attributes;
-  readonly errorAttrs = new Map<string, Attributes>();
+  /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
+  errorAttrs: Map<string, Attributes> | undefined = undefined;
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;
     this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
@@ -96,14 +97,19 @@ export class NodeEntry {
   healthFailures = 0;
   readonly transports = new Map<string, Series>();
   readonly attrs: Attributes;
-  readonly fallbackAttrs = new Map<string, Attributes>();
-  readonly healthOk: Attributes;
-  readonly healthErr: Attributes;
+  /** Made on first use: most nodes never fall back or get health-checked. */
+  fallbackAttrs: Map<string, Attributes> | undefined = undefined;
+  private _health: [Attributes, Attributes] | undefined = undefined;
   constructor(readonly name: string, now: number) {
     this.lastSeen = now;
     this.attrs = Object.freeze({ [ATTR_NODE]: name });
-    this.healthOk = Object.freeze({ [ATTR_NODE]: name, [ATTR_STATUS]: STATUS_SUCCESS });
-    this.healthErr = Object.freeze({ [ATTR_NODE]: name, [ATTR_STATUS]: STATUS_ERROR });
+  }
+  healthAttrs(passed: boolean): Attributes {
+    this._health ??= [
+      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_SUCCESS }),
+      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_ERROR }),
+    ];
+    return this._health[passed ? 0 : 1];
   }
   get active(): number {
     let n = 0;
@@ -266,7 +272,7 @@ export class GatewayMetrics {
       }
       const series = this._seriesOf(options, 'record');
       if (series === undefined) return;
-      this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined);
+      this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined, performance.now());
     } catch (err) {
       this._internalError(err);
     }
@@ -284,7 +290,8 @@ export class GatewayMetrics {
     let seconds: number | undefined;
     return (options?: EndOptions) => {
       if (seconds !== undefined) return seconds;
-      seconds = (performance.now() - t0) / 1000;
+      const now = performance.now();
+      seconds = (now - t0) / 1000;
       try {
         scopeRestore(token);
         if (series === undefined) return seconds;
@@ -303,7 +310,7 @@ export class GatewayMetrics {
             this._warn.warn('status', () => `end(): status must be "success" or "error", got ${describe(options.status)}; using "success"`);
           }
         }
-        this._observe(series, seconds, status, error, errorType, sizes, undefined);
+        this._observe(series, seconds, status, error, errorType, sizes, undefined, now);
       } catch (err) {
         this._internalError(err);
       }
@@ -353,6 +360,7 @@ export class GatewayMetrics {
       const to = this._transportOf(labels.to, 'recordFallback');
       if (entry === undefined || from === undefined || to === undefined) return;
       const key = `${from}\u0000${to}`;
+      entry.fallbackAttrs ??= new Map();
       let attrs = entry.fallbackAttrs.get(key);
       if (attrs === undefined) {
         attrs = Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to });
@@ -398,7 +406,7 @@ export class GatewayMetrics {
     try {
       const seconds = (performance.now() - t0) / 1000;
       entry.lastSeen = performance.now();
-      this._healthDuration.record(seconds, passed ? entry.healthOk : entry.healthErr);
+      this._healthDuration.record(seconds, entry.healthAttrs(passed));
       if (passed) {
         entry.healthFailures = 0;
         entry.up = true;
@@ -439,7 +447,7 @@ export class GatewayMetrics {
     try {
       series.active--;
       const status = errorType === undefined ? STATUS_SUCCESS : STATUS_ERROR;
-      this._observe(series, seconds, status, undefined, errorType, { requestBytes, responseBytes }, statusClass);
+      this._observe(series, seconds, status, undefined, errorType, { requestBytes, responseBytes }, statusClass, performance.now());
     } catch (err) {
       this._internalError(err);
     }
@@ -488,7 +496,8 @@ export class GatewayMetrics {
   ): void {
     try {
       series.active--;
-      this._observe(series, (performance.now() - t0) / 1000, status, error, errorType, sizes, undefined);
+      const now = performance.now();
+      this._observe(series, (now - t0) / 1000, status, error, errorType, sizes, undefined, now);
     } catch (err) {
       this._internalError(err);
     }
@@ -502,9 +511,10 @@ export class GatewayMetrics {
     errorType: string | undefined,
     sizes: { requestBytes?: unknown; responseBytes?: unknown } | undefined,
     statusClass: string | undefined,
+    now: number,
   ): void {
     const entry = series.nodeEntry;
-    entry.lastSeen = performance.now();
+    entry.lastSeen = now;
     if (status === STATUS_SUCCESS) {
       this._duration.record(seconds, series.ok);
       if (this.downAfterErrors > 0) {
@@ -537,6 +547,7 @@ export class GatewayMetrics {
 
   private _errorAttrs(series: Series, type: string, statusClass: string | undefined): Attributes {
     const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
+    series.errorAttrs ??= new Map();
     let attrs = series.errorAttrs.get(key);
     if (attrs === undefined) {
       const a: Attributes = {

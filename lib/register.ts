@@ -2,6 +2,7 @@
  * register(): the one place that builds an SDK MeterProvider, touches OTel
  * globals, starts listeners and installs process hooks.
  */
+import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 import { diag, DiagConsoleLogger, DiagLogLevel, metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { diagLogLevelFromString } from '@opentelemetry/core';
@@ -197,6 +198,9 @@ class Registration implements GatewayOtel {
   constructor(readonly config: ResolvedConfig) {
     const attrs: Record<string, string | number | boolean> = { ...(config.resourceAttributes as Record<string, string>) };
     if (config.serviceName !== undefined) attrs['service.name'] = config.serviceName;
+    // Replicas must be told apart after a Collector (it derives `instance` from
+    // this); the semantic conventions recommend a random UUID per process.
+    attrs['service.instance.id'] ??= randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
 
     const limits = cardinalityLimits(config.maxNodes);

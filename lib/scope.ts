@@ -1,11 +1,14 @@
 /**
  * "Already measured" scope (DECISIONS.md, no double counting): a call made
- * inside an explicit measure()/wrap()/startTimer() is not recorded again by
- * the automatic HTTP or exec paths.
+ * inside an explicit measure()/wrap()/startTimer()/measureHealthCheck() is not
+ * recorded again by the automatic HTTP or exec paths.
  *
- * AsyncLocalStorage turns on promise hooks for the whole process, which every
- * promise of the host then pays for, so the storage is only used once an
- * automatic path is enabled. Without one there is nothing to deduplicate.
+ * AsyncLocalStorage turns on Node 20's promise hooks for the whole process,
+ * which every promise of the host then pays for (part of the throughput cost
+ * measured in BENCHMARKS.md). So it is created only when both are in use: an
+ * automatic path is enabled, and an explicit call is made. A gateway that only
+ * relies on the automatic paths never pays for it; before the first explicit
+ * call there is nothing to deduplicate.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -23,17 +26,31 @@ const state: ScopeState = ((globalThis as Record<symbol, unknown>)[KEY] as Scope
 
 export function enableScope(): void {
   state.users++;
-  state.als ??= new AsyncLocalStorage<true>();
 }
 
 export function disableScope(): void {
   if (state.users > 0) state.users--;
+  if (state.users === 0 && state.als !== undefined) {
+    // No automatic path left: stop paying for the promise hooks.
+    state.als.disable();
+    state.als = undefined;
+  }
+}
+
+/** Whether the AsyncLocalStorage exists (for specs and benchmarks). */
+export function scopeActive(): boolean {
+  return state.als !== undefined;
+}
+
+/** The storage, when an automatic path could see a measured call. */
+function storage(): AsyncLocalStorage<true> | undefined {
+  return state.users > 0 ? (state.als ??= new AsyncLocalStorage<true>()) : undefined;
 }
 
 /** Run `fn` marked as measured, when an automatic path could see it. */
 export function runMeasured<T>(fn: () => T): T {
-  const als = state.als;
-  return als !== undefined && state.users > 0 ? als.run(true, fn) : fn();
+  const als = storage();
+  return als !== undefined ? als.run(true, fn) : fn();
 }
 
 export function inMeasuredScope(): boolean {
@@ -48,8 +65,8 @@ export type ScopeToken = { prev: true | undefined } | undefined;
  * async context until end() restores it.
  */
 export function scopeEnter(): ScopeToken {
-  const als = state.als;
-  if (als === undefined || state.users === 0) return undefined;
+  const als = storage();
+  if (als === undefined) return undefined;
   const prev = als.getStore();
   als.enterWith(true);
   return { prev };

@@ -85,6 +85,13 @@ export interface HttpPathOptions {
    * @default (code) => code >= 500
    */
   isError?: (statusCode: number) => boolean;
+  /**
+   * Record request/response body sizes the path sees (`gateway.request.size`,
+   * `gateway.response.size`): two more histogram records per call.
+   * Env `GATEWAY_METRICS_HTTP_SIZES`.
+   * @default true
+   */
+  sizes?: boolean;
 }
 
 export interface ExecPathOptions {

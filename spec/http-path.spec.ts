@@ -203,3 +203,26 @@ describe('automatic HTTP path (diagnostics channels)', () => {
     expect(points(await h.collect(), D)).to.have.length(0);
   });
 });
+
+describe('the "already measured" scope costs nothing until it is needed', () => {
+  it('automatic paths alone create no AsyncLocalStorage; the first explicit call does', async () => {
+    const { scopeActive } = await import('../lib/scope');
+    const h = harness();
+    const srv = await agent();
+    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
+    path.enable();
+    try {
+      await get(`http://127.0.0.1:${srv.port}/ok`);
+      await (await fetch(`http://127.0.0.1:${srv.port}/ok`)).text();
+      expect(scopeActive()).to.equal(false);
+      await h.metrics.measure({ node: 'n', transport: 'http' }, () => get(`http://127.0.0.1:${srv.port}/ok`));
+      expect(scopeActive()).to.equal(true);
+      expect(total(await h.collect(), D, { node: 'n' })).to.equal(3);
+    } finally {
+      path.disable();
+      expect(scopeActive()).to.equal(false);
+      await srv.close();
+      await h.shutdown();
+    }
+  });
+});

@@ -3,10 +3,20 @@
 // with otel-gateway-metrics registered in code.
 //
 //   node examples/gateway/gateway.js --nodes '<json>' [--port 8080] [--metrics otel|prom-client|none]
+//                                    [--metrics-port N] [--synthetic-series N] [--health-interval ms]
 //
 // --nodes: [{ "name": "node-a", "http": "127.0.0.1:7001", "pod": "agent-a" }, …]
 // Prints one JSON line when ready: { "gateway": url, "metrics": url }.
 // Plugin settings not given here come from the OTEL_* / GATEWAY_METRICS_* env.
+//
+// --synthetic-series N (benchmarks, bench/throughput.js): before serving,
+// record one attempt into each of N extra request-duration histogram series
+// (N/4 made-up nodes × http, exec × success, error), so that /metrics has a
+// realistic size. In otel mode this also raises maxNodes to fit them and sets
+// nodeIdleTtl to 0 (never forgotten), and the plugin keeps what it keeps for
+// any such series (an in-flight gauge per node × transport, an error counter per
+// erroring node × transport). In prom-client mode the same N series go into its
+// histogram.
 'use strict';
 const http = require('node:http');
 const { Router } = require('./router');
@@ -20,6 +30,7 @@ function arg(name, fallback) {
 async function main() {
   const nodes = JSON.parse(arg('nodes', process.env.DEMO_NODES || '[]'));
   const mode = arg('metrics', 'otel');
+  const syntheticSeries = Number(arg('synthetic-series', '0'));
   let onFallback = () => {};
   let metricsUrl = null;
   let shutdownMetrics = async () => {};
@@ -34,14 +45,31 @@ async function main() {
       http: { nodeFor: hostPortToNode },
       exec: { nodeFor: kubectlExecNodeFor(podToNode) },
       ...(metricsPort !== undefined ? { prometheus: { port: Number(metricsPort) } } : {}),
+      ...(syntheticSeries > 0 ? { maxNodes: Math.max(1000, nodes.length + Math.ceil(syntheticSeries / 4)), nodeIdleTtl: 0 } : {}),
     });
     await otel.ready;
-    for (const n of nodes) otel.metrics.setNodeUp(n.name, true);
+    // Node health from the HTTP agents' answers (exec-only nodes count as up).
+    // Health checks are measured, so the automatic HTTP path does not count them
+    // as gateway calls. --health-interval 0 turns them off.
+    const healthInterval = Number(arg('health-interval', '5000'));
+    for (const n of nodes) if (!n.http || healthInterval === 0) otel.metrics.setNodeUp(n.name, true);
+    if (healthInterval > 0) {
+      otel.startHealthChecks({
+        nodes: nodes.filter(n => n.http).map(n => n.name),
+        intervalMs: healthInterval,
+        timeoutMs: 2000,
+        check: name => healthCheck(nodes.find(n => n.name === name)),
+      });
+    }
+    forEachSyntheticSeries(syntheticSeries, (node, transport, status, durationSeconds) =>
+      otel.metrics.record({ node, transport, status, durationSeconds }));
     onFallback = (node, from, to) => otel.metrics.recordFallback({ node, from, to });
     metricsUrl = otel.prometheusUrl ?? null;
     shutdownMetrics = () => otel.shutdown();
   } else if (mode === 'prom-client') {
     ({ onFallback, metricsUrl, shutdownMetrics } = await promClientInstrumentation(nodes, Number(arg('metrics-port', '9464'))));
+    forEachSyntheticSeries(syntheticSeries, (node, transport, status, durationSeconds) =>
+      promHistogram.observe({ node, transport, status }, durationSeconds));
   }
 
   const router = new Router({ nodes, onFallback });
@@ -62,6 +90,31 @@ async function main() {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** GET the agent's /healthz; anything but a 2xx answer is unhealthy. */
+function healthCheck(node) {
+  return new Promise(resolve => {
+    const req = http.get(`http://${node.http}/healthz`, { timeout: 2000 }, res => {
+      res.resume();
+      resolve(res.statusCode >= 200 && res.statusCode < 300);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** N synthetic series: synthetic-00000 … × http, exec × success, error, one attempt each. */
+function forEachSyntheticSeries(n, record) {
+  for (let i = 0; i * 4 < n; i++) {
+    const node = `synthetic-${String(i).padStart(5, '0')}`;
+    let k = 0;
+    for (const transport of ['http', 'exec']) {
+      for (const status of ['success', 'error']) {
+        if (i * 4 + k++ < n) record(node, transport, status, 0.001 * (1 + ((i * 4 + k) % 5000)));
+      }
+    }
+  }
 }
 
 // ---- the prom-client equivalent, for the throughput benchmark --------------
