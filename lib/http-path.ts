@@ -205,7 +205,8 @@ export class HttpClientPath {
       if (attempt === undefined) return;
       // 'close' always comes, also after errors and aborts: the safety net that
       // keeps the in-flight count right if no other event finished the attempt.
-      request.once('close', () => {
+      // (`on`, not `once`: the object is done after 'close', and once() costs a wrapper per call.)
+      request.on('close', () => {
         if (!attempt.done && attempt.statusCode === undefined) this._finish(attempt, undefined, true);
       });
     } catch (err) {
@@ -226,7 +227,7 @@ export class HttpClientPath {
       }
       // One listener: 'close' follows 'end' at once (autoDestroy), and also
       // comes when the body is cut short; `complete` tells the two apart.
-      response.once('close', () => {
+      response.on('close', () => {
         if (attempt.done) return;
         const errored = (response as { errored?: unknown }).errored;
         if (response.complete && errored == null) this._finish(attempt, undefined);

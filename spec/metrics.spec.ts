@@ -243,6 +243,34 @@ describe('GatewayMetrics', () => {
     });
   });
 
+  it('keeps reporting every in-flight count, changed or not, to every reader', async () => {
+    const { TestReader } = await import('./helpers/metrics');
+    const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+    const { createGatewayMetrics } = await import('../lib');
+    const r1 = new TestReader();
+    const r2 = new TestReader();
+    const provider = new MeterProvider({ readers: [r1, r2] });
+    const m = createGatewayMetrics({ meterProvider: provider });
+    const read = async (r: InstanceType<typeof TestReader>) => {
+      const { resourceMetrics } = await r.collect();
+      return Object.fromEntries(points(resourceMetrics, A).map(p => [`${p.attributes.node}/${p.attributes.transport}`, p.value]));
+    };
+    const endA = m.startTimer({ node: 'a', transport: 'http' });
+    m.startTimer({ node: 'b', transport: 'exec' });
+    expect(await read(r1)).to.deep.equal({ 'a/http': 1, 'b/exec': 1 });
+    endA();
+    expect(await read(r1)).to.deep.equal({ 'a/http': 0, 'b/exec': 1 });
+    // r2 collects for the first time after both changes; then nothing changes.
+    expect(await read(r2)).to.deep.equal({ 'a/http': 0, 'b/exec': 1 });
+    expect(await read(r1)).to.deep.equal({ 'a/http': 0, 'b/exec': 1 });
+    expect(await read(r2)).to.deep.equal({ 'a/http': 0, 'b/exec': 1 });
+    m.startTimer({ node: 'a', transport: 'http' });
+    expect(await read(r2)).to.deep.equal({ 'a/http': 1, 'b/exec': 1 });
+    expect(await read(r1)).to.deep.equal({ 'a/http': 1, 'b/exec': 1 });
+    m.dispose();
+    await provider.shutdown();
+  });
+
   it('counts fallbacks with node, from_transport, to_transport', async () => {
     h.metrics.recordFallback({ node: 'n', from: 'http', to: 'exec' });
     h.metrics.recordFallback({ node: 'n', from: 'http', to: 'exec' });
