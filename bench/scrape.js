@@ -219,12 +219,13 @@ async function httpPhase() {
     };
     const t = Object.fromEntries(Object.keys(variants).map(k => [k, { ttlb: [], block: [], eld: [], bytes: 0 }]));
     for (let r = 0; r < warmup + R; r++) {
-      for (const { child } of Object.values(servers)) {
-        child.send({ type: 'touch', seed: 5000 + r });
-        await waitMsg(child, 'touched');
-      }
       for (const name of rotate(Object.keys(variants), r)) {
         const [impl, run] = variants[name];
+        // One more observation in every series right before each scrape, so
+        // every variant's collect() has the same new data to merge (variants
+        // sharing a server would otherwise find nothing new after the first).
+        servers[impl].child.send({ type: 'touch', seed: 5000 + r });
+        await waitMsg(servers[impl].child, 'touched');
         const reportP = waitMsg(servers[impl].child, 'scrape');
         const res = await run();
         const rep = await reportP;
