@@ -170,6 +170,7 @@ describe('config: resolveConfig(options, env)', () => {
       ['http.nodeFor', { http: { nodeFor: 42 as never } }, 'http.nodeFor', /42/],
       ['http.nodeFor map key', { http: { nodeFor: { 'no-port': 'n' } } }, 'http.nodeFor', /"no-port"/],
       ['http.isError', { http: { nodeFor: () => undefined, isError: true as never } }, 'http.isError', /true/],
+      ['http.sizes', { http: { nodeFor: () => undefined, sizes: 'no' as never } }, 'http.sizes', /"no"/],
       ['exec.nodeFor', { exec: { nodeFor: 'kubectl' as never } }, 'exec.nodeFor', /"kubectl"/],
       ['inboundHttp', { inboundHttp: 'yes' as never }, 'inboundHttp', /"yes"/],
       ['runtimeMetrics', { runtimeMetrics: 1 as never }, 'runtimeMetrics', /1/],
@@ -243,6 +244,14 @@ describe('config: resolveConfig(options, env)', () => {
         expect(diag.warn[0]).to.include(name);
       });
     }
+    it('GATEWAY_METRICS_HTTP_SIZES', () => {
+      const c = resolveConfig({ http: { nodeFor: () => undefined } }, { GATEWAY_METRICS_HTTP_SIZES: 'sometimes' });
+      expect(c.http!.sizes).to.equal(true);
+      expect(diag.warn).to.have.length(1);
+      expect(diag.warn[0]).to.include('GATEWAY_METRICS_HTTP_SIZES');
+      expect(resolveConfig({ http: { nodeFor: () => undefined } }, { GATEWAY_METRICS_HTTP_SIZES: 'false' }).http!.sizes).to.equal(false);
+      expect(resolveConfig({ http: { nodeFor: () => undefined, sizes: false } }, { GATEWAY_METRICS_HTTP_SIZES: 'true' }).http!.sizes).to.equal(false);
+    });
     it('GATEWAY_METRICS_PREFIX with invalid characters is sanitized like a Collector would', () => {
       const c = resolveConfig({}, { GATEWAY_METRICS_PREFIX: 'my-app.v2' });
       expect(c.prefix).to.equal('my_app_v2');
