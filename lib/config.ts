@@ -14,7 +14,6 @@ import type {
   ExporterName,
   GatewayMetricsOptions,
   HistogramMode,
-  HostPortMap,
   HttpPathOptions,
   OtlpProtocol,
   PrometheusAuth,

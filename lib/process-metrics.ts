@@ -14,7 +14,7 @@ import { VERSION } from './version';
 export class ProcessMetrics {
   private readonly _disable: () => void;
 
-  constructor(meterProvider: MeterProvider, _registeredAt: number) {
+  constructor(meterProvider: MeterProvider) {
     const meter = meterProvider.getMeter(`${SCOPE_NAME}/process`, VERSION);
     const uptime = meter.createObservableGauge(METRIC_PROCESS_UPTIME, {
       description: 'The time the process has been running.',

@@ -306,7 +306,7 @@ class Registration implements GatewayOtel {
       }
     }
     if (config.processMetrics) {
-      const proc = new ProcessMetrics(this.meterProvider, this._startedAt);
+      const proc = new ProcessMetrics(this.meterProvider);
       this._disposers.push(() => proc.disable());
     }
     if (config.http !== undefined) {

@@ -4,11 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { register, type GatewayOtel, type GatewayMetricsOptions } from '../lib';
 import { MetricsEndpoint, Authenticator } from '../lib/endpoint';
 import { PrometheusSerializer } from '../lib/exposition';
-import { captureDiag, type Captured } from './helpers/diag';
-import { cleanEnv } from './helpers/env';
+import { useRegistrations } from './helpers/registration';
 import { find, one, parseExposition, scrape } from './helpers/prom';
 
 async function serve(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
@@ -24,24 +22,8 @@ async function serve(handler: http.RequestListener): Promise<{ url: string; clos
 }
 
 describe('/metrics endpoint', () => {
-  let otel: GatewayOtel | undefined;
-  let diag: Captured;
-  let restoreEnv: () => void;
-  beforeEach(() => {
-    restoreEnv = cleanEnv();
-    diag = captureDiag();
-  });
-  afterEach(async () => {
-    await otel?.shutdown();
-    otel = undefined;
-    diag.restore();
-    restoreEnv();
-  });
-  const start = async (options: GatewayMetricsOptions = {}) => {
-    otel = register({ runtimeMetrics: false, processMetrics: false, ...options, prometheus: { host: '127.0.0.1', port: 0, ...options.prometheus } });
-    await otel.ready;
-    return otel;
-  };
+  const reg = useRegistrations();
+  const start = reg.ready;
 
   describe('bearer token', () => {
     it('answers 401 with WWW-Authenticate without the token, 200 with it', async () => {
@@ -55,12 +37,11 @@ describe('/metrics endpoint', () => {
       expect(ok.status).to.equal(200);
       const stats = await fetch(o.prometheusUrl!.replace('/metrics', '/stats'));
       expect(stats.status).to.equal(401);
-      expect(diag.all().join('\n')).to.not.include('tok-12');
+      expect(reg.diag.all().join('\n')).to.not.include('tok-12');
     });
 
     it('reads the token from GATEWAY_METRICS_AUTH_TOKEN', async () => {
-      restoreEnv();
-      restoreEnv = cleanEnv({ GATEWAY_METRICS_AUTH_TOKEN: 'from-env' });
+      reg.env({ GATEWAY_METRICS_AUTH_TOKEN: 'from-env' });
       const o = await start();
       expect((await fetch(o.prometheusUrl!)).status).to.equal(401);
       expect((await fetch(o.prometheusUrl!, { headers: { authorization: 'Bearer from-env' } })).status).to.equal(200);

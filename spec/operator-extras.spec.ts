@@ -10,10 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as fc from 'fast-check';
 import express from 'express';
 import Fastify from 'fastify';
-import { register, type GatewayOtel, type GatewayMetricsOptions, type GatewayStats, resolveConfig } from '../lib';
+import { register, type GatewayStats, resolveConfig } from '../lib';
 import { prometheusLabelName, prometheusMetricName } from '../lib/naming';
-import { captureDiag, type Captured } from './helpers/diag';
-import { cleanEnv } from './helpers/env';
+import { useRegistrations } from './helpers/registration';
 import { one, scrape } from './helpers/prom';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -41,24 +40,8 @@ function cumulative(values: number[], bounds: number[]): [number, number][] {
 }
 
 describe('operator extras', () => {
-  let otel: GatewayOtel | undefined;
-  let diag: Captured;
-  let restoreEnv: () => void;
-  beforeEach(() => {
-    restoreEnv = cleanEnv();
-    diag = captureDiag();
-  });
-  afterEach(async () => {
-    await otel?.shutdown();
-    otel = undefined;
-    diag.restore();
-    restoreEnv();
-  });
-  const start = async (options: GatewayMetricsOptions = {}) => {
-    otel = register({ runtimeMetrics: false, processMetrics: false, ...options, prometheus: { host: '127.0.0.1', port: 0, ...options.prometheus } });
-    await otel.ready;
-    return otel;
-  };
+  const reg = useRegistrations();
+  const start = reg.ready;
 
   describe('metricsHandler on the app’s own server', () => {
     async function listen(server: http.Server): Promise<string> {
@@ -111,9 +94,8 @@ describe('operator extras', () => {
     });
 
     it('starts no listener with GATEWAY_METRICS_PROMETHEUS_LISTEN=false (port 0 means ephemeral)', async () => {
-      restoreEnv();
-      restoreEnv = cleanEnv({ GATEWAY_METRICS_PROMETHEUS_LISTEN: 'false' });
-      otel = register({ runtimeMetrics: false, processMetrics: false });
+      reg.env({ GATEWAY_METRICS_PROMETHEUS_LISTEN: 'false' });
+      const otel = reg.track(register({ runtimeMetrics: false, processMetrics: false }));
       await otel.ready;
       expect(otel.prometheusUrl).to.equal(undefined);
       expect(otel.config.prometheus.port).to.equal(false);

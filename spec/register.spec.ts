@@ -1,34 +1,15 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { getGatewayMetrics, register, type GatewayOtel, type GatewayMetricsOptions } from '../lib';
-import { captureDiag, type Captured } from './helpers/diag';
-import { cleanEnv } from './helpers/env';
+import { getGatewayMetrics, register } from '../lib';
 import { OtlpReceiver, latest } from './helpers/otlp';
 import { find, one, scrape } from './helpers/prom';
+import { useRegistrations } from './helpers/registration';
 
 const LOCAL = { host: '127.0.0.1', port: 0 } as const;
-const QUIET: GatewayMetricsOptions = { runtimeMetrics: false, processMetrics: false };
 
 describe('register()', () => {
-  let otel: GatewayOtel | undefined;
-  let diag: Captured;
-  let restoreEnv: () => void;
-
-  beforeEach(() => {
-    restoreEnv = cleanEnv();
-    diag = captureDiag();
-  });
-  afterEach(async () => {
-    await otel?.shutdown();
-    otel = undefined;
-    diag.restore();
-    restoreEnv();
-  });
-
-  function start(options: GatewayMetricsOptions): GatewayOtel {
-    otel = register({ ...QUIET, ...options, prometheus: { ...LOCAL, ...options.prometheus } });
-    return otel;
-  }
+  const reg = useRegistrations();
+  const start = reg.start;
 
   it('serves every gateway metric under its compliant Prometheus name, with exact labels', async () => {
     const o = start({ serviceName: 'mcp-gateway' });
@@ -75,8 +56,7 @@ describe('register()', () => {
   });
 
   it('applies GATEWAY_METRICS_DURATION_BUCKETS through a View', async () => {
-    restoreEnv();
-    restoreEnv = cleanEnv({ GATEWAY_METRICS_DURATION_BUCKETS: '0.1,0.5,1' });
+    reg.env({ GATEWAY_METRICS_DURATION_BUCKETS: '0.1,0.5,1' });
     const o = start({});
     await o.ready;
     for (const v of [0.05, 0.3, 0.7, 3]) o.metrics.record({ node: 'n', transport: 'exec', status: 'success', durationSeconds: v });
@@ -89,7 +69,7 @@ describe('register()', () => {
     const a = start({});
     const b = register({ serviceName: 'other' });
     expect(b).to.equal(a);
-    expect(diag.warn.some(w => w.includes('already called'))).to.equal(true);
+    expect(reg.diag.warn.some(w => w.includes('already called'))).to.equal(true);
     await a.ready;
   });
 
@@ -132,7 +112,7 @@ describe('register()', () => {
 
   it('includes runtime metrics by default and leaves them out when turned off', async () => {
     const o = register({ processMetrics: false, prometheus: LOCAL });
-    otel = o;
+    reg.track(o);
     await o.ready;
     const { parsed } = await scrape(o.prometheusUrl!);
     // (the event loop delay gauges appear once the delay monitor has samples)
@@ -187,8 +167,7 @@ describe('register()', () => {
     let receiver: OtlpReceiver;
     beforeEach(async () => (receiver = await new OtlpReceiver().start()));
     afterEach(async () => {
-      await otel?.shutdown();
-      otel = undefined;
+      await reg.shutdownAll();
       await receiver.stop();
     });
 
@@ -226,8 +205,7 @@ describe('register()', () => {
     }
 
     it('reads endpoint, headers, interval and temporality from the standard env vars', async () => {
-      restoreEnv();
-      restoreEnv = cleanEnv({
+      reg.env({
         OTEL_METRICS_EXPORTER: 'otlp',
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme',

@@ -7,9 +7,7 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { register, type GatewayOtel, type GatewayMetricsOptions } from '../lib';
-import { captureDiag, type Captured } from './helpers/diag';
-import { cleanEnv } from './helpers/env';
+import { useRegistrations } from './helpers/registration';
 import { OtlpReceiver } from './helpers/otlp';
 import { find, scrape } from './helpers/prom';
 
@@ -31,23 +29,8 @@ async function freePort(): Promise<number> {
 
 describe('reliability', function () {
   this.timeout(120_000);
-  let otel: GatewayOtel | undefined;
-  let diag: Captured;
-  let restoreEnv: () => void;
-  beforeEach(() => {
-    restoreEnv = cleanEnv();
-    diag = captureDiag();
-  });
-  afterEach(async () => {
-    await otel?.shutdown();
-    otel = undefined;
-    diag.restore();
-    restoreEnv();
-  });
-  const start = (options: GatewayMetricsOptions) => {
-    otel = register({ runtimeMetrics: false, processMetrics: false, ...options, prometheus: { host: '127.0.0.1', port: 0, ...options.prometheus } });
-    return otel;
-  };
+  const reg = useRegistrations();
+  const start = reg.start;
 
   describe('cardinality flood', () => {
     it('stays bounded under 100,000 distinct node names, loses nothing, and still answers /metrics', async () => {
@@ -67,7 +50,7 @@ describe('reliability', function () {
       expect(counts.reduce((a, s) => a + s.value, 0)).to.equal(N);
       expect(find(parsed, 'gateway_request_errors_total').reduce((a, s) => a + s.value, 0)).to.equal(N / 10);
       expect(parsed.samples.some(s => 'otel_metric_overflow' in s.labels)).to.equal(false);
-      expect(diag.warn.filter(w => w.includes('maxNodes'))).to.have.length(1);
+      expect(reg.diag.warn.filter(w => w.includes('maxNodes'))).to.have.length(1);
       const growth = heapAfterGc() - heap0;
       // 1,001 nodes × 2 transports × 2 statuses of SDK series plus our caches.
       expect(growth).to.be.below(40 * 1024 * 1024);
@@ -91,11 +74,11 @@ describe('reliability', function () {
         const host = http.createServer((_q, r) => r.end('host ok'));
         await new Promise<void>(r => host.listen(0, '127.0.0.1', r));
         const hostUrl = `http://127.0.0.1:${(host.address() as net.AddressInfo).port}/`;
+        const o = start({
+          exporters: ['otlp'],
+          otlp: { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${port}/v1/metrics`, exportIntervalMillis: 200, exportTimeoutMillis: 150 },
+        });
         try {
-          const o = start({
-            exporters: ['otlp'],
-            otlp: { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${port}/v1/metrics`, exportIntervalMillis: 200, exportTimeoutMillis: 150 },
-          });
           await o.ready;
           // Warm up, then measure heap over the outage.
           let calls = 0;
@@ -133,8 +116,7 @@ describe('reliability', function () {
           process.removeListener('uncaughtException', onUnhandled);
           host.closeAllConnections();
           host.close();
-          await otel?.shutdown();
-          otel = undefined;
+          await o.shutdown();
           await receiver?.stop();
         }
       });
