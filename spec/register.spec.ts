@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { getGatewayMetrics, register } from '../lib';
-import { OtlpReceiver, latest } from './helpers/otlp';
+import { OtlpGrpcReceiver, OtlpReceiver, latest } from './helpers/otlp';
 import { find, one, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
 
@@ -203,6 +203,27 @@ describe('register()', () => {
         expect(latest(receiver.exports, 'gateway.request.duration', { status: 'success' })[0]!.count).to.equal(5);
       });
     }
+
+    it('exports grpc to a real OTLP/gRPC receiver, with the exact counts', async () => {
+      const grpcReceiver = await new OtlpGrpcReceiver().start();
+      try {
+        const o = start({ exporters: ['otlp'], otlp: { protocol: 'grpc', endpoint: grpcReceiver.url } });
+        await o.ready;
+        for (const v of [0.003, 0.2, 7]) o.metrics.record({ node: 'n1', transport: 'exec', status: 'success', durationSeconds: v });
+        await o.forceFlush();
+        expect(grpcReceiver.exports).to.have.length(1);
+        const req = grpcReceiver.exports[0]!;
+        expect(req.path).to.equal('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export');
+        const dur = req.metrics.find(m => m.name === 'gateway.request.duration')!;
+        expect(dur.points).to.have.length(1);
+        expect(dur.points[0]!.attributes).to.deep.equal({ node: 'n1', transport: 'exec', status: 'success' });
+        expect(dur.points[0]!.count).to.equal(3);
+        expect(dur.points[0]!.bucketCounts).to.deep.equal([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0]);
+        await reg.shutdownAll();
+      } finally {
+        await grpcReceiver.stop();
+      }
+    });
 
     it('reads endpoint, headers, interval and temporality from the standard env vars', async () => {
       reg.env({

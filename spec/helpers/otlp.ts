@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 
 export interface ExportedPoint {
@@ -67,6 +68,11 @@ function attrs(list: Json[] | undefined): Record<string, unknown> {
 }
 
 const num = (v: unknown) => (v === undefined || v === null ? undefined : Number(v));
+
+function decodeProtobuf(raw: Buffer): Json {
+  const t = protoType();
+  return t.toObject(t.decode(raw), { longs: Number, enums: Number, defaults: false, oneofs: false }) as Json;
+}
 
 function normalize(body: Json): { resource: Record<string, unknown>; metrics: ExportedMetric[] } {
   let resource: Record<string, unknown> = {};
@@ -173,10 +179,7 @@ export class OtlpReceiver {
       const contentType = String(req.headers['content-type'] ?? '');
       let body: Json;
       if (contentType.includes('json')) body = JSON.parse(raw.toString('utf8'));
-      else {
-        const t = protoType();
-        body = t.toObject(t.decode(raw), { longs: Number, enums: Number, defaults: false, oneofs: false }) as Json;
-      }
+      else body = decodeProtobuf(raw);
       this.exports.push({ contentType, path: req.url ?? '', headers: req.headers, ...normalize(body) });
       res.writeHead(200, { 'Content-Type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf' });
       res.end(contentType.includes('json') ? '{}' : undefined);
@@ -192,4 +195,45 @@ export function latest(exports: ExportRequest[], name: string, want: Record<stri
     if (m !== undefined) return m.points.filter(p => Object.keys(want).every(k => p.attributes[k] === want[k]));
   }
   return [];
+}
+
+/** A real OTLP/gRPC metrics receiver (MetricsService/Export) on loopback. */
+export class OtlpGrpcReceiver {
+  readonly exports: ExportRequest[] = [];
+  private readonly _server = new grpc.Server();
+  port = 0;
+
+  async start(): Promise<this> {
+    const identity = (b: Buffer) => b;
+    this._server.addService(
+      {
+        Export: {
+          path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: () => Buffer.alloc(0),
+          responseDeserialize: identity,
+        },
+      },
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          this.exports.push({ contentType: 'application/grpc', path: call.getPath(), headers: call.metadata.getMap() as never, ...normalize(decodeProtobuf(call.request)) });
+          callback(null, Buffer.alloc(0));
+        },
+      },
+    );
+    this.port = await new Promise<number>((resolve, reject) =>
+      this._server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise(resolve => this._server.tryShutdown(() => resolve()));
+  }
 }
