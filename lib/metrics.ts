@@ -36,7 +36,7 @@ import {
 import { RateLimitedWarner, describe } from './diag';
 import { errorTypeOf } from './errors';
 import { MAX_ERROR_TYPES, MAX_LABEL_LENGTH, MAX_TRANSPORTS } from './limits';
-import { runMeasured, inMeasuredScope, scopeEnter, scopeRestore } from './scope';
+import { closeMark, enterMark, inMeasuredScope, openMark, runInMark } from './scope';
 import {
   ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
@@ -124,8 +124,7 @@ export type EndTimer = (options?: EndOptions) => number;
 
 const DERIVED_ERROR_TYPES: ReadonlySet<string> = new Set(ERROR_TYPES);
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  if (value instanceof Promise) return true;
+function isThenable(value: unknown): boolean {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
   try {
     return typeof (value as { then?: unknown }).then === 'function';
@@ -162,6 +161,8 @@ export class GatewayMetrics {
   private readonly _warn = new RateLimitedWarner();
   private _lastSweep = 0;
   private _disposed = false;
+  /** Set on an instance handed out before register(): it records into the registration's. */
+  private _forward: GatewayMetrics | undefined = undefined;
 
   constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}) {
     const prefix = checkPrefix(options.prefix ?? '');
@@ -230,27 +231,38 @@ export class GatewayMetrics {
    * what it throws.
    */
   measure<T>(labels: MeasureOptions, fn: () => T): T {
+    if (this._forward !== undefined) return this._forward.measure(labels, fn);
     const series = this._seriesOf(labels, 'measure');
     const t0 = performance.now();
     if (series !== undefined) series.active++;
+    const mark = openMark();
     let result: T;
     try {
-      result = runMeasured(fn);
+      result = runInMark(mark, fn);
     } catch (err) {
+      closeMark(mark);
       if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels);
       throw err;
     }
-    if (series === undefined) return result;
-    if (isPromiseLike(result)) {
-      try {
-        result.then(
-          () => this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels),
-          (err: unknown) => this._end(series, t0, STATUS_ERROR, err, undefined, labels),
-        );
-      } catch {
-        this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
-      }
+    // Only a native promise is observed. Calling then() on any other thenable
+    // may start its work (a query builder runs on then()) or call back twice.
+    if (result instanceof Promise) {
+      result.then(
+        () => {
+          closeMark(mark);
+          if (series !== undefined) this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
+        },
+        (err: unknown) => {
+          closeMark(mark);
+          if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels);
+        },
+      );
       return result;
+    }
+    closeMark(mark);
+    if (series === undefined) return result;
+    if (isThenable(result)) {
+      this._warn.warn('thenable', () => 'measure(): fn returned a thenable that is not a native Promise; timed until it returned (return `await thenable` from an async function to time it to the end)');
     }
     this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
     return result;
@@ -258,6 +270,7 @@ export class GatewayMetrics {
 
   /** Record an attempt timed elsewhere. */
   record(options: RecordOptions): void {
+    if (this._forward !== undefined) return this._forward.record(options);
     try {
       if (typeof options !== 'object' || options === null) {
         this._warn.warn('record', () => `record(): expected an options object, got ${describe(options)}; dropped`);
@@ -285,17 +298,18 @@ export class GatewayMetrics {
    * returns the elapsed seconds (and records only on its first call).
    */
   startTimer(labels: AttemptLabels): EndTimer {
+    if (this._forward !== undefined) return this._forward.startTimer(labels);
     const series = this._seriesOf(labels, 'startTimer');
     const t0 = performance.now();
     if (series !== undefined) series.active++;
-    const token = scopeEnter();
+    const mark = enterMark();
     let seconds: number | undefined;
     return (options?: EndOptions) => {
       if (seconds !== undefined) return seconds;
       const now = performance.now();
       seconds = (now - t0) / 1000;
+      closeMark(mark);
       try {
-        scopeRestore(token);
         if (series === undefined) return seconds;
         series.active--;
         let status: 'success' | 'error' = STATUS_SUCCESS;
@@ -352,6 +366,7 @@ export class GatewayMetrics {
 
   /** Count a request that fell back from one transport to another. */
   recordFallback(labels: FallbackLabels): void {
+    if (this._forward !== undefined) return this._forward.recordFallback(labels);
     try {
       if (typeof labels !== 'object' || labels === null) {
         this._warn.warn('fallback', () => `recordFallback(): expected { node, from, to }, got ${describe(labels)}; dropped`);
@@ -376,13 +391,18 @@ export class GatewayMetrics {
 
   /** Report a node up (`true`) or down (`false`) in `gateway.node.up`. */
   setNodeUp(node: string, up: boolean): void {
+    if (this._forward !== undefined) return this._forward.setNodeUp(node, up);
     try {
       if (typeof up !== 'boolean') {
         this._warn.warn('up', () => `setNodeUp(): up must be a boolean, got ${describe(up)}; dropped`);
         return;
       }
       const entry = this._nodeOf(node, 'setNodeUp');
-      if (entry !== undefined) entry.up = up;
+      if (entry !== undefined) {
+        entry.up = up;
+        // A node reported down gets no traffic; the report itself keeps it live.
+        entry.lastSeen = performance.now();
+      }
     } catch (err) {
       this._internalError(err);
     }
@@ -395,14 +415,18 @@ export class GatewayMetrics {
    * Resolves to `true` when the check passed; never rejects.
    */
   async measureHealthCheck(node: string, check: () => unknown): Promise<boolean> {
+    if (this._forward !== undefined) return this._forward.measureHealthCheck(node, check);
     const entry = this._nodeOf(node, 'measureHealthCheck');
     const t0 = performance.now();
+    const mark = openMark();
     let passed = true;
     try {
-      const result = await runMeasured(check);
+      const result = await runInMark(mark, check);
       if (result === false) passed = false;
     } catch {
       passed = false;
+    } finally {
+      closeMark(mark);
     }
     if (entry === undefined) return passed;
     try {
@@ -476,6 +500,16 @@ export class GatewayMetrics {
     for (const [name, entry] of this._nodes) {
       if (now - entry.lastSeen > this.nodeIdleTtl && entry.active === 0) this._nodes.delete(name);
     }
+  }
+
+  /**
+   * Record into `target` from now on (or stop, with undefined). register() uses
+   * it for an instance getGatewayMetrics() handed out before it ran, which
+   * would otherwise record into the no-op provider for good.
+   * @internal
+   */
+  forwardTo(target: GatewayMetrics | undefined): void {
+    this._forward = target === this ? undefined : target;
   }
 
   /** Stop reporting the observable instruments (e.g. before the provider is replaced). */
@@ -616,7 +650,7 @@ export class GatewayMetrics {
     if (node === NODE_OTHER) return this._otherNode();
     if (this._nodes.size >= this.maxNodes) {
       const now = performance.now();
-      if (now - this._lastSweep > 1000) this.sweep(now);
+      if (now - this._lastSweep > Math.min(1000, this.nodeIdleTtl)) this.sweep(now);
       if (this._nodes.size >= this.maxNodes) {
         this._warn.warn('maxNodes', () => `more than maxNodes=${this.maxNodes} distinct nodes; ${describe(node)} and further new nodes are recorded as node="${NODE_OTHER}"`);
         return this._otherNode();

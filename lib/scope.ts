@@ -14,8 +14,21 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 const KEY = Symbol.for('otel-gateway-metrics.scope');
 
+/**
+ * One explicit call's mark: open from the call's start until its attempt
+ * ends. Contexts created inside keep a reference to it, so closing it ends the
+ * scope for all of them at once — also for an async resource that outlives the
+ * call (a keep-alive socket, a setInterval timer), which a plain store value
+ * would keep marked for good.
+ */
+export interface ScopeMark {
+  open: boolean;
+  /** The nearest enclosing mark that was still open when this one was made. */
+  readonly parent: ScopeMark | undefined;
+}
+
 interface ScopeState {
-  als: AsyncLocalStorage<true> | undefined;
+  als: AsyncLocalStorage<ScopeMark> | undefined;
   /** Number of enabled automatic paths, across every copy of this module. */
   users: number;
 }
@@ -43,37 +56,43 @@ export function scopeActive(): boolean {
 }
 
 /** The storage, when an automatic path could see a measured call. */
-function storage(): AsyncLocalStorage<true> | undefined {
-  return state.users > 0 ? (state.als ??= new AsyncLocalStorage<true>()) : undefined;
+function storage(): AsyncLocalStorage<ScopeMark> | undefined {
+  return state.users > 0 ? (state.als ??= new AsyncLocalStorage<ScopeMark>()) : undefined;
 }
 
-/** Run `fn` marked as measured, when an automatic path could see it. */
-export function runMeasured<T>(fn: () => T): T {
+function nearestOpen(mark: ScopeMark | undefined): ScopeMark | undefined {
+  while (mark !== undefined && !mark.open) mark = mark.parent;
+  return mark;
+}
+
+/** A new open mark, or undefined when no automatic path could see the call. */
+export function openMark(): ScopeMark | undefined {
   const als = storage();
-  return als !== undefined ? als.run(true, fn) : fn();
+  return als === undefined ? undefined : { open: true, parent: nearestOpen(als.getStore()) };
+}
+
+/** Run `fn` inside `mark` (as is, without one). */
+export function runInMark<T>(mark: ScopeMark | undefined, fn: () => T): T {
+  const als = state.als;
+  return mark === undefined || als === undefined ? fn() : als.run(mark, fn);
+}
+
+/**
+ * startTimer() has no callback to run inside: mark the caller's current async
+ * context; end() closes the mark (it does not try to restore the context,
+ * which end() may not even run in).
+ */
+export function enterMark(): ScopeMark | undefined {
+  const mark = openMark();
+  if (mark !== undefined) state.als!.enterWith(mark);
+  return mark;
+}
+
+export function closeMark(mark: ScopeMark | undefined): void {
+  if (mark !== undefined) mark.open = false;
 }
 
 export function inMeasuredScope(): boolean {
-  return state.als?.getStore() === true;
-}
-
-/** Token for scopeRestore(); `undefined` when the scope is not in use. */
-export type ScopeToken = { prev: true | undefined } | undefined;
-
-/**
- * startTimer() has no callback to run inside, so it marks the caller's current
- * async context until end() restores it.
- */
-export function scopeEnter(): ScopeToken {
-  const als = storage();
-  if (als === undefined) return undefined;
-  const prev = als.getStore();
-  als.enterWith(true);
-  return { prev };
-}
-
-export function scopeRestore(token: ScopeToken): void {
-  if (token === undefined || state.als === undefined) return;
-  // enterWith(undefined) clears the mark for the rest of this context.
-  state.als.enterWith(token.prev as true);
+  const als = state.als;
+  return als !== undefined && nearestOpen(als.getStore()) !== undefined;
 }

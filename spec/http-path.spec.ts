@@ -226,3 +226,60 @@ describe('the "already measured" scope costs nothing until it is needed', () => 
     }
   });
 });
+
+describe('the measured scope ends with its attempt', () => {
+  it('startTimer() in one timer tick does not hide later calls made by the same timer', async () => {
+    const h = harness();
+    const srv = await agent();
+    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
+    path.enable();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let tick = 0;
+        // One Timeout object runs every tick: a mark left on it would cover all later ticks.
+        const iv = setInterval(() => {
+          tick++;
+          if (tick === 1) {
+            const end = h.metrics.startTimer({ node: 'timed', transport: 'http' });
+            setTimeout(() => end(), 5);
+          } else {
+            get(`http://127.0.0.1:${srv.port}/ok`).then(() => {
+              if (tick >= 3) {
+                clearInterval(iv);
+                resolve();
+              }
+            }, reject);
+          }
+        }, 30);
+      });
+      const rm = await h.collect();
+      expect(total(rm, D, { node: 'n' })).to.equal(2);
+      expect(total(rm, D, { node: 'timed' })).to.equal(1);
+    } finally {
+      path.disable();
+      await srv.close();
+      await h.shutdown();
+    }
+  });
+
+  it('a call made while measure() runs is not counted again; one made after it settles is', async () => {
+    const h = harness();
+    const srv = await agent();
+    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
+    path.enable();
+    try {
+      let later: Promise<unknown> | undefined;
+      await h.metrics.measure({ node: 'n', transport: 'http' }, async () => {
+        await get(`http://127.0.0.1:${srv.port}/ok`);
+        // Work the measured call leaves behind, running after it has ended.
+        later = new Promise(r => setTimeout(r, 20)).then(() => get(`http://127.0.0.1:${srv.port}/ok`));
+      });
+      await later;
+      expect(total(await h.collect(), D, { node: 'n' })).to.equal(2);
+    } finally {
+      path.disable();
+      await srv.close();
+      await h.shutdown();
+    }
+  });
+});

@@ -172,6 +172,18 @@ describe('GatewayMetrics', () => {
       expect(point(rm, A, {}).value).to.equal(0);
     });
 
+    it('never calls then() on a thenable that is not a native Promise (it may be lazy)', async () => {
+      let thens = 0;
+      const lazy = { then: (ok: (v: number) => void) => { thens++; ok(1); } };
+      const out = h.metrics.measure({ node: 'n', transport: 'exec' }, () => lazy);
+      expect(out).to.equal(lazy);
+      expect(thens).to.equal(0);
+      const rm = await h.collect();
+      expect(histogram(rm, D, { status: 'success' }).count).to.equal(1);
+      expect(point(rm, A, {}).value).to.equal(0);
+      expect(diag.warn.filter(w => w.includes('not a native Promise'))).to.have.length(1);
+    });
+
     it('still calls the function when the labels are invalid, and records nothing', async () => {
       for (const node of [undefined, 42, {}, '', 'x'.repeat(10_000)]) {
         expect(h.metrics.measure({ node: node as string, transport: 'http' }, () => 'ran')).to.equal('ran');
