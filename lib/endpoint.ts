@@ -25,6 +25,11 @@ const YIELD_AFTER_MS = 10;
 const COLLECT_TIMEOUT_MS = 10_000;
 /** Scrapes allowed to queue behind the one in progress. */
 const MAX_QUEUED_SCRAPES = 8;
+/**
+ * A scraper that stops reading holds the scrape lock; after this long without
+ * a 'drain' its response is dropped, so the scrapes queued behind it go on.
+ */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 export type NodeRequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -75,6 +80,8 @@ export interface EndpointOptions {
   auth: PrometheusAuth | undefined;
   /** JSON for `/stats`; undefined when there is nothing to report. */
   stats?: () => Promise<unknown>;
+  /** @default DRAIN_TIMEOUT_MS (tests shorten it) */
+  drainTimeoutMs?: number;
 }
 
 export class MetricsEndpoint {
@@ -154,18 +161,8 @@ export class MetricsEndpoint {
     }
   }
 
-  private async _collect() {
-    const reader = this._options.reader!;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`collect() took longer than ${COLLECT_TIMEOUT_MS} ms`)), COLLECT_TIMEOUT_MS);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([reader.collect({ timeoutMillis: COLLECT_TIMEOUT_MS }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private _collect() {
+    return withTimeout(this._options.reader!.collect({ timeoutMillis: COLLECT_TIMEOUT_MS }), COLLECT_TIMEOUT_MS, 'collect()');
   }
 
   private async _serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -203,7 +200,12 @@ export class MetricsEndpoint {
       let sliceStart = performance.now();
       for (const chunk of this._options.serializer.chunks(collected.resourceMetrics)) {
         if (res.destroyed) return true;
-        if (!sink.write(chunk)) await new Promise<void>(r => waitDrain(sink, res, r));
+        const drainMs = this._options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+        if (!sink.write(chunk) && !(await waitDrain(sink, res, drainMs))) {
+          logger.warn(`metrics scrape: the client read nothing for ${drainMs} ms; response dropped`);
+          res.destroy();
+          return true;
+        }
         if (performance.now() - sliceStart > YIELD_AFTER_MS) {
           await yieldToLoop();
           sliceStart = performance.now();
@@ -221,7 +223,7 @@ export class MetricsEndpoint {
       plain(res, 404, 'No stats view\n');
       return;
     }
-    const body = await this._exclusive(async () => JSON.stringify(await stats(), null, 2));
+    const body = await this._exclusive(async () => JSON.stringify(await withTimeout(stats(), COLLECT_TIMEOUT_MS, 'the stats view'), null, 2));
     if (body === undefined) {
       plain(res, 503, 'Too many concurrent requests\n', { 'Retry-After': '1' });
       return;
@@ -235,14 +237,31 @@ function yieldToLoop(): Promise<void> {
   return new Promise(resolve => setImmediate(resolve));
 }
 
-function waitDrain(sink: NodeJS.WritableStream, res: http.ServerResponse, resolve: () => void): void {
-  const done = () => {
-    sink.removeListener('drain', done);
-    res.removeListener('close', done);
-    resolve();
-  };
-  sink.once('drain', done);
-  res.once('close', done);
+/** Resolves true on 'drain' (or when the response closes), false after `ms`. */
+function waitDrain(sink: NodeJS.WritableStream, res: http.ServerResponse, ms: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const finish = (drained: boolean) => {
+      clearTimeout(timer);
+      sink.removeListener('drain', onDrain);
+      res.removeListener('close', onDrain);
+      resolve(drained);
+    };
+    const onDrain = () => finish(true);
+    const timer = setTimeout(() => finish(false), ms);
+    timer.unref();
+    sink.once('drain', onDrain);
+    res.once('close', onDrain);
+  });
+}
+
+/** `promise`, or a rejection after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function plain(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

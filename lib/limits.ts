@@ -11,6 +11,15 @@ export const MAX_TRANSPORTS = 8;
 /** Distinct `error.type` values, derived and user-supplied; beyond it `_OTHER`. */
 export const MAX_ERROR_TYPES = 64;
 
+/**
+ * For the observable instruments (in-flight, node up) the SDK (2.12) applies
+ * the limit to a memo of every attribute set ever observed, never pruned; a
+ * bound derived from maxNodes would fold new nodes into otel_metric_overflow
+ * once enough nodes have come and gone. maxNodes and nodeIdleTtl already bound
+ * the live series, so these get no SDK limit.
+ */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
 export interface CardinalityLimits {
   readonly duration: number;
   readonly errors: number;
@@ -34,9 +43,9 @@ export function cardinalityLimits(maxNodes: number): CardinalityLimits {
     duration: n * t * 2 + 1,
     // × 6: the HTTP path adds `http.response.status_code_class` (1xx … 5xx, or absent).
     errors: n * t * e * 6 + 1,
-    active: n * t + 1,
+    active: UNLIMITED,
     fallbacks: n * t * t + 1,
-    nodeUp: n + 1,
+    nodeUp: UNLIMITED,
     healthDuration: n * 2 + 1,
     healthFailures: n + 1,
     size: n * t + 1,

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
@@ -102,6 +103,22 @@ describe('/metrics endpoint', () => {
     expect(one(parsed, 'gateway_request_duration_seconds_count', { node: 'busy' }).value).to.equal(1);
   });
 
+  it('keeps new nodes of a changing fleet visible: no otel_metric_overflow after many generations', async () => {
+    const o = await start({ maxNodes: 3, nodeIdleTtl: 40 });
+    for (let gen = 0; gen < 8; gen++) {
+      for (let i = 0; i < 3; i++) {
+        o.metrics.setNodeUp(`gen${gen}-n${i}`, true);
+        const end = o.metrics.startTimer({ node: `gen${gen}-n${i}`, transport: 'http' });
+        end();
+      }
+      const { parsed } = await scrape(o.prometheusUrl!);
+      expect(find(parsed, 'gateway_node_up').map(s => s.labels.node).sort(), `generation ${gen}`).to.deep.equal([0, 1, 2].map(i => `gen${gen}-n${i}`));
+      expect(find(parsed, 'gateway_requests_active').map(s => s.labels.node).sort()).to.deep.equal([0, 1, 2].map(i => `gen${gen}-n${i}`));
+      expect(parsed.samples.some(s => 'otel_metric_overflow' in s.labels), `generation ${gen}`).to.equal(false);
+      await sleep(60);
+    }
+  });
+
   it('serves the same exposition from metricsHandler on the app’s own server, at the app’s path', async () => {
     const o = await start({ prometheus: { port: false } });
     o.metrics.record({ node: 'n', transport: 'exec', status: 'success', durationSeconds: 1 });
@@ -143,6 +160,39 @@ describe('/metrics endpoint', () => {
       expect(await res.text()).to.match(/^Metrics collection failed/);
     } finally {
       await app.close();
+    }
+  });
+
+  it('drops a scraper that stops reading, so the scrapes queued behind it are served', async () => {
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+    const { createGatewayMetrics, gatewayViews } = await import('../lib');
+    const provider = new MeterProvider({ readers: [reader], views: gatewayViews({ maxNodes: 10_000 }) });
+    const m = createGatewayMetrics({ meterProvider: provider, maxNodes: 10_000 });
+    for (let i = 0; i < 4000; i++) m.record({ node: `n${i}`, transport: 'http', status: 'success', durationSeconds: 0.1 });
+    const endpoint = new MetricsEndpoint({ reader, serializer: new PrometheusSerializer(), auth: undefined, drainTimeoutMs: 300 });
+    const app = await serve(endpoint.metricsHandler);
+    const { port } = new URL(app.url);
+    try {
+      // Asks for ~10 MB and never reads a byte.
+      const stuck = net.connect(Number(port), '127.0.0.1', () => stuck.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      stuck.pause();
+      const closed = new Promise(r => stuck.on('close', r));
+      stuck.on('error', () => {});
+      await sleep(50);
+      const t0 = Date.now();
+      const { status, parsed } = await scrape(app.url);
+      expect(status).to.equal(200);
+      expect(find(parsed, 'gateway_request_duration_seconds_count')).to.have.length(4000);
+      expect(Date.now() - t0).to.be.below(5000);
+      // The server dropped it: reading what it had buffered ends in a close.
+      stuck.resume();
+      await closed;
+      expect(reg.diag.warn.some(w => w.includes('read nothing'))).to.equal(true);
+    } finally {
+      await app.close();
+      m.dispose();
+      await provider.shutdown();
     }
   });
 
