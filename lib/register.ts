@@ -123,7 +123,13 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
   switch (protocol) {
     case 'grpc': {
       const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
-      return new OTLPMetricExporter(options);
+      // The gRPC exporter ignores `headers`; it takes gRPC metadata.
+      const { headers, ...rest } = options as typeof options & { headers?: Record<string, string> };
+      if (headers === undefined) return new OTLPMetricExporter(rest);
+      const { Metadata } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+      const metadata = new Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      return new OTLPMetricExporter({ ...rest, metadata });
     }
     case 'http/json': {
       const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
@@ -176,6 +182,9 @@ export function register(options: GatewayMetricsOptions = {}): GatewayOtel {
   const config = resolveConfig(options, process.env);
   const handle = new Registration(config);
   state.handle = handle;
+  // Code that called getGatewayMetrics() before register() holds an instance
+  // on the global provider of that time (the no-op one): make it record here.
+  state.fallback?.metrics.forwardTo(handle.metrics);
   return handle;
 }
 
@@ -394,6 +403,7 @@ class Registration implements GatewayOtel {
     await closing;
     const state = globalState();
     if (state.handle === this) state.handle = undefined;
+    state.fallback?.metrics.forwardTo(undefined);
   }
 
   private _installBeforeExit(): void {
@@ -419,20 +429,27 @@ class Registration implements GatewayOtel {
     for (const sig of signals) {
       const onSignal = () => {
         remove();
-        // Other listeners decide how the process ends; without any, we end it
-        // the way the default action would have: by the same signal.
-        const hostHandles = process.listenerCount(sig) > 0;
+        // Ours runs first (prepended), so an app handler added with once()
+        // before register() still counts here.
+        if (process.listenerCount(sig) > 0) {
+          // The app handles the signal and decides when to exit; it may still
+          // be draining requests, so keep recording and serving, and flush now.
+          void this.forceFlush();
+          return;
+        }
+        // Nobody else handles it: flush (bounded), then end the process the
+        // way the default action would have, by the same signal.
         let timer: NodeJS.Timeout | undefined;
         const bound = new Promise<void>(resolve => {
           timer = setTimeout(resolve, this.config.otlp.exportTimeoutMillis);
         });
         void Promise.race([this.shutdown(), bound]).then(() => {
           clearTimeout(timer);
-          if (!hostHandles) process.kill(process.pid, sig);
+          process.kill(process.pid, sig);
         });
       };
       handlers.set(sig, onSignal);
-      process.on(sig, onSignal);
+      process.prependListener(sig, onSignal);
     }
     this._disposers.push(remove);
   }

@@ -124,6 +124,20 @@ describe('register entries (real child processes)', () => {
       expect(totalCount(receiver.exports[0]!, 'gateway.request.duration')).to.equal(at);
     });
 
+    it('an app handler added with once() before register(): no kill, the plugin keeps serving while the app drains', async () => {
+      const app = startNode(['spec/fixtures/own-handler-app.cjs'], { ...otlpEnv() });
+      await app.line(/^ready$/);
+      app.child.kill('SIGTERM');
+      const exit = await app.exited;
+      expect(exit.signal).to.equal(null);
+      expect(exit.code).to.equal(0);
+      expect(exit.stdout).to.include('draining');
+      expect(exit.stdout).to.include('scrape while draining: ok');
+      // The flush on the signal and the app's own shutdown() both exported.
+      expect(receiver.exports.length).to.be.at.least(1);
+      expect(totalCount(receiver.exports[receiver.exports.length - 1]!, 'gateway.request.duration')).to.equal(2);
+    });
+
     it('exports once more before a short-lived script exits, keeping its exit code', async () => {
       const exit = await runNode(['--require', 'otel-gateway-metrics/register', 'spec/fixtures/traffic-app.cjs'], { ...otlpEnv(), APP_SHORT: '25' });
       expect(exit.code).to.equal(3);

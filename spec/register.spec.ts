@@ -65,6 +65,19 @@ describe('register()', () => {
     expect(b.map(s => [s.labels.le, s.value])).to.deep.equal([['0.1', 1], ['0.5', 2], ['1', 3], ['+Inf', 4]]);
   });
 
+  it('makes an instance getGatewayMetrics() gave out before register() record into the registration', async () => {
+    const early = getGatewayMetrics();
+    const o = start({});
+    await o.ready;
+    expect(getGatewayMetrics()).to.equal(o.metrics);
+    early.record({ node: 'early-bird', transport: 'http', status: 'success', durationSeconds: 0.1 });
+    await early.measure({ node: 'early-bird', transport: 'http' }, async () => 1);
+    early.setNodeUp('early-bird', true);
+    const { parsed } = await scrape(o.prometheusUrl!);
+    expect(one(parsed, 'gateway_request_duration_seconds_count', { node: 'early-bird' }).value).to.equal(2);
+    expect(one(parsed, 'gateway_node_up', { node: 'early-bird' }).value).to.equal(1);
+  });
+
   it('warns on a second register() and returns the same handle', async () => {
     const a = start({});
     const b = register({ serviceName: 'other' });
@@ -207,13 +220,14 @@ describe('register()', () => {
     it('exports grpc to a real OTLP/gRPC receiver, with the exact counts', async () => {
       const grpcReceiver = await new OtlpGrpcReceiver().start();
       try {
-        const o = start({ exporters: ['otlp'], otlp: { protocol: 'grpc', endpoint: grpcReceiver.url } });
+        const o = start({ exporters: ['otlp'], otlp: { protocol: 'grpc', endpoint: grpcReceiver.url, headers: { 'x-tenant': 'acme' } } });
         await o.ready;
         for (const v of [0.003, 0.2, 7]) o.metrics.record({ node: 'n1', transport: 'exec', status: 'success', durationSeconds: v });
         await o.forceFlush();
         expect(grpcReceiver.exports).to.have.length(1);
         const req = grpcReceiver.exports[0]!;
         expect(req.path).to.equal('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export');
+        expect(req.headers['x-tenant']).to.equal('acme');
         const dur = req.metrics.find(m => m.name === 'gateway.request.duration')!;
         expect(dur.points).to.have.length(1);
         expect(dur.points[0]!.attributes).to.deep.equal({ node: 'n1', transport: 'exec', status: 'success' });
