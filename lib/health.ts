@@ -9,8 +9,8 @@ import { logger, describe } from './diag';
 import type { GatewayMetrics } from './metrics';
 
 export interface HealthCheckOptions {
-  /** Nodes to check, or a function returning the current set. */
-  nodes: readonly string[] | (() => Iterable<string>);
+  /** Nodes to check, or a function returning (or resolving to) the current set. */
+  nodes: readonly string[] | (() => Iterable<string> | Promise<Iterable<string>>);
   /** Resolve (or return) anything but `false` for healthy; throw, reject or return `false` for unhealthy. */
   check: (node: string) => unknown;
   /** @default 10000 */
@@ -44,7 +44,7 @@ export class HealthChecker {
 
   start(): void {
     if (this._timer !== undefined) return;
-    this._timer = setInterval(() => this.runOnce(), this._intervalMs);
+    this._timer = setInterval(() => void this.runOnce(), this._intervalMs);
     this._timer.unref();
     void this.runOnce();
   }
@@ -54,34 +54,47 @@ export class HealthChecker {
     this._timer = undefined;
   }
 
-  /** One round over every node; resolves when all its checks have settled. */
+  /**
+   * One round over every node; resolves when all its measured checks have
+   * settled. Never rejects: it runs from a timer, where a rejection would be
+   * unhandled.
+   */
   async runOnce(): Promise<void> {
     let nodes: Iterable<string>;
     try {
-      nodes = typeof this._options.nodes === 'function' ? this._options.nodes() : this._options.nodes;
+      const listed = typeof this._options.nodes === 'function' ? await this._options.nodes() : this._options.nodes;
+      if (listed === null || typeof (listed as Iterable<string>)[Symbol.iterator] !== 'function') {
+        logger.warn(`health checks: nodes gave ${describe(listed)}, not a list of node names; round skipped`);
+        return;
+      }
+      nodes = [...listed];
     } catch (err) {
-      logger.warn(`health checks: nodes() threw ${describe(err)}`);
+      logger.warn(`health checks: nodes() threw ${describe(err)}; round skipped`);
       return;
     }
     const rounds: Promise<unknown>[] = [];
     for (const node of nodes) {
       if (this._running.has(node)) continue;
+      // The node stays busy until its check really settles, even after the
+      // timeout has counted it failed: a hung check is not started again.
       this._running.add(node);
-      rounds.push(
-        this._metrics
-          .measureHealthCheck(node, () => this._withTimeout(node))
-          .finally(() => this._running.delete(node)),
-      );
+      const done = () => void this._running.delete(node);
+      rounds.push(this._metrics.measureHealthCheck(node, () => {
+        // Started inside the measured call, so the automatic paths do not count its requests.
+        const check = Promise.resolve().then(() => this._options.check(node));
+        check.then(done, done);
+        return this._withTimeout(node, check);
+      }));
     }
     await Promise.all(rounds);
   }
 
-  private _withTimeout(node: string): Promise<unknown> {
+  private _withTimeout(node: string, check: Promise<unknown>): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`health check of ${node} timed out`)), this._timeoutMs);
       timer.unref();
     });
-    return Promise.race([Promise.resolve().then(() => this._options.check(node)), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([check, timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -204,6 +204,38 @@ describe('operator extras', () => {
       expect(one(parsed, 'gateway_node_up', { node: 'n' }).value).to.equal(1);
     });
 
+    it('never crashes on a bad node list, and does not pile up checks that hang', async () => {
+      const o = await start();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (e: unknown) => unhandled.push(e);
+      process.on('unhandledRejection', onUnhandled);
+      let started = 0;
+      try {
+        const stopBad = o.startHealthChecks({ nodes: (() => 42) as never, intervalMs: 20, check: () => true });
+        const stopAsync = o.startHealthChecks({ nodes: async () => ['async-node'], intervalMs: 20, check: () => true });
+        const stopHung = o.startHealthChecks({
+          nodes: ['hung'], intervalMs: 20, timeoutMs: 30,
+          check: () => {
+            started++;
+            return new Promise(() => {});
+          },
+        });
+        await sleep(200);
+        stopBad();
+        stopAsync();
+        stopHung();
+        expect(unhandled).to.deep.equal([]);
+        expect(started).to.equal(1);
+        const { parsed } = await scrape(o.prometheusUrl!);
+        expect(one(parsed, 'gateway_node_up', { node: 'async-node' }).value).to.equal(1);
+        expect(one(parsed, 'gateway_node_up', { node: 'hung' }).value).to.equal(0);
+        expect(one(parsed, 'gateway_health_check_failures_total', { node: 'hung' }).value).to.equal(1);
+        expect(reg.diag.warn.some(w => w.includes('not a list of node names'))).to.equal(true);
+      } finally {
+        process.removeListener('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('validates its options', async () => {
       const o = await start();
       expect(() => o.startHealthChecks({ nodes: ['a'], check: 'x' as never })).to.throw(/"check"/);
