@@ -227,7 +227,7 @@ function checkAuth(value: unknown): Check<PrometheusAuth | undefined> {
   if (typeof value !== 'object' || value === null) return bad('must be { token } or { username, password }');
   const v = value as Record<string, unknown>;
   if ('token' in v) {
-    if (typeof v.token !== 'string' || v.token.length === 0) return bad('token must be a non-empty string');
+    if (typeof v.token !== 'string' || !/^\S+$/.test(v.token)) return bad('token must be a non-empty string without whitespace');
     return ok(Object.freeze({ token: v.token }));
   }
   if (typeof v.username !== 'string' || v.username === '' || v.username.includes(':')) {
@@ -257,6 +257,9 @@ function parseEnvInt(raw: string): Check<number> {
   return /^[0-9]+$/.test(v) ? ok(Number(v)) : bad('must be a non-negative integer');
 }
 
+/** `host:port`, or `[v6 address]:port`. */
+const HOST_PORT_RE = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$/;
+
 /** `host:port=node,host:port=node` */
 export function parseHostPortNodes(raw: string): Check<ReadonlyMap<string, string>> {
   const map = new Map<string, string>();
@@ -266,7 +269,7 @@ export function parseHostPortNodes(raw: string): Check<ReadonlyMap<string, strin
     const eq = e.lastIndexOf('=');
     const key = e.slice(0, eq).trim().toLowerCase();
     const node = e.slice(eq + 1).trim();
-    if (eq <= 0 || node === '' || !/^[^\s:]+:[0-9]{1,5}$/.test(key)) {
+    if (eq <= 0 || node === '' || !HOST_PORT_RE.test(key)) {
       return bad(`entry ${describe(e)} must look like host:port=node`);
     }
     map.set(key, node);
@@ -347,6 +350,7 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
   let isError: (code: number) => boolean = code => code >= 500;
   if (value !== undefined) {
     const o = optionalObject('http', value) as Partial<HttpPathOptions>;
+    rejectUnknownKeys('http', o as Record<string, unknown>, new Set(['nodeFor', 'isError', 'sizes']));
     const nf = o.nodeFor;
     if (typeof nf === 'function') {
       nodeFor = nf;
@@ -377,7 +381,7 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
 function normalizeHostPortMap(option: string, map: ReadonlyMap<unknown, unknown>): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of map) {
-    if (typeof k !== 'string' || !/^[^\s:]+:[0-9]{1,5}$/.test(k) && !/^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$/.test(k)) {
+    if (typeof k !== 'string' || !HOST_PORT_RE.test(k)) {
       throw new ConfigError(option, k, 'keys must look like host:port');
     }
     if (typeof v !== 'string' || v === '') throw new ConfigError(`${option}["${k}"]`, v, 'must be a non-empty node name');
@@ -389,6 +393,7 @@ function normalizeHostPortMap(option: string, map: ReadonlyMap<unknown, unknown>
 function resolveExec(value: unknown): Readonly<ExecPathOptions> | undefined {
   if (value === undefined) return undefined;
   const o = optionalObject('exec', value) as Partial<ExecPathOptions>;
+  rejectUnknownKeys('exec', o as Record<string, unknown>, new Set(['nodeFor']));
   if (typeof o.nodeFor !== 'function') {
     throw new ConfigError('exec.nodeFor', o.nodeFor, 'must be a function (file, args) => node | undefined');
   }
@@ -465,7 +470,8 @@ const KNOWN_OTLP = new Set(['protocol', 'endpoint', 'headers', 'exportIntervalMi
 
 function rejectUnknownKeys(option: string, o: Record<string, unknown>, known: Set<string>): void {
   for (const k of Object.keys(o)) {
-    if (!known.has(k)) throw new ConfigError(option ? `${option}.${k}` : k, o[k], 'unknown option');
+    // The value is not shown: a misspelt `password` or `headers` may hold a secret.
+    if (!known.has(k)) throw new ConfigError(option ? `${option}.${k}` : k, '[value not shown]', `unknown option; known: ${[...known].join(', ')}`);
   }
 }
 
@@ -514,11 +520,18 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const statsPath = r.pick<string | false>('prometheus.statsPath', p.statsPath,
     v => (v === false ? ok(false) : checkPath(v)), 'GATEWAY_METRICS_STATS_PATH',
     raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), '/stats');
+  let statsPathFinal = statsPath;
   if (statsPath !== false && statsPath === path) {
-    throw new ConfigError('prometheus.statsPath', statsPath, 'must differ from prometheus.path');
+    const fromEnv = (option: unknown, name: string) => option === undefined && (env[name] ?? '').trim() !== '';
+    if (!fromEnv(p.path, 'GATEWAY_METRICS_PROMETHEUS_PATH') && !fromEnv(p.statsPath, 'GATEWAY_METRICS_STATS_PATH')) {
+      throw new ConfigError('prometheus.statsPath', statsPath, 'must differ from prometheus.path');
+    }
+    // One of the two came from the environment: warn, never stop the app.
+    logger.warn(`the stats path and the metrics path are both ${describe(statsPath)}; serving metrics there and no stats view`);
+    statsPathFinal = false;
   }
   const auth = r.pick<PrometheusAuth | undefined>('prometheus.auth', p.auth, checkAuth, 'GATEWAY_METRICS_AUTH_TOKEN',
-    raw => (raw.trim() !== '' ? ok(Object.freeze({ token: raw.trim() })) : bad('must not be empty')), undefined);
+    raw => (/^\S+$/.test(raw.trim()) ? ok(Object.freeze({ token: raw.trim() })) : bad('must be one word (no whitespace)')), undefined);
 
   const o = optionalObject('otlp', opts.otlp);
   rejectUnknownKeys('otlp', o, KNOWN_OTLP);
@@ -582,7 +595,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     sizeBuckets,
     histogram,
     exporters,
-    prometheus: Object.freeze({ host, port, path, statsPath, auth }),
+    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, auth }),
     otlp: Object.freeze({ protocol, endpoint, headers, exportIntervalMillis, exportTimeoutMillis, temporality }),
     maxNodes,
     nodeIdleTtl,

@@ -178,6 +178,9 @@ describe('config: resolveConfig(options, env)', () => {
       ['handleSignals', { handleSignals: 'true' as never }, 'handleSignals', /"true"/],
       ['resourceAttributes', { resourceAttributes: { a: {} as never } }, 'resourceAttributes.a', /\{\}.*string/],
       ['unknown option', { bucket: [1] } as never, 'bucket', /unknown option/],
+      ['unknown http option', { http: { nodeFor: () => undefined, isErorr: () => true } } as never, 'http.isErorr', /unknown option/],
+      ['unknown exec option', { exec: { nodeFor: () => undefined, timeout: 5 } } as never, 'exec.timeout', /unknown option/],
+      ['prometheus.auth token with a space', { prometheus: { auth: { token: 'a b' } } }, 'prometheus.auth', /whitespace/],
     ];
     for (const [title, options, option, value] of cases) {
       it(title, () => {
@@ -197,6 +200,11 @@ describe('config: resolveConfig(options, env)', () => {
         expect(getGatewayOtel()).to.equal(undefined);
       });
     }
+    it('never echoes the value of an unknown (perhaps misspelt secret) option', () => {
+      for (const options of [{ prometheus: { token: 'S3CRET-TOKEN' } }, { prometheus: { password: 'HUNTER2' } }, { otlp: { header: { authorization: 'Bearer S3CRET' } } }]) {
+        expect(() => resolveConfig(options as never, {})).to.throw(ConfigError).with.property('message').that.does.not.match(/S3CRET|HUNTER2/);
+      }
+    });
     it('never echoes a secret', () => {
       expect(() => resolveConfig({ prometheus: { auth: { username: 'u', password: '' } } }, {})).to.throw(ConfigError).with.property('message').that.does.not.include('u:');
       try {
@@ -263,6 +271,16 @@ describe('config: resolveConfig(options, env)', () => {
       expect(c.prometheus.auth).to.equal(undefined);
       expect(diag.warn).to.have.length(0);
     });
+    it('a stats path equal to the metrics path from env warns and drops the stats view, instead of stopping the app', () => {
+      const c = resolveConfig({}, { GATEWAY_METRICS_STATS_PATH: '/metrics' });
+      expect(c.prometheus.path).to.equal('/metrics');
+      expect(c.prometheus.statsPath).to.equal(false);
+      expect(diag.warn).to.have.length(1);
+      const d = resolveConfig({ prometheus: { path: '/stats' } }, { GATEWAY_METRICS_STATS_PATH: '/stats' });
+      expect(d.prometheus.statsPath).to.equal(false);
+      expect(() => resolveConfig({ prometheus: { path: '/stats' } }, {})).to.throw(ConfigError, 'prometheus.statsPath');
+      expect(() => resolveConfig({ prometheus: { path: '/x', statsPath: '/x' } }, {})).to.throw(ConfigError, 'prometheus.statsPath');
+    });
     it('clamps an env timeout above the interval, as the SDK reader does', () => {
       const c = resolveConfig({}, { OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' });
       expect(c.otlp.exportTimeoutMillis).to.equal(1000);
@@ -283,9 +301,9 @@ describe('config: resolveConfig(options, env)', () => {
 
   it('parses host:port maps and resource attributes per the OTel spec', () => {
     const m = parseHostPortNodes('A.local:80=n1,[::1]:8080=n2');
-    expect(m.ok).to.equal(false); // IPv6 needs the option form
-    const ok = parseHostPortNodes('A.local:80=n1');
-    expect(ok.ok && [...ok.value]).to.deep.equal([['a.local:80', 'n1']]);
+    expect(m.ok && [...m.value]).to.deep.equal([['a.local:80', 'n1'], ['[::1]:8080', 'n2']]);
+    expect(parseHostPortNodes('a.local=n1').ok).to.equal(false);
+    expect(parseHostPortNodes('::1:80=n1').ok).to.equal(false);
     const r = parseResourceAttributes('k%3D=v%2C1, x = y ');
     expect(r.ok && r.value).to.deep.equal({ 'k=': 'v,1', x: 'y' });
     expect(sanitizeName('9lives.x')).to.equal('_9lives_x');
