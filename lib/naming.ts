@@ -55,7 +55,9 @@ export function prometheusMetricName(name: string, unit: string | undefined, typ
   const main = unitToken(slash === -1 ? u : u.slice(0, slash), UNIT_NAMES);
   const per = slash === -1 ? '' : unitToken(u.slice(slash + 1), PER_UNIT_NAMES);
   if (main !== '' && !parts.includes(main)) parts.push(main);
-  if (per !== '' && !parts.includes(per)) parts.push('per', per);
+  // The Collector (v0.161) appends the per-unit whatever the name holds:
+  // `x.second` with unit `1/s` is `x_second_per_second` there too.
+  if (per !== '') parts.push('per', per);
   if (monotonicSum) parts = moveToEnd(parts, 'total');
   if (type === 'gauge' && u === '1') parts = moveToEnd(parts, 'ratio');
   let out = parts.join('_');
@@ -63,12 +65,17 @@ export function prometheusMetricName(name: string, unit: string | undefined, typ
   return out;
 }
 
-/** Prometheus label name of an attribute key. */
+/**
+ * Prometheus label name of an attribute key, as the Collector (v0.161,
+ * checked against the built one) writes it: invalid characters become `_`,
+ * runs of `_` collapse to one, and a key starting with a digit or `_` gets a
+ * `key` prefix (`9x` → `key_9x`, `_x` and `__x` → `key_x`).
+ */
 export function prometheusLabelName(key: string): string {
   if (key === '') return '';
-  let s = key.replace(/[^a-zA-Z0-9_]/g, '_');
+  let s = key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_{2,}/g, '_');
   if (/^[0-9]/.test(s)) s = `key_${s}`;
-  else if (s.startsWith('_') && !s.startsWith('__')) s = `key${s}`;
+  else if (s.startsWith('_')) s = `key${s}`;
   return s;
 }
 

@@ -24,6 +24,13 @@ describe('naming: OTel → Prometheus (as the Collector translates)', () => {
     ['nodejs.eventloop.utilization', '1', 'gauge', false, 'nodejs_eventloop_utilization_ratio'],
     ['requests.total', '', 'counter', true, 'requests_total'],
     ['packets', '{packet}/s', 'gauge', false, 'packets_per_second'],
+    // Checked against the built Collector v0.161:
+    ['x.second', '1/s', 'gauge', false, 'x_second_per_second'],
+    ['requests.per.second', '{req}/s', 'gauge', false, 'requests_per_second_per_second'],
+    ['latency.seconds.p99', 's', 'gauge', false, 'latency_seconds_p99'],
+    ['ratio.of.x', '1', 'gauge', false, 'of_x_ratio'],
+    ['bytes.total.in', 'By', 'counter', true, 'bytes_in_total'],
+    ['z__w..v', 'ms', 'gauge', false, 'z_w_v_milliseconds'],
     ['weird--name..x', 'ms', 'gauge', false, 'weird_name_x_milliseconds'],
     ['9lives', '', 'gauge', false, '_9lives'],
   ];
@@ -33,12 +40,15 @@ describe('naming: OTel → Prometheus (as the Collector translates)', () => {
     });
   }
 
-  it('sanitizes label names', () => {
+  it('sanitizes label names as the Collector does (checked against the built v0.161)', () => {
     expect(prometheusLabelName('error.type')).to.equal('error_type');
     expect(prometheusLabelName('http.response.status_code_class')).to.equal('http_response_status_code_class');
     expect(prometheusLabelName('9x')).to.equal('key_9x');
     expect(prometheusLabelName('_x')).to.equal('key_x');
-    expect(prometheusLabelName('__x')).to.equal('__x');
+    expect(prometheusLabelName('__y')).to.equal('key_y');
+    expect(prometheusLabelName('a..b')).to.equal('a_b');
+    expect(prometheusLabelName('c.-d')).to.equal('c_d');
+    expect(prometheusLabelName('e___f')).to.equal('e_f');
     expect(prometheusLabelName('a-b')).to.equal('a_b');
   });
 
