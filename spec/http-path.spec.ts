@@ -204,36 +204,39 @@ describe('automatic HTTP path (diagnostics channels)', () => {
   });
 });
 
+/** A harness and a real agent mapped to node "n" by an enabled HTTP path; all torn down after `fn`. */
+async function withMappedAgent(fn: (h: Harness, base: string) => Promise<void>): Promise<void> {
+  const h = harness();
+  const srv = await agent();
+  const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
+  path.enable();
+  try {
+    await fn(h, `http://127.0.0.1:${srv.port}`);
+  } finally {
+    path.disable();
+    await srv.close();
+    await h.shutdown();
+  }
+}
+
 describe('the "already measured" scope costs nothing until it is needed', () => {
   it('automatic paths alone create no AsyncLocalStorage; the first explicit call does', async () => {
     const { scopeActive } = await import('../lib/scope');
-    const h = harness();
-    const srv = await agent();
-    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
-    path.enable();
-    try {
-      await get(`http://127.0.0.1:${srv.port}/ok`);
-      await (await fetch(`http://127.0.0.1:${srv.port}/ok`)).text();
+    await withMappedAgent(async (h, base) => {
+      await get(`${base}/ok`);
+      await (await fetch(`${base}/ok`)).text();
       expect(scopeActive()).to.equal(false);
-      await h.metrics.measure({ node: 'n', transport: 'http' }, () => get(`http://127.0.0.1:${srv.port}/ok`));
+      await h.metrics.measure({ node: 'n', transport: 'http' }, () => get(`${base}/ok`));
       expect(scopeActive()).to.equal(true);
       expect(total(await h.collect(), D, { node: 'n' })).to.equal(3);
-    } finally {
-      path.disable();
-      expect(scopeActive()).to.equal(false);
-      await srv.close();
-      await h.shutdown();
-    }
+    });
+    expect(scopeActive()).to.equal(false);
   });
 });
 
 describe('the measured scope ends with its attempt', () => {
   it('startTimer() in one timer tick does not hide later calls made by the same timer', async () => {
-    const h = harness();
-    const srv = await agent();
-    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
-    path.enable();
-    try {
+    await withMappedAgent(async (h, base) => {
       await new Promise<void>((resolve, reject) => {
         let tick = 0;
         // One Timeout object runs every tick: a mark left on it would cover all later ticks.
@@ -243,7 +246,7 @@ describe('the measured scope ends with its attempt', () => {
             const end = h.metrics.startTimer({ node: 'timed', transport: 'http' });
             setTimeout(() => end(), 5);
           } else {
-            get(`http://127.0.0.1:${srv.port}/ok`).then(() => {
+            get(`${base}/ok`).then(() => {
               if (tick >= 3) {
                 clearInterval(iv);
                 resolve();
@@ -255,31 +258,19 @@ describe('the measured scope ends with its attempt', () => {
       const rm = await h.collect();
       expect(total(rm, D, { node: 'n' })).to.equal(2);
       expect(total(rm, D, { node: 'timed' })).to.equal(1);
-    } finally {
-      path.disable();
-      await srv.close();
-      await h.shutdown();
-    }
+    });
   });
 
   it('a call made while measure() runs is not counted again; one made after it settles is', async () => {
-    const h = harness();
-    const srv = await agent();
-    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
-    path.enable();
-    try {
+    await withMappedAgent(async (h, base) => {
       let later: Promise<unknown> | undefined;
       await h.metrics.measure({ node: 'n', transport: 'http' }, async () => {
-        await get(`http://127.0.0.1:${srv.port}/ok`);
+        await get(`${base}/ok`);
         // Work the measured call leaves behind, running after it has ended.
-        later = new Promise(r => setTimeout(r, 20)).then(() => get(`http://127.0.0.1:${srv.port}/ok`));
+        later = new Promise(r => setTimeout(r, 20)).then(() => get(`${base}/ok`));
       });
       await later;
       expect(total(await h.collect(), D, { node: 'n' })).to.equal(2);
-    } finally {
-      path.disable();
-      await srv.close();
-      await h.shutdown();
-    }
+    });
   });
 });
