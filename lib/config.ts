@@ -257,6 +257,14 @@ function parseEnvInt(raw: string): Check<number> {
   return /^[0-9]+$/.test(v) ? ok(Number(v)) : bad('must be a non-negative integer');
 }
 
+/** An integer env var held to the same check as its option. */
+function intEnv(check: (v: unknown) => Check<number>): (raw: string) => Check<number> {
+  return raw => {
+    const c = parseEnvInt(raw);
+    return c.ok ? check(c.value) : c;
+  };
+}
+
 /** `host:port`, or `[v6 address]:port`. */
 const HOST_PORT_RE = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$/;
 
@@ -553,12 +561,11 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     }
     headers = Object.freeze({ ...(h as Record<string, string>) });
   }
-  const exportIntervalMillis = r.pick('otlp.exportIntervalMillis', o.exportIntervalMillis, v => checkPositiveInt(v),
-    'OTEL_METRIC_EXPORT_INTERVAL', raw => { const c = parseEnvInt(raw); return c.ok ? checkPositiveInt(c.value) : c; },
-    DEFAULT_EXPORT_INTERVAL_MS);
-  let exportTimeoutMillis = r.pick('otlp.exportTimeoutMillis', o.exportTimeoutMillis, v => checkPositiveInt(v),
-    'OTEL_METRIC_EXPORT_TIMEOUT', raw => { const c = parseEnvInt(raw); return c.ok ? checkPositiveInt(c.value) : c; },
-    DEFAULT_EXPORT_TIMEOUT_MS);
+  const positiveMs = (v: unknown) => checkPositiveInt(v);
+  const exportIntervalMillis = r.pick('otlp.exportIntervalMillis', o.exportIntervalMillis, positiveMs,
+    'OTEL_METRIC_EXPORT_INTERVAL', intEnv(positiveMs), DEFAULT_EXPORT_INTERVAL_MS);
+  let exportTimeoutMillis = r.pick('otlp.exportTimeoutMillis', o.exportTimeoutMillis, positiveMs,
+    'OTEL_METRIC_EXPORT_TIMEOUT', intEnv(positiveMs), DEFAULT_EXPORT_TIMEOUT_MS);
   if (exportTimeoutMillis > exportIntervalMillis) {
     if (o.exportTimeoutMillis !== undefined && o.exportIntervalMillis !== undefined) {
       throw new ConfigError('otlp.exportTimeoutMillis', exportTimeoutMillis, `must not exceed otlp.exportIntervalMillis (${exportIntervalMillis})`);
@@ -570,12 +577,13 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', raw => checkOneOf(TEMPORALITIES)(raw.trim().toLowerCase()),
     'cumulative' as TemporalityPreference);
 
-  const maxNodes = r.pick('maxNodes', opts.maxNodes, v => checkPositiveInt(v, 1_000_000), 'GATEWAY_METRICS_MAX_NODES',
-    raw => { const c = parseEnvInt(raw); return c.ok ? checkPositiveInt(c.value, 1_000_000) : c; }, DEFAULT_MAX_NODES);
-  const nodeIdleTtl = r.pick('nodeIdleTtl', opts.nodeIdleTtl, v => checkNonNegInt(v), 'GATEWAY_METRICS_NODE_IDLE_TTL',
-    parseEnvInt, DEFAULT_NODE_IDLE_TTL_MS);
-  const downAfterErrors = r.pick('downAfterErrors', opts.downAfterErrors, v => checkNonNegInt(v, 1_000_000),
-    'GATEWAY_METRICS_DOWN_AFTER_ERRORS', raw => { const c = parseEnvInt(raw); return c.ok ? checkNonNegInt(c.value, 1_000_000) : c; }, 0);
+  const nodeCount = (v: unknown) => checkPositiveInt(v, 1_000_000);
+  const maxNodes = r.pick('maxNodes', opts.maxNodes, nodeCount, 'GATEWAY_METRICS_MAX_NODES', intEnv(nodeCount), DEFAULT_MAX_NODES);
+  const ttl = (v: unknown) => checkNonNegInt(v);
+  const nodeIdleTtl = r.pick('nodeIdleTtl', opts.nodeIdleTtl, ttl, 'GATEWAY_METRICS_NODE_IDLE_TTL', intEnv(ttl), DEFAULT_NODE_IDLE_TTL_MS);
+  const errorCount = (v: unknown) => checkNonNegInt(v, 1_000_000);
+  const downAfterErrors = r.pick('downAfterErrors', opts.downAfterErrors, errorCount,
+    'GATEWAY_METRICS_DOWN_AFTER_ERRORS', intEnv(errorCount), 0);
 
   const http = resolveHttp(opts.http, r);
   const exec = resolveExec(opts.exec);
