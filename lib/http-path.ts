@@ -306,15 +306,25 @@ export class HttpClientPath {
     }
   };
 
+  // A subscriber that throws surfaces as an uncaught exception in the host
+  // (diagnostics_channel rethrows it on the next tick): every handler catches.
   private readonly _onUndiciTrailers = (message: unknown): void => {
-    const attempt = this._attempts.get((message as { request: object }).request);
-    if (attempt !== undefined) this._finish(attempt, undefined);
+    try {
+      const attempt = this._attempts.get((message as { request: object }).request);
+      if (attempt !== undefined) this._finish(attempt, undefined);
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
   };
 
   private readonly _onUndiciError = (message: unknown): void => {
-    const { request, error } = message as { request: object; error: unknown };
-    const attempt = this._attempts.get(request);
-    if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
+    try {
+      const { request, error } = message as { request: object; error: unknown };
+      const attempt = this._attempts.get(request);
+      if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
   };
 }
 
