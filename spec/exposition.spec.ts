@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { ValueType } from '@opentelemetry/api';
 import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { PrometheusSerializer as StockSerializer } from '@opentelemetry/exporter-prometheus/build/src/PrometheusSerializer';
+import { PrometheusExporter, PrometheusSerializer as StockSerializer } from '@opentelemetry/exporter-prometheus';
+
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { createGatewayMetrics, gatewayViews } from '../lib';
 import { PrometheusSerializer, formatLabels } from '../lib/exposition';

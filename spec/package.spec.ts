@@ -27,20 +27,37 @@ function copiesOf(name: string, dir = join(ROOT, 'node_modules'), found: string[
 }
 
 describe('package', () => {
-  it('installs exactly one copy of @opentelemetry/sdk-metrics, version 2.12.x', () => {
-    const copies = copiesOf('@opentelemetry/sdk-metrics');
-    expect(copies).to.have.length(1);
-    expect(JSON.parse(readFileSync(join(copies[0]!, 'package.json'), 'utf8')).version).to.match(/^2\.12\./);
-  });
+  // The dev-only OpenTelemetry JS 2.x SDK, installed under an alias for the
+  // either-SDK-line spec, brings its own core and resources; users never get it.
+  const devOnly = (p: string) => p.includes(`${join('node_modules', 'otel2-sdk-metrics')}`);
 
-  it('pins the OpenTelemetry packages to exact versions of the Node 20 line', () => {
-    for (const [name, version] of Object.entries(pkg.dependencies as Record<string, string>)) {
+  for (const [name, version] of [
+    ['@opentelemetry/sdk-metrics', /^3\.1\./],
+    ['@opentelemetry/core', /^3\.1\./],
+    ['@opentelemetry/resources', /^3\.1\./],
+    ['@opentelemetry/api', /^1\.10\./],
+  ] as const) {
+    it(`installs exactly one copy of ${name} (${version.source})`, () => {
+      const copies = copiesOf(name).filter(p => !devOnly(p));
+      expect(copies).to.have.length(1);
+      expect(JSON.parse(readFileSync(join(copies[0]!, 'package.json'), 'utf8')).version).to.match(version);
+    });
+  }
+
+  it('pins the OpenTelemetry packages to exactly what the 3.x exporters pin', () => {
+    const deps = pkg.dependencies as Record<string, string>;
+    for (const [name, version] of Object.entries(deps)) {
       if (!name.startsWith('@opentelemetry/')) continue;
       expect(version, name).to.match(/^\d+\.\d+\.\d+$/);
-      if (/exporter|^@opentelemetry\/instrumentation$|instrumentation-http/.test(name)) expect(version, name).to.match(/^0\.223\./);
+      if (/exporter|^@opentelemetry\/instrumentation$|instrumentation-http/.test(name)) expect(version, name).to.match(/^0\.301\./);
     }
-    expect(pkg.dependencies['@opentelemetry/sdk-metrics']).to.match(/^2\.12\./);
-    expect(pkg.peerDependencies['@opentelemetry/api']).to.equal('>=1.9.0 <1.10.0');
+    // Read from the installed exporter: the pins must be what it pins, or npm installs a second copy.
+    const exporterPkg = JSON.parse(readFileSync(join(ROOT, 'node_modules', '@opentelemetry', 'exporter-prometheus', 'package.json'), 'utf8'));
+    for (const name of ['@opentelemetry/sdk-metrics', '@opentelemetry/core', '@opentelemetry/resources']) {
+      expect(deps[name], name).to.equal(exporterPkg.dependencies[name]);
+    }
+    expect(pkg.peerDependencies['@opentelemetry/api']).to.equal('>=1.10.0 <1.11.0');
+    expect(pkg.engines.node).to.equal('>=22.15.0');
   });
 
   it('keeps lib/version.ts equal to package.json', () => {

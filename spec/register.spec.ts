@@ -4,6 +4,7 @@ import { getGatewayMetrics, register } from '../lib';
 import { OtlpGrpcReceiver, OtlpReceiver, latest } from './helpers/otlp';
 import { find, one, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
+import { VERSION } from '../lib/version';
 
 const LOCAL = { host: '127.0.0.1', port: 0 } as const;
 
@@ -25,7 +26,7 @@ describe('register()', () => {
     const { status, headers, parsed } = await scrape(o.prometheusUrl!);
     expect(status).to.equal(200);
     expect(headers.get('content-type')).to.equal('text/plain; version=0.0.4; charset=utf-8');
-    const scope = { otel_scope_name: 'otel-gateway-metrics', otel_scope_version: '0.1.0' };
+    const scope = { otel_scope_name: 'otel-gateway-metrics', otel_scope_version: VERSION };
     expect(parsed.types.get('gateway_request_duration_seconds')).to.equal('histogram');
     expect(parsed.types.get('gateway_request_errors_total')).to.equal('counter');
     expect(parsed.types.get('gateway_requests_active')).to.equal('gauge');
