@@ -59,6 +59,7 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_RUNTIME_METRICS',
   'GATEWAY_METRICS_PROCESS_METRICS',
   'GATEWAY_METRICS_HANDLE_SIGNALS',
+  'GATEWAY_METRICS_GLOBAL_METER_PROVIDER',
 ] as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -116,6 +117,7 @@ export interface ResolvedConfig {
   readonly runtimeMetrics: boolean;
   readonly processMetrics: boolean;
   readonly handleSignals: boolean;
+  readonly globalMeterProvider: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -471,7 +473,7 @@ function warnUnknownGatewayEnv(env: Env): void {
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'resourceAttributes', 'prefix', 'buckets', 'healthCheckBuckets', 'sizeBuckets',
   'histogram', 'exporters', 'prometheus', 'otlp', 'maxNodes', 'nodeIdleTtl', 'downAfterErrors',
-  'http', 'exec', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals',
+  'http', 'exec', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals', 'globalMeterProvider',
 ]);
 const KNOWN_PROMETHEUS = new Set(['host', 'port', 'path', 'statsPath', 'auth']);
 const KNOWN_OTLP = new Set(['protocol', 'endpoint', 'headers', 'exportIntervalMillis', 'exportTimeoutMillis', 'temporality']);
@@ -591,6 +593,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const runtimeMetrics = r.pick('runtimeMetrics', opts.runtimeMetrics, checkBool, 'GATEWAY_METRICS_RUNTIME_METRICS', parseEnvBool, true);
   const processMetrics = r.pick('processMetrics', opts.processMetrics, checkBool, 'GATEWAY_METRICS_PROCESS_METRICS', parseEnvBool, true);
   const handleSignals = r.pick('handleSignals', opts.handleSignals, checkBool, 'GATEWAY_METRICS_HANDLE_SIGNALS', parseEnvBool, false);
+  const globalMeterProvider = r.pick('globalMeterProvider', opts.globalMeterProvider, checkBool,
+    'GATEWAY_METRICS_GLOBAL_METER_PROVIDER', parseEnvBool, false);
   const resourceAttributes = resolveResourceAttributes(opts, r);
 
   return Object.freeze({
@@ -614,5 +618,6 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     runtimeMetrics,
     processMetrics,
     handleSignals,
+    globalMeterProvider,
   });
 }

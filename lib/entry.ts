@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { logger, describe } from './diag';
-import { ensureDiagLogger, register, type GatewayOtel } from './register';
+import { register, type GatewayOtel } from './register';
 import type { GatewayMetricsOptions } from './types';
 
 function unwrapDefault(mod: unknown): GatewayMetricsOptions {
@@ -52,7 +52,6 @@ function registerWith(options: GatewayMetricsOptions | undefined, path: string |
 
 /** What `--require otel-gateway-metrics/register` runs. */
 export function registerFromEnv(): GatewayOtel {
-  ensureDiagLogger(process.env);
   const path = process.env.GATEWAY_METRICS_CONFIG?.trim();
   let options: GatewayMetricsOptions | undefined;
   if (path) {
@@ -67,7 +66,6 @@ export function registerFromEnv(): GatewayOtel {
 
 /** What `--import otel-gateway-metrics/register` runs: may load an ESM config with import(). */
 export async function registerFromEnvAsync(): Promise<GatewayOtel> {
-  ensureDiagLogger(process.env);
   const path = process.env.GATEWAY_METRICS_CONFIG?.trim();
   let options: GatewayMetricsOptions | undefined;
   if (path) {

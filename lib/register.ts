@@ -4,8 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
-import { diag, DiagConsoleLogger, DiagLogLevel, metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
-import { diagLogLevelFromString } from '@opentelemetry/core';
+import { metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationType,
@@ -147,23 +146,6 @@ function temporalityOf(t: TemporalityPreference): number {
   return t === 'delta' ? 0 : t === 'lowmemory' ? 2 : 1;
 }
 
-/**
- * Our warnings go through OTel's diag, which is silent until a logger is set.
- * OTEL_LOG_LEVEL sets a console logger at that level (the OTel convention);
- * without it, and when nobody has set a diag logger yet, we set a console one
- * at WARN so that a bad env var or option is actually seen.
- */
-export function ensureDiagLogger(env: NodeJS.ProcessEnv): void {
-  const level = env.OTEL_LOG_LEVEL?.trim();
-  if (level) {
-    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(level) ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
-    return;
-  }
-  // The API keeps its registered globals here (@opentelemetry/api internal/global-utils).
-  const api = (globalThis as Record<symbol, { diag?: unknown } | undefined>)[Symbol.for('opentelemetry.js.api.1')];
-  if (api?.diag === undefined) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
-}
-
 function hostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
@@ -178,7 +160,6 @@ export function register(options: GatewayMetricsOptions = {}): GatewayOtel {
     logger.warn('register() was already called in this process; returning the existing registration');
     return state.handle;
   }
-  ensureDiagLogger(process.env);
   const config = resolveConfig(options, process.env);
   const handle = new Registration(config);
   state.handle = handle;
@@ -252,8 +233,12 @@ class Registration implements GatewayOtel {
       durationViews: config.histogram === 'explicit',
     });
     this.meterProvider = new MeterProvider({ resource, views, readers });
-    if (!config.sdkDisabled && !otelMetrics.setGlobalMeterProvider(this.meterProvider)) {
-      logger.warn('a global MeterProvider is already registered; gateway metrics use their own provider (otel.meterProvider)');
+    // Our provider is private unless asked for. Setting it as the global one
+    // would take the app's own instruments away from the app's NodeSDK: whichever
+    // of the two registers second gets "Attempted duplicate registration of API:
+    // metrics" and its instruments go to the other's exporters, silently.
+    if (!config.sdkDisabled && config.globalMeterProvider && !otelMetrics.setGlobalMeterProvider(this.meterProvider)) {
+      logger.warn('globalMeterProvider: a global MeterProvider is already registered (the app\'s own SDK?); only gateway metrics go to our exporters');
     }
 
     this.metrics = new GatewayMetrics(this.meterProvider.getMeter(SCOPE_NAME, VERSION), {

@@ -191,6 +191,15 @@ export interface GatewayMetricsOptions {
    * @default false (true in the `otel-gateway-metrics/register` entry)
    */
   handleSignals?: boolean;
+  /**
+   * Also install our MeterProvider as the global one, so that the app's own
+   * instruments (`metrics.getMeter(...)`) are exported through our endpoint and
+   * OTLP exporter too. Leave it off when the app runs its own NodeSDK or
+   * MeterProvider: only one global provider can exist, and the app's metrics
+   * belong to the app's exporters. Env `GATEWAY_METRICS_GLOBAL_METER_PROVIDER`.
+   * @default false
+   */
+  globalMeterProvider?: boolean;
 }
 
 export interface CreateGatewayMetricsOptions {

@@ -6,7 +6,10 @@
  * derived from `maxNodes`, so that a user running their own NodeSDK gets the
  * same metrics by passing `gatewayViews()` to it.
  */
-import { AggregationType, type ViewOptions, type AggregationOption } from '@opentelemetry/sdk-metrics';
+// Types only: the Views are plain objects, so that a user's own MeterProvider of
+// either SDK line (OpenTelemetry JS 2.x or 3.x) takes them, and loading them never
+// pulls a second copy of sdk-metrics into that user's process.
+import type { AggregationType, ViewOptions, AggregationOption } from '@opentelemetry/sdk-metrics';
 import {
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_HEALTH_CHECK_BUCKETS,
@@ -58,6 +61,11 @@ export interface GatewayViewsOptions {
   durationViews?: boolean;
 }
 
+// The AggregationType enum values, identical in sdk-metrics 2.x and 3.x (checked
+// by spec/sdk-lines.spec.ts against both).
+const EXPLICIT_BUCKET_HISTOGRAM = 4 as AggregationType.EXPLICIT_BUCKET_HISTOGRAM;
+const EXPONENTIAL_HISTOGRAM = 5 as AggregationType.EXPONENTIAL_HISTOGRAM;
+
 /** Max buckets of the exponential aggregation: the SDK default (160). */
 const EXPONENTIAL_MAX_SIZE = 160;
 
@@ -66,7 +74,7 @@ export function withPrefix(prefix: string, name: string): string {
 }
 
 function explicit(boundaries: readonly number[]): AggregationOption {
-  return { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...boundaries] } };
+  return { type: EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...boundaries] } };
 }
 
 function pickBuckets(option: string, value: readonly number[] | undefined, fallback: readonly number[]): readonly number[] {
@@ -94,7 +102,7 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
 
   const durationAggregation: AggregationOption =
     mode === 'exponential'
-      ? { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { maxSize: EXPONENTIAL_MAX_SIZE, recordMinMax: true } }
+      ? { type: EXPONENTIAL_HISTOGRAM, options: { maxSize: EXPONENTIAL_MAX_SIZE, recordMinMax: true } }
       : explicit(buckets);
 
   const views: ViewOptions[] = [];

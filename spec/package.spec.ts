@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ts from 'typescript';
 import { VERSION } from '../lib/version';
@@ -93,6 +95,46 @@ describe('package', () => {
     const resolved = files.map(f => ts.resolveModuleName('otel-gateway-metrics', f, program.getCompilerOptions(), ts.sys, undefined, undefined,
       f.endsWith('.mts') ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS).resolvedModule?.resolvedFileName);
     expect(resolved).to.deep.equal([join(ROOT, 'dist', 'index.d.ts'), join(ROOT, 'dist', 'index.d.mts')]);
+  });
+
+  it('installs from `npm pack` into a fresh project next to the latest @opentelemetry/sdk-node and api, with one copy of each core package', async function () {
+    this.timeout(300_000);
+    const dir = mkdtempSync(join(tmpdir(), 'ogm-consumer-'));
+    try {
+      const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
+      const packed = npm(['pack', '--ignore-scripts', '--silent', '--pack-destination', dir, ROOT], ROOT);
+      expect(packed.status, packed.stderr).to.equal(0);
+      const tarball = join(dir, packed.stdout.trim().split('\n').pop()!);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+      const install = npm(['install', tarball, '@opentelemetry/sdk-node@latest', '@opentelemetry/api@latest'], dir);
+      expect(install.status, install.stderr).to.equal(0);
+      expect(install.stderr).to.not.match(/ERESOLVE/);
+      const ls = npm(['ls', '--all'], dir);
+      expect(ls.status, ls.stdout + ls.stderr).to.equal(0);
+      const modules = join(dir, 'node_modules');
+      for (const name of ['@opentelemetry/sdk-metrics', '@opentelemetry/core', '@opentelemetry/resources', '@opentelemetry/api']) {
+        expect(copiesOf(name, modules), name).to.have.length(1);
+      }
+      // And it runs there, beside the NodeSDK it was installed with.
+      const run = spawnSync(process.execPath, ['-e', `
+        const { NodeSDK } = require('@opentelemetry/sdk-node');
+        const { register } = require('otel-gateway-metrics');
+        const sdk = new NodeSDK({ instrumentations: [] });
+        sdk.start();
+        const otel = register({ prometheus: { port: 0, host: '127.0.0.1' } });
+        otel.ready.then(async () => {
+          otel.metrics.record({ node: 'n1', transport: 'http', status: 'success', durationSeconds: 0.01 });
+          const body = await (await fetch(otel.prometheusUrl)).text();
+          console.log(body.split('\\n').filter(l => l.startsWith('gateway_request_duration_seconds_count')).join('\\n'));
+          await otel.shutdown(); await sdk.shutdown();
+        });
+      `], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'prometheus' } });
+      expect(run.status, run.stderr).to.equal(0);
+      expect(run.stderr).to.not.match(/duplicate registration/i);
+      expect(run.stdout.trim()).to.equal(`gateway_request_duration_seconds_count{node="n1",status="success",transport="http",otel_scope_name="otel-gateway-metrics",otel_scope_version="${pkg.version}"} 1`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lists no generated output or installed files in git', async () => {
