@@ -39,6 +39,7 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.processMetrics).to.equal(true);
     expect(c.inboundHttp).to.equal(false);
     expect(c.handleSignals).to.equal(false);
+    expect(c.globalMeterProvider).to.equal(false);
     expect(c.http).to.equal(undefined);
     expect(c.exec).to.equal(undefined);
     expect(Object.isFrozen(c)).to.equal(true);
@@ -73,6 +74,7 @@ describe('config: resolveConfig(options, env)', () => {
       GATEWAY_METRICS_RUNTIME_METRICS: 'false',
       GATEWAY_METRICS_PROCESS_METRICS: '0',
       GATEWAY_METRICS_HANDLE_SIGNALS: '1',
+      GATEWAY_METRICS_GLOBAL_METER_PROVIDER: 'true',
     });
     expect(c.serviceName).to.equal('svc');
     expect(c.resourceAttributes).to.deep.equal({ 'deployment.environment.name': 'prod', team: 'a,b' });
@@ -95,6 +97,7 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.runtimeMetrics).to.equal(false);
     expect(c.processMetrics).to.equal(false);
     expect(c.handleSignals).to.equal(true);
+    expect(c.globalMeterProvider).to.equal(true);
     expect(diag.all()).to.deep.equal([]);
   });
 
@@ -176,6 +179,7 @@ describe('config: resolveConfig(options, env)', () => {
       ['runtimeMetrics', { runtimeMetrics: 1 as never }, 'runtimeMetrics', /1/],
       ['processMetrics', { processMetrics: null as never }, 'processMetrics', /null/],
       ['handleSignals', { handleSignals: 'true' as never }, 'handleSignals', /"true"/],
+      ['globalMeterProvider', { globalMeterProvider: 1 as never }, 'globalMeterProvider', /1/],
       ['resourceAttributes', { resourceAttributes: { a: {} as never } }, 'resourceAttributes.a', /\{\}.*string/],
       ['unknown option', { bucket: [1] } as never, 'bucket', /unknown option/],
       ['unknown http option', { http: { nodeFor: () => undefined, isErorr: () => true } } as never, 'http.isErorr', /unknown option/],
@@ -241,6 +245,7 @@ describe('config: resolveConfig(options, env)', () => {
       ['GATEWAY_METRICS_RUNTIME_METRICS', 'off', c => c.runtimeMetrics, true],
       ['GATEWAY_METRICS_PROCESS_METRICS', 'nope', c => c.processMetrics, true],
       ['GATEWAY_METRICS_HANDLE_SIGNALS', 'sure', c => c.handleSignals, false],
+      ['GATEWAY_METRICS_GLOBAL_METER_PROVIDER', 'yes please', c => c.globalMeterProvider, false],
       ['OTEL_RESOURCE_ATTRIBUTES', 'a=b=c', c => c.resourceAttributes, {}],
       ['OTEL_METRICS_EXPORTER', 'jaeger', c => c.exporters, ['prometheus']],
     ];
