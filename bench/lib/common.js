@@ -63,12 +63,17 @@ function meta(command) {
     commit: gitCommit(),
     distBuilt: distStamp(),
     versions: {
-      'sdk-metrics': require('@opentelemetry/sdk-metrics/package.json').version,
-      'exporter-prometheus': require('@opentelemetry/exporter-prometheus/package.json').version,
-      'prom-client': require('prom-client/package.json').version,
-      autocannon: require('autocannon/package.json').version,
+      'sdk-metrics': versionOf('@opentelemetry/sdk-metrics'),
+      'exporter-prometheus': versionOf('@opentelemetry/exporter-prometheus'),
+      'prom-client': versionOf('prom-client'),
+      autocannon: versionOf('autocannon'),
     },
   };
+}
+
+/** Read from the file: OpenTelemetry JS 3.x packages do not export ./package.json. */
+function versionOf(name) {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
 function writeResult(name, data) {
