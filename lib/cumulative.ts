@@ -189,6 +189,8 @@ export function mergeExponential(a: ExponentialHistogram, b: ExponentialHistogra
 export class CumulativeStore {
   private readonly _scopes = new Map<string, Scope>();
   private _resource: ResourceMetrics['resource'] | undefined;
+  /** End time of the newest collection merged: every point is reported at it. */
+  private _endTime: HrTime | undefined;
 
   /** Series held now (for memory accounting and specs). */
   get size(): number {
@@ -229,6 +231,7 @@ export class CumulativeStore {
     stream.descriptor = metric.descriptor;
     const replace = metric.aggregationTemporality === AggregationTemporality.CUMULATIVE || metric.dataPointType === DataPointType.GAUGE;
     for (const dp of metric.dataPoints as DataPoint<Value>[]) {
+      this._endTime = dp.endTime;
       const key = attributesKey(dp.attributes);
       const point = stream.points.get(key);
       if (point === undefined || replace) {
@@ -240,7 +243,6 @@ export class CumulativeStore {
         });
         continue;
       }
-      point.endTime = dp.endTime;
       const v = dp.value;
       if (typeof v === 'number') {
         point.value = (point.value as number) + v;
@@ -281,6 +283,9 @@ export class CumulativeStore {
     for (const scope of this._scopes.values()) {
       const metrics: MetricData[] = [];
       for (const stream of scope.streams.values()) {
+        // A cumulative point is as of the newest collection, changed or not
+        // (an OTLP backend would read an old end time as a stale sample).
+        if (this._endTime !== undefined) for (const p of stream.points.values()) p.endTime = this._endTime;
         metrics.push({
           descriptor: stream.descriptor,
           dataPointType: stream.dataPointType,
