@@ -31,6 +31,7 @@ function buildReport() {
   const thr = readResult('throughput');
   const mem = readResult('memory');
   const sts = readResult('stats');
+  const chn = readResult('churn');
   const out = [];
   const targets = [];
   const p = (...l) => out.push(...l);
@@ -193,6 +194,21 @@ function buildReport() {
     p(`\`computeStats()\` — what \`otel.stats()\` and \`GET /stats\` run: the reader's collect, quantiles by histogram_quantile interpolation, totals — over ${sts.config.series} request-duration series (${sts.config.nodes} nodes × 2 transports × 2 statuses, with their error counters and in-flight gauges), ${sts.config.rounds} rounds after 20 warm-up rounds.`, '');
     p(table(['series', 'ms (median)', 'IQR', 'range', 'target'], [[String(sts.config.series), sig(sts.ms.median), `${sig(sts.ms.q1)}–${sig(sts.ms.q3)}`, `${sig(sts.ms.min)}–${sig(sts.ms.max)}`, '≤ 2 ms']]), '');
     targets.push(['Stats view (issue #7): 400 series answered in ≤ 2 ms', `${sig(sts.ms.median)} ms (IQR ${sig(sts.ms.q1)}–${sig(sts.ms.q3)})`, met(sts.ms.median <= 2), '`node bench/stats.js`']);
+  }
+
+  // ---- Case 6 (issue #14) ----
+  if (chn) {
+    p('## 6. Fleet churn soak (issue #14)', '', metaLine(chn.meta), '');
+    p(`About ${chn.live} live nodes at any time, 5 names retired and 5 new ones every 10 ms (~500 new names/s), nodeIdleTtl ${chn.ttlMs} ms, maxNodes 1000; each variant scraped once a second (ours also exports OTLP/JSON once a second to a local receiver). Heap is heapUsed after two full GCs, above the heap before the package was loaded. "OTLP points": duration points in one export (sdkCumulative: in its cumulative collect(), what a cumulative exporter would send). sdkCumulative is what 0.1.x did (an SDK MeterProvider with a cumulative reader).`, '');
+    const rows = [];
+    for (const [name, v] of Object.entries(chn.variants)) {
+      for (const r of v.rows) rows.push([name, r.namesSeen.toLocaleString('en-US'), fmtBytes(r.heapBytes), fmtBytes(r.metricsBytes), r.otlpPoints === null ? '—' : r.otlpPoints.toLocaleString('en-US')]);
+    }
+    p(table(['variant', 'names ever seen', 'heap', '/metrics', 'OTLP points'], rows), '');
+    p(table(['variant', 'heap growth per retired name (first → last checkpoint)'], Object.entries(chn.variants).map(([k, v]) => [k, `${v.growthPerRetiredName} B`])), '');
+    const ours = chn.variants.ours;
+    const lastPoints = ours.rows[ours.rows.length - 1].otlpPoints;
+    targets.push(['Churn (issue #14): heap growth ≤ 300 B per retired name, OTLP payload bounded by the live nodes', `${ours.growthPerRetiredName} B/name; ${lastPoints} duration points per export at ${ours.rows[ours.rows.length - 1].namesSeen.toLocaleString('en-US')} names (prom-client with remove(): ${chn.variants.promClient.growthPerRetiredName} B/name; 0.1.x design: ${chn.variants.sdkCumulative.growthPerRetiredName} B/name)`, met(ours.growthPerRetiredName <= 300 && lastPoints <= 2 * chn.live), '`node bench/churn.js`']);
   }
 
   const notes = fs.existsSync(path.join(ROOT, 'bench', 'NOTES.md')) ? fs.readFileSync(path.join(ROOT, 'bench', 'NOTES.md'), 'utf8').trim() : '';

@@ -15,6 +15,7 @@ import {
   metrics as otelMetrics,
   ValueType,
   type Attributes,
+  type HrTime,
   type Counter,
   type Histogram,
   type Meter,
@@ -72,11 +73,15 @@ import type {
   WrapOptions,
 } from './types';
 import { withPrefix } from './views';
+import { hrTime } from '@opentelemetry/core';
+import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
 
 /** One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
   active = 0;
+  /** Start time of this series' in-flight point. */
+  readonly startTime: HrTime = hrTime();
   /** The value last given to the in-flight observable (NaN: never). */
   reported = NaN;
   readonly base: Attributes;
@@ -94,6 +99,8 @@ export class Series {
 
 export class NodeEntry {
   lastSeen: number;
+  /** Start time of this node's up point. */
+  readonly startTime: HrTime = hrTime();
   up: boolean | undefined = undefined;
   consecutiveErrors = 0;
   healthFailures = 0;
@@ -151,20 +158,31 @@ export class GatewayMetrics {
   private readonly _healthFailures: Counter;
   private readonly _requestSize: Histogram;
   private readonly _responseSize: Histogram;
-  private readonly _active: ObservableUpDownCounter;
-  private readonly _up: ObservableGauge;
+  /** Undefined when register() reports in-flight and up itself (nodeState()). */
+  private readonly _active: ObservableUpDownCounter | undefined;
+  private readonly _up: ObservableGauge | undefined;
+  private readonly _activeName: string;
+  private readonly _upName: string;
+  /** No live node can expire before this time (performance.now()): see _reclaim(). */
+  private _noExpiryBefore = 0;
 
   private readonly _nodes = new Map<string, NodeEntry>();
   private _other: NodeEntry | undefined;
   private readonly _transports = new Set<string>();
   private readonly _errorTypes = new Set<string>(ERROR_TYPES);
   private readonly _warn = new RateLimitedWarner();
-  private _lastSweep = 0;
   private _disposed = false;
   /** Set on an instance handed out before register(): it records into the registration's. */
   private _forward: GatewayMetrics | undefined = undefined;
 
-  constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}) {
+  /**
+   * @param ownNodeState register() passes true: in-flight and up are then not
+   *   SDK observables but data points from nodeState(), which register()'s
+   *   readers take through a MetricProducer. The SDK keeps a memo of every
+   *   attribute set an observable ever reported, so node churn would grow it
+   *   for good; ours reports live nodes only and keeps nothing.
+   */
+  constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}, ownNodeState = false) {
     const prefix = checkPrefix(options.prefix ?? '');
     if (!prefix.ok) throw new ConfigError('prefix', options.prefix, prefix.reason);
     this.prefix = prefix.value;
@@ -213,13 +231,17 @@ export class GatewayMetrics {
       valueType: ValueType.INT,
       advice: { explicitBucketBoundaries: sizeBuckets },
     });
-    this._active = meter.createObservableUpDownCounter(name(METRIC_REQUESTS_ACTIVE), {
-      ...info(METRIC_REQUESTS_ACTIVE),
-      valueType: ValueType.INT,
-    });
-    this._up = meter.createObservableGauge(name(METRIC_NODE_UP), { ...info(METRIC_NODE_UP), valueType: ValueType.INT });
-    this._active.addCallback(this._observeActive);
-    this._up.addCallback(this._observeUp);
+    this._activeName = name(METRIC_REQUESTS_ACTIVE);
+    this._upName = name(METRIC_NODE_UP);
+    if (ownNodeState) {
+      this._active = undefined;
+      this._up = undefined;
+    } else {
+      this._active = meter.createObservableUpDownCounter(this._activeName, { ...info(METRIC_REQUESTS_ACTIVE), valueType: ValueType.INT });
+      this._up = meter.createObservableGauge(this._upName, { ...info(METRIC_NODE_UP), valueType: ValueType.INT });
+      this._active.addCallback(this._observeActive);
+      this._up.addCallback(this._observeUp);
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -479,9 +501,56 @@ export class GatewayMetrics {
     }
   }
 
-  /** Whether a `node` label value is live (not forgotten after `nodeIdleTtl`). */
-  isLiveNode(node: string): boolean {
-    return this._nodes.has(node) || node === NODE_OTHER;
+  /**
+   * Whether a `node` label value is live: called within `nodeIdleTtl`, or in
+   * flight. An expired node is not live even before a sweep removes it.
+   */
+  isLiveNode(node: string, now = performance.now()): boolean {
+    if (node === NODE_OTHER) return true;
+    const entry = this._nodes.get(node);
+    return entry !== undefined && !this._expired(entry, now);
+  }
+
+  private _expired(entry: NodeEntry, now: number): boolean {
+    return this.nodeIdleTtl !== 0 && now - entry.lastSeen > this.nodeIdleTtl && entry.active === 0;
+  }
+
+  /**
+   * In-flight and up of the live nodes as data points (cumulative sum and
+   * gauge), for register()'s MetricProducer. Sweeps first.
+   * @internal
+   */
+  nodeState(): ScopeMetrics {
+    this.sweep();
+    const endTime = hrTime();
+    const active: DataPoint<number>[] = [];
+    const up: DataPoint<number>[] = [];
+    for (const entry of this._allEntries()) {
+      for (const s of entry.transports.values()) active.push({ attributes: s.base, startTime: s.startTime, endTime, value: s.active });
+      if (entry.up !== undefined) up.push({ attributes: entry.attrs, startTime: entry.startTime, endTime, value: entry.up ? 1 : 0 });
+    }
+    const describe = (n: string, key: keyof typeof INSTRUMENTS) => ({
+      name: n, description: INSTRUMENTS[key].description, unit: INSTRUMENTS[key].unit, valueType: ValueType.INT,
+    });
+    const metrics: ScopeMetrics['metrics'] = [];
+    if (active.length > 0) {
+      metrics.push({
+        descriptor: describe(this._activeName, METRIC_REQUESTS_ACTIVE),
+        dataPointType: DataPointType.SUM,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        isMonotonic: false,
+        dataPoints: active,
+      });
+    }
+    if (up.length > 0) {
+      metrics.push({
+        descriptor: describe(this._upName, METRIC_NODE_UP),
+        dataPointType: DataPointType.GAUGE,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPoints: up,
+      });
+    }
+    return { scope: { name: SCOPE_NAME, version: VERSION }, metrics };
   }
 
   /** Live nodes, for the stats view. */
@@ -495,10 +564,9 @@ export class GatewayMetrics {
 
   /** Forget nodes idle for longer than `nodeIdleTtl` (and not in flight). */
   sweep(now = performance.now()): void {
-    this._lastSweep = now;
     if (this.nodeIdleTtl === 0) return;
     for (const [name, entry] of this._nodes) {
-      if (now - entry.lastSeen > this.nodeIdleTtl && entry.active === 0) this._nodes.delete(name);
+      if (this._expired(entry, now)) this._nodes.delete(name);
     }
   }
 
@@ -516,8 +584,8 @@ export class GatewayMetrics {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    this._active.removeCallback(this._observeActive);
-    this._up.removeCallback(this._observeUp);
+    this._active?.removeCallback(this._observeActive);
+    this._up?.removeCallback(this._observeUp);
   }
 
   // -------------------------------------------------------------------------
@@ -648,17 +716,39 @@ export class GatewayMetrics {
     const existing = this._nodes.get(node);
     if (existing !== undefined) return existing;
     if (node === NODE_OTHER) return this._otherNode();
-    if (this._nodes.size >= this.maxNodes) {
-      const now = performance.now();
-      if (now - this._lastSweep > Math.min(1000, this.nodeIdleTtl)) this.sweep(now);
-      if (this._nodes.size >= this.maxNodes) {
-        this._warn.warn('maxNodes', () => `more than maxNodes=${this.maxNodes} distinct nodes; ${describe(node)} and further new nodes are recorded as node="${NODE_OTHER}"`);
-        return this._otherNode();
-      }
+    if (this._nodes.size >= this.maxNodes && !this._reclaim(performance.now())) {
+      this._warn.warn('maxNodes', () => `more than maxNodes=${this.maxNodes} live nodes; ${describe(node)} and further new nodes are recorded as node="${NODE_OTHER}"`);
+      return this._otherNode();
     }
     const entry = new NodeEntry(node, performance.now());
     this._nodes.set(node, entry);
     return entry;
+  }
+
+  /**
+   * Frees the place of one expired node, if there is one: maxNodes counts live
+   * nodes only, swept or not. The map is scanned from its oldest end, and a
+   * live node met on the way moves to the newest end, so under churn the
+   * expired ones are found first. When every node is live, the earliest time
+   * one could expire is kept, and until then a new name goes to _other in
+   * O(1): a flood of new names does not rescan the map each time.
+   */
+  private _reclaim(now: number): boolean {
+    if (this.nodeIdleTtl === 0 || now < this._noExpiryBefore) return false;
+    let earliest = Infinity;
+    let left = this._nodes.size;
+    for (const [name, entry] of this._nodes) {
+      if (left-- === 0) break;
+      if (this._expired(entry, now)) {
+        this._nodes.delete(name);
+        return true;
+      }
+      earliest = Math.min(earliest, entry.active > 0 ? now + this.nodeIdleTtl : entry.lastSeen + this.nodeIdleTtl);
+      this._nodes.delete(name);
+      this._nodes.set(name, entry);
+    }
+    this._noExpiryBefore = earliest;
+    return false;
   }
 
   private _otherNode(): NodeEntry {

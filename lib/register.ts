@@ -16,7 +16,6 @@ import {
   type MetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resolveConfig, type ResolvedConfig } from './config';
 import { logger, describe } from './diag';
 import { createMetricsServer, listen, MetricsEndpoint } from './endpoint';
@@ -25,6 +24,7 @@ import { PrometheusSerializer } from './exposition';
 import { HttpClientPath } from './http-path';
 import { cardinalityLimits } from './limits';
 import { createGatewayMetrics, GatewayMetrics } from './metrics';
+import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from './delta-readers';
 import { ProcessMetrics } from './process-metrics';
 import { ATTR_NODE, SCOPE_NAME } from './semconv';
 import { computeStats, type GatewayStats } from './stats';
@@ -88,16 +88,6 @@ export function getGatewayMetrics(): GatewayMetrics {
     state.fallback = { provider, metrics: createGatewayMetrics({ meterProvider: provider }) };
   }
   return state.fallback.metrics;
-}
-
-/** The Prometheus reader: the stock exporter's MetricReader with our cardinality bound. */
-class GatewayPrometheusReader extends PrometheusExporter {
-  constructor(private readonly _limit: number) {
-    super({ preventServerStart: true });
-  }
-  override selectCardinalityLimit(_type: InstrumentType): number {
-    return this._limit;
-  }
 }
 
 function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushMetricExporter {
@@ -178,7 +168,8 @@ class Registration implements GatewayOtel {
   prometheusUrl: string | undefined;
 
   private readonly _startedAt = Date.now();
-  private readonly _prometheusReader: MetricReader | undefined;
+  private readonly _prometheusReader: CumulativePullReader | undefined;
+  private _foldTimer: NodeJS.Timeout | undefined;
   private readonly _pushReaders: MetricReader[] = [];
   private readonly _server: http.Server | undefined;
   private readonly _disposers: (() => void)[] = [];
@@ -196,26 +187,39 @@ class Registration implements GatewayOtel {
     const limits = cardinalityLimits(config.maxNodes);
     const readers: IMetricReader[] = [];
     const exporters = config.sdkDisabled ? [] : config.exporters;
+    // Every reader collects in delta and forgets idle nodes (cumulative.ts says
+    // why); in-flight and up come from our own producer, not SDK observables.
+    const keep: KeepPoint = (scope, attributes) => {
+      if (scope.name !== SCOPE_NAME) return true;
+      const node = attributes[ATTR_NODE];
+      return typeof node !== 'string' || this.metrics.isLiveNode(node);
+    };
+    const producers = [nodeStateProducer(() => this.metrics.nodeState())];
+    const cumulative = (exporter: PushMetricExporter) => new CumulativeExporter(exporter, keep);
     if (exporters.includes('prometheus')) {
-      this._prometheusReader = new GatewayPrometheusReader(limits.duration);
+      this._prometheusReader = new CumulativePullReader(keep, limits.duration, producers);
       readers.push(this._prometheusReader);
     }
     if (exporters.includes('otlp')) {
+      const otlp = loadOtlpExporter(config.otlp.protocol, config);
       this._pushReaders.push(
         new PeriodicExportingMetricReader({
-          exporter: loadOtlpExporter(config.otlp.protocol, config),
+          // A delta (or lowmemory) backend takes the SDK's own deltas.
+          exporter: config.otlp.temporality === 'cumulative' ? cumulative(otlp) : otlp,
           exportIntervalMillis: config.otlp.exportIntervalMillis,
           exportTimeoutMillis: config.otlp.exportTimeoutMillis,
           cardinalityLimits: { default: limits.duration },
+          metricProducers: producers,
         }),
       );
     }
     if (exporters.includes('console')) {
       this._pushReaders.push(
         new PeriodicExportingMetricReader({
-          exporter: new ConsoleMetricExporter(),
+          exporter: cumulative(new ConsoleMetricExporter()),
           exportIntervalMillis: config.otlp.exportIntervalMillis,
           exportTimeoutMillis: config.otlp.exportTimeoutMillis,
+          metricProducers: producers,
         }),
       );
     }
@@ -249,17 +253,18 @@ class Registration implements GatewayOtel {
       maxNodes: config.maxNodes,
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
-    });
+    }, true);
+    if (this._prometheusReader !== undefined && this._pushReaders.length > 0) {
+      const reader = this._prometheusReader;
+      this._foldTimer = setInterval(() => {
+        reader.fold().catch(err => logger.warn(`collect: ${describe(err)}`));
+      }, config.otlp.exportIntervalMillis);
+      this._foldTimer.unref();
+    }
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    const serializer = new PrometheusSerializer({
-      keep: (scope, attributes) => {
-        if (scope.name !== SCOPE_NAME) return true;
-        const node = attributes[ATTR_NODE];
-        return typeof node !== 'string' || this.metrics.isLiveNode(node);
-      },
-    });
+    const serializer = new PrometheusSerializer({ keep });
     const endpoint = new MetricsEndpoint({
       reader: this._prometheusReader,
       serializer,
@@ -361,6 +366,7 @@ class Registration implements GatewayOtel {
   }
 
   private async _doShutdown(): Promise<void> {
+    clearInterval(this._foldTimer);
     for (const checker of this._health) checker.stop();
     this._health.clear();
     for (const dispose of this._disposers.splice(0).reverse()) {

@@ -18,6 +18,8 @@ export interface ExportedPoint {
   bucketCounts?: number[];
   bounds?: number[];
   scale?: number;
+  /** startTimeUnixNano, in ms. */
+  startMs?: number;
 }
 
 export interface ExportedMetric {
@@ -98,6 +100,7 @@ function normalize(body: Json): { resource: Record<string, unknown>; metrics: Ex
             points: (m.histogram.dataPoints ?? []).map((p: Json) => ({
               attributes: attrs(p.attributes), count: num(p.count), sum: num(p.sum),
               bucketCounts: (p.bucketCounts ?? []).map(Number), bounds: (p.explicitBounds ?? []).map(Number),
+              startMs: Number(String(p.startTimeUnixNano ?? 0)) / 1e6,
             })),
           });
         } else if (m.exponentialHistogram) {
