@@ -121,7 +121,9 @@ const SCRIPT = `
     for (var i = 0; i < points.length; i++) if (points[i][1] > max) max = points[i][1];
     max *= 1.15;
     var y = function (v) { return (23 - (v / max) * 22).toFixed(1); };
-    var x = function (t) { return (119 - ((now - t) / ${HISTORY_MS}) * 118).toFixed(1); };
+    // The history the page has, up to 5 min, fills the width (10 s at least).
+    var span = Math.max(now - points[0][0], 10000);
+    var x = function (t) { return (119 - ((now - t) / span) * 118).toFixed(1); };
     var th = document.createElementNS(NS, 'line');
     th.setAttribute('x1', '1'); th.setAttribute('x2', '119');
     th.setAttribute('y1', y(cfg.slowP95Seconds)); th.setAttribute('y2', y(cfg.slowP95Seconds));
@@ -328,7 +330,7 @@ export function renderStatusPage(settings: StatusPageSettings): string {
 <ul id="totals" aria-label="Totals"></ul>
 <p id="legend">A node is flagged when it is down, its error rate is above ${settings.errorPercent} % or its p95 is above ${slow}: worst first.</p>
 <table id="nodes">
-<thead><tr><th class="l">transport</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>in flight</th><th>fallbacks</th><th class="l">p95, last 5 min</th></tr></thead>
+<thead><tr><th class="l">transport</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>in flight</th><th>fallbacks</th><th class="l">p95 history (5 min)</th></tr></thead>
 </table>
 <p id="empty" hidden>No calls recorded yet.</p>
 <script>${SCRIPT}</script>
