@@ -48,6 +48,18 @@ function distStamp() {
   }
 }
 
+/**
+ * A dependency's version from its package.json on disk: the OTel 3.x packages'
+ * exports maps do not export './package.json', so require() cannot load it.
+ */
+function pkgVersion(name) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function meta(command) {
   const cpus = os.cpus();
   let affinity = 'all';
@@ -63,10 +75,10 @@ function meta(command) {
     commit: gitCommit(),
     distBuilt: distStamp(),
     versions: {
-      'sdk-metrics': require('@opentelemetry/sdk-metrics/package.json').version,
-      'exporter-prometheus': require('@opentelemetry/exporter-prometheus/package.json').version,
-      'prom-client': require('prom-client/package.json').version,
-      autocannon: require('autocannon/package.json').version,
+      'sdk-metrics': pkgVersion('@opentelemetry/sdk-metrics'),
+      'exporter-prometheus': pkgVersion('@opentelemetry/exporter-prometheus'),
+      'prom-client': pkgVersion('prom-client'),
+      autocannon: pkgVersion('autocannon'),
     },
   };
 }
