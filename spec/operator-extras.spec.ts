@@ -227,6 +227,30 @@ describe('operator extras', () => {
       }
     });
 
+    it('bearer deployments: the app’s own login in front, then the header set for the handlers (as the README shows)', async () => {
+      const o = await start({ prometheus: { port: false, auth: { token: 'tok' } } });
+      o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1 });
+      const app = express();
+      const requireLogin: express.RequestHandler = (req, res, next) => (req.headers.cookie === 'session=ok' ? next() : void res.status(403).end());
+      const bearer = 'Bearer tok';
+      app.get('/ops/status', requireLogin, (req, res) => { req.headers.authorization = bearer; o.statusHandler(req, res); });
+      app.get('/ops/stats', requireLogin, (req, res) => { req.headers.authorization = bearer; o.statsHandler(req, res); });
+      const server = http.createServer(app);
+      await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        expect((await fetch(`${base}/ops/status`)).status).to.equal(403);
+        const page = await fetch(`${base}/ops/status`, { headers: { cookie: 'session=ok' } });
+        expect(page.status).to.equal(200);
+        expect(configOf(await page.text()).statsUrl).to.equal('stats');
+        const stats = (await (await fetch(`${base}/ops/stats`, { headers: { cookie: 'session=ok' } })).json()) as GatewayStats;
+        expect(stats.totals.requests).to.equal(1);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
     it('relativePath: from the page to the stats, as a browser resolves it', () => {
       const cases: [string, string][] = [
         ['/', '/stats'], ['/status', '/stats'], ['/ops/status', '/ops/stats'], ['/ops/', '/ops/stats'],
