@@ -31,6 +31,7 @@ function buildReport() {
   const thr = readResult('throughput');
   const mem = readResult('memory');
   const sts = readResult('stats');
+  const page = readResult('status-page');
   const chn = readResult('churn');
   const out = [];
   const targets = [];
@@ -196,9 +197,21 @@ function buildReport() {
     targets.push(['Stats view (issue #7): 400 series answered in ≤ 2 ms', `${sig(sts.ms.median)} ms (IQR ${sig(sts.ms.q1)}–${sig(sts.ms.q3)})`, met(sts.ms.median <= 2), '`node bench/stats.js`']);
   }
 
-  // ---- Case 6 (issue #14) ----
+  // ---- Case 6 (issue #15) ----
+  if (page) {
+    p('## 6. Status page (issue #15)', '', metaLine(page.meta), '');
+    p(`A real registration on 127.0.0.1 with ${page.config.series} request-duration series (${page.config.nodes} nodes × 2 transports × 2 statuses). Each of ${page.config.rounds} rounds (after 20 warm-up rounds) times a whole \`GET /\` (the page, rendered once and cached) and a whole \`GET /stats\` (what the page fetches on every poll, every 2 s), over one keep-alive connection, in rotated order, from the request to the last byte.`, '');
+    p(table(['request', 'ms (median)', 'IQR', 'range', 'bytes'], [
+      ['`GET /` (the page)', sig(page.page.median), `${sig(page.page.q1)}–${sig(page.page.q3)}`, `${sig(page.page.min)}–${sig(page.page.max)}`, fmtBytes(page.bytes.page)],
+      ['`GET /stats` (one poll)', sig(page.stats.median), `${sig(page.stats.q1)}–${sig(page.stats.q3)}`, `${sig(page.stats.min)}–${sig(page.stats.max)}`, fmtBytes(page.bytes.stats)],
+    ]), '');
+    p(`Page ÷ stats, per round: median ×${sig(page.ratio.median)} (IQR ${sig(page.ratio.q1)}–${sig(page.ratio.q3)}). A poll is one \`GET /stats\`, so it costs exactly what \`/stats\` does; the rate and the latency history are computed in the browser.`, '');
+    targets.push(['Status page (issue #15): serving it, and each poll, cost no more than `/stats`', `page ${sig(page.page.median)} ms vs /stats ${sig(page.stats.median)} ms (×${sig(page.ratio.median)} per round); a poll is one /stats request`, met(page.ratio.median <= 1), '`node bench/status-page.js`']);
+  }
+
+  // ---- Case 7 (issue #14) ----
   if (chn) {
-    p('## 6. Fleet churn soak (issue #14)', '', metaLine(chn.meta), '');
+    p('## 7. Fleet churn soak (issue #14)', '', metaLine(chn.meta), '');
     p(`About ${chn.live} live nodes at any time, 5 names retired and 5 new ones every 10 ms (~500 new names/s), nodeIdleTtl ${chn.ttlMs} ms, maxNodes 1000; each variant scraped once a second (ours also exports OTLP/JSON once a second to a local receiver). Heap is heapUsed after two full GCs, above the heap before the package was loaded. "OTLP points": duration points in one export (sdkCumulative: in its cumulative collect(), what a cumulative exporter would send). sdkCumulative is what 0.1.x did (an SDK MeterProvider with a cumulative reader).`, '');
     const rows = [];
     for (const [name, v] of Object.entries(chn.variants)) {

@@ -2,7 +2,7 @@
 // npm run bench: every case, one after another, each in its own processes;
 // JSON results in bench/results/, then BENCHMARKS.md generated from them.
 //
-//   node bench/run.js [--only record,scrape,throughput,memory,stats,churn] [--no-report]
+//   node bench/run.js [--only record,scrape,throughput,memory,stats,status-page,churn] [--no-report]
 //
 // Bounded: ~6–8 minutes on the 2-core machine (record ~40 s, scrape ~1.5 min,
 // throughput ~4.5 min, memory ~40 s, churn ~3 min). Case options can be passed through the
@@ -11,7 +11,7 @@
 const path = require('node:path');
 const { arg, flag, runNode, writeResult, meta } = require('./lib/common');
 
-const CASES = ['record', 'scrape', 'throughput', 'memory', 'stats', 'churn'];
+const CASES = ['record', 'scrape', 'throughput', 'memory', 'stats', 'status-page', 'churn'];
 
 async function main() {
   const only = (arg('only') || CASES.join(',')).split(',');

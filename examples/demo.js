@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run demo: four agent nodes, the example gateway with otel-gateway-metrics,
-// and a bounded load. Prints the /metrics URL, then every few seconds a per-node
-// table read from the scraped histogram. Stops on Ctrl-C or after --duration.
+// and a bounded load. Prints the status page URL first, then the /metrics URL,
+// then every few seconds a per-node table read from the scraped histogram.
+// Stops on Ctrl-C or after --duration.
 //
 //   node examples/demo.js [--duration 30] [--rate 20] [--metrics-port 9464] [--json]
 //
@@ -154,6 +155,11 @@ async function main() {
     ...(arg('metrics-port') !== undefined ? ['--metrics-port', arg('metrics-port')] : [])], { DEMO_PODS: JSON.stringify(pods) });
   children.push(gw.child);
   const { gateway, metrics } = await gw.firstLine;
+  // The live status page sits at / on the same listener. A browser cannot open
+  // 0.0.0.0 (the default bind address), so the URL names the loopback address.
+  const status = new URL('/', metrics);
+  if (status.hostname === '0.0.0.0' || status.hostname === '[::]') status.hostname = '127.0.0.1';
+  log(`status:  ${status.href}   (live status page: open it in a browser)`);
   log(`gateway: ${gateway}`);
   log(`metrics: ${metrics}   (try: curl -s ${metrics} | grep gateway_)`);
   log(`nodes:   ${NODES.map(n => `${n.name}${n.httpDown ? ' (HTTP down → exec)' : n.delayMs > 1000 ? ' (slow)' : ''}`).join(', ')}`);
@@ -189,7 +195,7 @@ async function main() {
     }
   }
   const final = await report();
-  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ gateway, metrics, sent, ...final })}\n`);
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ status: status.href, gateway, metrics, sent, ...final })}\n`);
   gw.child.kill('SIGTERM');
   await new Promise(r => gw.child.once('exit', r));
   stopAll();

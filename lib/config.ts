@@ -37,6 +37,10 @@ export const DEFAULT_MAX_NODES = 1000;
 export const DEFAULT_NODE_IDLE_TTL_MS = 600_000;
 export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
 export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
+/** The status page flags a node whose p95 is above this (seconds). */
+export const DEFAULT_STATUS_SLOW_P95_SECONDS = 1;
+/** … or whose error percentage is above this: the threshold of examples/alerts.yml's HighGatewayErrorRate. */
+export const DEFAULT_STATUS_ERROR_PERCENT = 5;
 
 /** Every `GATEWAY_METRICS_*` variable we read; anything else with the prefix is a typo. */
 export const KNOWN_GATEWAY_ENV = [
@@ -49,6 +53,9 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_PROMETHEUS_PATH',
   'GATEWAY_METRICS_PROMETHEUS_LISTEN',
   'GATEWAY_METRICS_STATS_PATH',
+  'GATEWAY_METRICS_STATUS_PATH',
+  'GATEWAY_METRICS_STATUS_SLOW_P95',
+  'GATEWAY_METRICS_STATUS_ERROR_PERCENT',
   'GATEWAY_METRICS_AUTH_TOKEN',
   'GATEWAY_METRICS_MAX_NODES',
   'GATEWAY_METRICS_NODE_IDLE_TTL',
@@ -98,7 +105,13 @@ export interface ResolvedConfig {
     readonly port: number | false;
     readonly path: string;
     readonly statsPath: string | false;
+    readonly statusPath: string | false;
     readonly auth: Readonly<PrometheusAuth> | undefined;
+  };
+  readonly statusPage: {
+    readonly statsUrl: string;
+    readonly slowP95Seconds: number;
+    readonly errorPercent: number;
   };
   readonly otlp: {
     readonly protocol: OtlpProtocol;
@@ -182,6 +195,31 @@ function checkHost(value: unknown): Check<string> {
 function checkPath(value: unknown): Check<string> {
   if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) return bad('must be a path starting with "/"');
   return ok(value);
+}
+
+/**
+ * A same-origin URL reference (path, optionally with a query): no scheme, no
+ * `//host`, and no backslash, which browsers read as `/` (`/\\host` is `//host`).
+ */
+function checkSameOriginRef(value: unknown): Check<string> {
+  if (typeof value !== 'string' || value === '' || /[\s\\#]/.test(value) || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value) || value.startsWith('//')) {
+    return bad('must be a relative or absolute path on the same origin (no scheme, no //host, no whitespace)');
+  }
+  return ok(value);
+}
+
+function checkThreshold(max: number) {
+  return (value: unknown): Check<number> =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= max
+      ? ok(value)
+      : bad(`must be a number between 0 and ${max}`);
+}
+
+function parseEnvNumber(check: (v: unknown) => Check<number>): (raw: string) => Check<number> {
+  return raw => {
+    const v = raw.trim();
+    return /^[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?$/.test(v) ? check(Number(v)) : bad('must be a non-negative number');
+  };
 }
 
 function checkNonNegInt(value: unknown, max = Number.MAX_SAFE_INTEGER): Check<number> {
@@ -472,10 +510,11 @@ function warnUnknownGatewayEnv(env: Env): void {
 
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'resourceAttributes', 'prefix', 'buckets', 'healthCheckBuckets', 'sizeBuckets',
-  'histogram', 'exporters', 'prometheus', 'otlp', 'maxNodes', 'nodeIdleTtl', 'downAfterErrors',
+  'histogram', 'exporters', 'prometheus', 'statusPage', 'otlp', 'maxNodes', 'nodeIdleTtl', 'downAfterErrors',
   'http', 'exec', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals', 'globalMeterProvider',
 ]);
-const KNOWN_PROMETHEUS = new Set(['host', 'port', 'path', 'statsPath', 'auth']);
+const KNOWN_PROMETHEUS = new Set(['host', 'port', 'path', 'statsPath', 'statusPath', 'auth']);
+const KNOWN_STATUS_PAGE = new Set(['statsUrl', 'slowP95Seconds', 'errorPercent']);
 const KNOWN_OTLP = new Set(['protocol', 'endpoint', 'headers', 'exportIntervalMillis', 'exportTimeoutMillis', 'temporality']);
 
 function rejectUnknownKeys(option: string, o: Record<string, unknown>, known: Set<string>): void {
@@ -540,8 +579,32 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     logger.warn(`the stats path and the metrics path are both ${describe(statsPath)}; serving metrics there and no stats view`);
     statsPathFinal = false;
   }
+  const statusPathPicked = r.pick<string | false>('prometheus.statusPath', p.statusPath,
+    v => (v === false ? ok(false) : checkPath(v)), 'GATEWAY_METRICS_STATUS_PATH',
+    raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), '/');
+  let statusPath = statusPathPicked;
+  if (statusPath !== false && (statusPath === path || statusPath === statsPathFinal)) {
+    const other = statusPath === path ? 'prometheus.path' : 'prometheus.statsPath';
+    if (p.statusPath !== undefined) throw new ConfigError('prometheus.statusPath', statusPath, `must differ from ${other}`);
+    // From the environment: warn, never stop the app. The default `/` yields
+    // silently to a metrics or stats path set to `/`.
+    if ((env.GATEWAY_METRICS_STATUS_PATH ?? '').trim() !== '') {
+      logger.warn(`the status page path and ${other} are both ${describe(statusPath)}; serving no status page on our listener`);
+    }
+    statusPath = false;
+  }
   const auth = r.pick<PrometheusAuth | undefined>('prometheus.auth', p.auth, checkAuth, 'GATEWAY_METRICS_AUTH_TOKEN',
     raw => (/^\S+$/.test(raw.trim()) ? ok(Object.freeze({ token: raw.trim() })) : bad('must be one word (no whitespace)')), undefined);
+
+  const sp = optionalObject('statusPage', opts.statusPage);
+  rejectUnknownKeys('statusPage', sp, KNOWN_STATUS_PAGE);
+  const statsUrl = r.pick('statusPage.statsUrl', sp.statsUrl, checkSameOriginRef, undefined, undefined, 'stats');
+  const seconds = checkThreshold(86_400);
+  const slowP95Seconds = r.pick('statusPage.slowP95Seconds', sp.slowP95Seconds, seconds,
+    'GATEWAY_METRICS_STATUS_SLOW_P95', parseEnvNumber(seconds), DEFAULT_STATUS_SLOW_P95_SECONDS);
+  const percent = checkThreshold(100);
+  const errorPercent = r.pick('statusPage.errorPercent', sp.errorPercent, percent,
+    'GATEWAY_METRICS_STATUS_ERROR_PERCENT', parseEnvNumber(percent), DEFAULT_STATUS_ERROR_PERCENT);
 
   const o = optionalObject('otlp', opts.otlp);
   rejectUnknownKeys('otlp', o, KNOWN_OTLP);
@@ -607,7 +670,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     sizeBuckets,
     histogram,
     exporters,
-    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, auth }),
+    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, statusPath, auth }),
+    statusPage: Object.freeze({ statsUrl, slowP95Seconds, errorPercent }),
     otlp: Object.freeze({ protocol, endpoint, headers, exportIntervalMillis, exportTimeoutMillis, temporality }),
     maxNodes,
     nodeIdleTtl,

@@ -17,6 +17,7 @@ import { createGzip } from 'node:zlib';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { logger, describe } from './diag';
 import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
+import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
 import type { PrometheusAuth } from './types';
 
 /** Longest time one chunk loop may hold the event loop before yielding. */
@@ -80,6 +81,8 @@ export interface EndpointOptions {
   auth: PrometheusAuth | undefined;
   /** JSON for `/stats`; undefined when there is nothing to report. */
   stats?: () => Promise<unknown>;
+  /** Thresholds of the status page, and where `statusHandler`'s page reads the stats. */
+  statusPage?: { statsUrl: string; slowP95Seconds: number; errorPercent: number };
   /** @default DRAIN_TIMEOUT_MS (tests shorten it) */
   drainTimeoutMs?: number;
 }
@@ -88,6 +91,8 @@ export class MetricsEndpoint {
   private readonly _auth: Authenticator | undefined;
   private _busy: Promise<void> = Promise.resolve();
   private _queued = 0;
+  /** Rendered pages by stats URL: the page is static, so serving it is one write. */
+  private readonly _pages = new Map<string, Buffer>();
 
   constructor(private readonly _options: EndpointOptions) {
     this._auth = _options.auth === undefined ? undefined : new Authenticator(_options.auth);
@@ -102,6 +107,42 @@ export class MetricsEndpoint {
   readonly statsHandler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     this._guarded(req, res, (rq, rs) => this._serveStats(rq, rs));
   };
+
+  /**
+   * `(req, res)` handler serving the live HTML status page. The page reads the
+   * stats from `statusPage.statsUrl` (default `stats`, the sibling path).
+   */
+  readonly statusHandler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    this._guarded(req, res, async (rq, rs) => this._servePage(rq, rs, this._options.statusPage?.statsUrl ?? 'stats'));
+  };
+
+  /** The status page for our own listener: served at `pagePath`, reading `statsPath`. */
+  pageHandlerFor(pagePath: string, statsPath: string): NodeRequestHandler {
+    const statsUrl = relativePath(pagePath, statsPath);
+    return (req, res) => this._guarded(req, res, async (rq, rs) => this._servePage(rq, rs, statsUrl));
+  }
+
+  private _servePage(req: http.IncomingMessage, res: http.ServerResponse, statsUrl: string): void {
+    const settings = this._options.statusPage;
+    if (settings === undefined || this._options.stats === undefined) {
+      plain(res, 404, 'No status page\n');
+      return;
+    }
+    let body = this._pages.get(statsUrl);
+    if (body === undefined) {
+      body = Buffer.from(renderStatusPage({ ...settings, statsUrl }));
+      this._pages.set(statsUrl, body);
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': body.length,
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': STATUS_PAGE_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
 
   private _guarded(
     reqIn: http.IncomingMessage,
@@ -275,14 +316,18 @@ export interface ListenOptions {
   port: number;
   path: string;
   statsPath: string | false;
+  /** The status page reads `statsPath`: it is served only when both are set. */
+  statusPath?: string | false;
 }
 
-/** Our own listener: `path` → metrics, `statsPath` → stats, anything else 404. */
+/** Our own listener: `path` → metrics, `statsPath` → stats, `statusPath` → status page, anything else 404. */
 export function createMetricsServer(endpoint: MetricsEndpoint, options: ListenOptions): http.Server {
   // Slow or oversized clients cannot tie the endpoint up: 8 kB of headers at
   // most (431 beyond), headers within 5 s and the whole request within 10 s,
   // checked every second (Node's default check runs every 30 s). No cap on
   // connections: a cap would let a few slow clients lock Prometheus out.
+  const statusPath = options.statsPath !== false && options.statusPath !== undefined && options.statusPath !== false ? options.statusPath : undefined;
+  const page = statusPath === undefined ? undefined : endpoint.pageHandlerFor(statusPath, options.statsPath as string);
   const server = http.createServer({ maxHeaderSize: 8192, connectionsCheckingInterval: 1000, headersTimeout: 5000, requestTimeout: 10_000 }, (req, res) => {
     let pathname: string;
     try {
@@ -293,6 +338,7 @@ export function createMetricsServer(endpoint: MetricsEndpoint, options: ListenOp
     }
     if (pathname === options.path) endpoint.metricsHandler(req, res);
     else if (options.statsPath !== false && pathname === options.statsPath) endpoint.statsHandler(req, res);
+    else if (page !== undefined && pathname === statusPath) page(req, res);
     else plain(res, 404, 'Not Found\n');
   });
   server.keepAliveTimeout = 5_000;

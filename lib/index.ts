@@ -32,6 +32,7 @@ export type {
   PrometheusAuth,
   PrometheusOptions,
   RecordOptions,
+  StatusPageOptions,
   TemporalityPreference,
   WrapOptions,
 } from './types';

@@ -45,6 +45,12 @@ export interface GatewayOtel {
   readonly metricsHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Serve the JSON stats view from your own server. */
   readonly statsHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /**
+   * Serve the live HTML status page from your own server. The page reads the
+   * stats from `statusPage.statsUrl` (default `stats`: mount `statsHandler` at
+   * the sibling path), with the same auth as the metrics.
+   */
+  readonly statusHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** The configuration in force. */
   readonly config: ResolvedConfig;
   /** The stats view's data. */
@@ -165,6 +171,7 @@ class Registration implements GatewayOtel {
   readonly meterProvider: MeterProvider;
   readonly metricsHandler: GatewayOtel['metricsHandler'];
   readonly statsHandler: GatewayOtel['statsHandler'];
+  readonly statusHandler: GatewayOtel['statusHandler'];
   prometheusUrl: string | undefined;
 
   private readonly _startedAt = Date.now();
@@ -270,13 +277,15 @@ class Registration implements GatewayOtel {
       serializer,
       auth: config.prometheus.auth,
       stats: () => this.stats(),
+      statusPage: config.statusPage,
     });
     this.metricsHandler = endpoint.metricsHandler;
     this.statsHandler = endpoint.statsHandler;
+    this.statusHandler = endpoint.statusHandler;
 
-    const { host, port, path, statsPath } = config.prometheus;
+    const { host, port, path, statsPath, statusPath } = config.prometheus;
     if (this._prometheusReader !== undefined && port !== false) {
-      const server = createMetricsServer(endpoint, { host, port, path, statsPath });
+      const server = createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
       this._server = server;
       this.ready = listen(server, host, port).then(address => {
         this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;

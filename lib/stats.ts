@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { GatewayMetrics, NodeEntry } from './metrics';
 import {
+  ATTR_FROM_TRANSPORT,
   ATTR_NODE,
   ATTR_STATUS,
   ATTR_TRANSPORT,
@@ -41,6 +42,8 @@ export interface SeriesStats {
   inFlight: number;
   /** gateway_node_up for the node; null when never reported. */
   up: boolean | null;
+  /** Fallbacks away from this node's transport (gateway_fallbacks_total{from_transport}). */
+  fallbacks: number;
   latency: LatencyQuantiles;
 }
 
@@ -140,9 +143,17 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
     }
   }
   let fallbacks = 0;
+  const fallbacksFrom = new Map<string, number>();
   const fb = findMetric(resourceMetrics, withPrefix(metrics.prefix, METRIC_FALLBACKS));
   if (fb !== undefined && fb.dataPointType === DataPointType.SUM) {
-    for (const dp of fb.dataPoints as DataPoint<number>[]) fallbacks += dp.value;
+    for (const dp of fb.dataPoints as DataPoint<number>[]) {
+      fallbacks += dp.value;
+      const node = dp.attributes[ATTR_NODE];
+      const from = dp.attributes[ATTR_FROM_TRANSPORT];
+      if (typeof node !== 'string' || typeof from !== 'string') continue;
+      const key = `${node}\u0000${from}`;
+      fallbacksFrom.set(key, (fallbacksFrom.get(key) ?? 0) + dp.value);
+    }
   }
 
   const entries = new Map<string, NodeEntry>();
@@ -162,6 +173,7 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
       errorRate: b.count === 0 ? 0 : b.errors / b.count,
       inFlight: entry?.transports.get(b.transport)?.active ?? 0,
       up: entry?.up ?? null,
+      fallbacks: fallbacksFrom.get(`${b.node}\u0000${b.transport}`) ?? 0,
       latency: quantiles(b),
     });
   }
@@ -171,7 +183,8 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
       if (seen.has(`${entry.name}\u0000${transport}`) || s.active === 0) continue;
       series.push({
         node: entry.name, transport, requests: 0, errors: 0, errorRate: 0, inFlight: s.active,
-        up: entry.up ?? null, latency: { p50: null, p95: null, p99: null },
+        up: entry.up ?? null, fallbacks: fallbacksFrom.get(`${entry.name}\u0000${transport}`) ?? 0,
+        latency: { p50: null, p95: null, p99: null },
       });
     }
   }

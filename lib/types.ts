@@ -5,7 +5,7 @@ export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 export type HistogramMode = 'explicit' | 'exponential';
 export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
 
-/** Bearer token or basic credentials required on `/metrics` and `/stats`. */
+/** Bearer token or basic credentials required on `/metrics`, `/stats` and the status page. */
 export type PrometheusAuth = { token: string } | { username: string; password: string };
 
 export interface PrometheusOptions {
@@ -34,10 +34,42 @@ export interface PrometheusOptions {
    */
   statsPath?: string | false;
   /**
-   * Credentials required to read the endpoint. Env `GATEWAY_METRICS_AUTH_TOKEN` (bearer).
+   * Path of the live HTML status page on our own listener; `false` serves none.
+   * The page reads `statsPath`, so it is served only while that is set.
+   * Env `GATEWAY_METRICS_STATUS_PATH`.
+   * @default '/'
+   */
+  statusPath?: string | false;
+  /**
+   * Credentials required to read the endpoint (metrics, stats and status page). Env `GATEWAY_METRICS_AUTH_TOKEN` (bearer).
    * @default undefined (no authentication)
    */
   auth?: PrometheusAuth;
+}
+
+/** The live status page (`GET /` on our listener, `statusHandler` elsewhere). */
+export interface StatusPageOptions {
+  /**
+   * Where the page served by `statusHandler` reads the JSON stats from, resolved
+   * against the page's own URL like a link: `'stats'` is the sibling path (page
+   * at `/ops/status` → `/ops/stats`), `'/internal/stats'` is absolute. It must
+   * stay on the page's origin (no scheme, no `//host`). The page on our own
+   * listener always reads that listener's `statsPath`.
+   * @default 'stats'
+   */
+  statsUrl?: string;
+  /**
+   * A node whose p95 (seconds) is above this is flagged slow.
+   * Env `GATEWAY_METRICS_STATUS_SLOW_P95`.
+   * @default 1
+   */
+  slowP95Seconds?: number;
+  /**
+   * A node whose error percentage (0–100) is above this is flagged.
+   * Env `GATEWAY_METRICS_STATUS_ERROR_PERCENT`.
+   * @default 5
+   */
+  errorPercent?: number;
 }
 
 export interface OtlpOptions {
@@ -142,6 +174,8 @@ export interface GatewayMetricsOptions {
    */
   exporters?: readonly ExporterName[];
   prometheus?: PrometheusOptions;
+  /** Thresholds and stats location of the live status page. */
+  statusPage?: StatusPageOptions;
   otlp?: OtlpOptions;
   /**
    * Distinct live node names; beyond it new nodes are recorded as `node="_other"`.

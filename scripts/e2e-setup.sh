@@ -4,12 +4,16 @@
 #     e2e/otelcol-builder.yaml (Go modules from the Go module proxy);
 #   - Prometheus + promtool, unpacked from Debian's `prometheus` package
 #     (apt-get download + dpkg -x: nothing is installed system-wide, no service
-#     is started).
+#     is started);
+#   - Debian's `chromium` (apt-get install, system-wide: it needs its shared
+#     libraries) for the status page's browser spec, driven by playwright-core,
+#     which never downloads a browser of its own. Skipped when /usr/bin/chromium
+#     exists or with --prometheus-only.
 # Then writes and prints ${cache}/e2e-tools.json, which the tests read.
 #
 # Usage: npm run e2e:setup   (or: bash scripts/e2e-setup.sh)
 # Needs: go (>= the version in the manifest's modules, currently 1.26), apt-get,
-#        dpkg, node. Idempotent: a second run only prints the cached paths.
+#        dpkg, node; root (or passwordless sudo) to install chromium. Idempotent: a second run only prints the cached paths.
 # Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/otel-gateway-metrics/
 #          builder-v<ver>/builder
 #          otelcol-<ver>/otelcol-gateway   (rebuilt if the manifest changes)
@@ -148,6 +152,25 @@ else
   "$DL_DIR/root/usr/bin/promtool" --version >/dev/null
   rm -rf "$PROM_DIR"
   mv "$DL_DIR/root" "$PROM_DIR"
+fi
+
+# ---------------------------------------------------------------------------
+# Chromium (Debian's package) for spec/e2e/status-page.e2e.ts
+# ---------------------------------------------------------------------------
+CHROMIUM=/usr/bin/chromium
+if [[ -x "$CHROMIUM" ]]; then
+  log "chromium: installed at $CHROMIUM"
+elif [[ "$PROMETHEUS_ONLY" == 1 ]]; then
+  log "chromium: skipped (--prometheus-only)"
+else
+  command -v apt-get >/dev/null 2>&1 || die "apt-get is required to install Debian's chromium package"
+  SUDO=()
+  [[ "$(id -u)" == 0 ]] || SUDO=(sudo -n)
+  log "installing Debian package chromium"
+  "${SUDO[@]}" apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y chromium >&2
+  [[ -x "$CHROMIUM" ]] || die "chromium not found at $CHROMIUM after apt-get install"
+  "$CHROMIUM" --version >&2 || true
 fi
 
 # ---------------------------------------------------------------------------

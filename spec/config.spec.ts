@@ -25,7 +25,8 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets[0]).to.equal(256);
     expect(c.sizeBuckets.at(-1)).to.equal(16 * 1024 * 1024);
     expect(c.exporters).to.deep.equal(['prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', auth: undefined });
+    expect(c.prometheus).to.deep.equal({ host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', statusPath: '/', auth: undefined });
+    expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 1, errorPercent: 5 });
     expect(c.otlp).to.deep.equal({
       protocol: 'http/protobuf', endpoint: undefined, headers: undefined,
       exportIntervalMillis: 60000, exportTimeoutMillis: 30000, temporality: 'cumulative',
@@ -61,6 +62,9 @@ describe('config: resolveConfig(options, env)', () => {
       OTEL_EXPORTER_PROMETHEUS_PORT: '0',
       GATEWAY_METRICS_PROMETHEUS_PATH: '/m',
       GATEWAY_METRICS_STATS_PATH: 'false',
+      GATEWAY_METRICS_STATUS_PATH: '/status',
+      GATEWAY_METRICS_STATUS_SLOW_P95: '0.25',
+      GATEWAY_METRICS_STATUS_ERROR_PERCENT: '1.5',
       GATEWAY_METRICS_AUTH_TOKEN: 's3cret',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       OTEL_METRIC_EXPORT_INTERVAL: '5000',
@@ -84,7 +88,8 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets).to.deep.equal([100, 1000]);
     expect(c.histogram).to.equal('exponential');
     expect(c.exporters).to.deep.equal(['otlp', 'prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '127.0.0.1', port: 0, path: '/m', statsPath: false, auth: { token: 's3cret' } });
+    expect(c.prometheus).to.deep.equal({ host: '127.0.0.1', port: 0, path: '/m', statsPath: false, statusPath: '/status', auth: { token: 's3cret' } });
+    expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 0.25, errorPercent: 1.5 });
     expect(c.otlp.protocol).to.equal('grpc');
     expect(c.otlp.exportIntervalMillis).to.equal(5000);
     expect(c.otlp.exportTimeoutMillis).to.equal(2000);
@@ -108,6 +113,18 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.serviceName).to.equal('opt');
     expect(c.prometheus.port).to.equal(4321);
     expect(c.exporters).to.deep.equal(['prometheus']);
+  });
+
+  it('status page: options win over env; a path clash with the default page path is silent', () => {
+    const env = { GATEWAY_METRICS_STATUS_SLOW_P95: '2', GATEWAY_METRICS_STATUS_ERROR_PERCENT: '10', GATEWAY_METRICS_STATUS_PATH: '/env' };
+    const c = resolveConfig({ prometheus: { statusPath: '/ops/status' }, statusPage: { statsUrl: '/ops/stats', slowP95Seconds: 0.5, errorPercent: 0 } }, env);
+    expect(c.prometheus.statusPath).to.equal('/ops/status');
+    expect(c.statusPage).to.deep.equal({ statsUrl: '/ops/stats', slowP95Seconds: 0.5, errorPercent: 0 });
+    expect(resolveConfig({ prometheus: { statusPath: false } }, env).prometheus.statusPath).to.equal(false);
+    expect(resolveConfig({ statusPage: { statsUrl: '../stats?x=1' } }, {}).statusPage.statsUrl).to.equal('../stats?x=1');
+    // Metrics served at "/" take the default page path: no page, no warning.
+    expect(resolveConfig({ prometheus: { path: '/' } }, {}).prometheus.statusPath).to.equal(false);
+    expect(diag.all()).to.deep.equal([]);
   });
 
   it('prefers the metrics-specific OTLP protocol variable', () => {
@@ -157,6 +174,19 @@ describe('config: resolveConfig(options, env)', () => {
       ['prometheus.host', { prometheus: { host: '' } }, 'prometheus.host', /""/],
       ['prometheus.path', { prometheus: { path: 'metrics' } }, 'prometheus.path', /"metrics"/],
       ['prometheus.statsPath', { prometheus: { statsPath: '/metrics' } }, 'prometheus.statsPath', /\/metrics/],
+      ['prometheus.statusPath', { prometheus: { statusPath: 'status' } }, 'prometheus.statusPath', /"status"/],
+      ['prometheus.statusPath = path', { prometheus: { statusPath: '/metrics' } }, 'prometheus.statusPath', /differ from prometheus\.path/],
+      ['prometheus.statusPath = statsPath', { prometheus: { statusPath: '/stats' } }, 'prometheus.statusPath', /differ from prometheus\.statsPath/],
+      ['statusPage.statsUrl other origin', { statusPage: { statsUrl: 'https://evil.example/stats' } }, 'statusPage.statsUrl', /evil/],
+      ['statusPage.statsUrl //host', { statusPage: { statsUrl: '//evil.example/stats' } }, 'statusPage.statsUrl', /same origin/],
+      ['statusPage.statsUrl backslash', { statusPage: { statsUrl: '/\\evil.example' } }, 'statusPage.statsUrl', /same origin/],
+      ['statusPage.statsUrl javascript:', { statusPage: { statsUrl: 'javascript:alert(1)' } }, 'statusPage.statsUrl', /javascript/],
+      ['statusPage.statsUrl empty', { statusPage: { statsUrl: '' } }, 'statusPage.statsUrl', /""/],
+      ['statusPage.slowP95Seconds', { statusPage: { slowP95Seconds: -1 } }, 'statusPage.slowP95Seconds', /-1/],
+      ['statusPage.slowP95Seconds NaN', { statusPage: { slowP95Seconds: NaN } }, 'statusPage.slowP95Seconds', /between 0 and/],
+      ['statusPage.slowP95Seconds string', { statusPage: { slowP95Seconds: '1' as never } }, 'statusPage.slowP95Seconds', /"1"/],
+      ['statusPage.errorPercent', { statusPage: { errorPercent: 101 } }, 'statusPage.errorPercent', /101.*between 0 and 100/],
+      ['statusPage unknown key', { statusPage: { threshold: 1 } as never }, 'statusPage.threshold', /unknown option/],
       ['prometheus.auth', { prometheus: { auth: { token: '' } } }, 'prometheus.auth', /redacted/],
       ['prometheus.auth basic', { prometheus: { auth: { username: 'a:b', password: 'pw' } } }, 'prometheus.auth', /redacted/],
       ['prometheus unknown key', { prometheus: { listen: false } as never }, 'prometheus.listen', /unknown option/],
@@ -232,6 +262,9 @@ describe('config: resolveConfig(options, env)', () => {
       ['GATEWAY_METRICS_PROMETHEUS_PATH', 'metrics', c => c.prometheus.path, '/metrics'],
       ['GATEWAY_METRICS_PROMETHEUS_LISTEN', 'maybe', c => c.prometheus.port, 9464],
       ['GATEWAY_METRICS_STATS_PATH', 'stats', c => c.prometheus.statsPath, '/stats'],
+      ['GATEWAY_METRICS_STATUS_PATH', 'status', c => c.prometheus.statusPath, '/'],
+      ['GATEWAY_METRICS_STATUS_SLOW_P95', '1s', c => c.statusPage.slowP95Seconds, 1],
+      ['GATEWAY_METRICS_STATUS_ERROR_PERCENT', '150', c => c.statusPage.errorPercent, 5],
       ['OTEL_EXPORTER_OTLP_PROTOCOL', 'udp', c => c.otlp.protocol, 'http/protobuf'],
       ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'udp', c => c.otlp.protocol, 'http/protobuf'],
       ['OTEL_METRIC_EXPORT_INTERVAL', '1m', c => c.otlp.exportIntervalMillis, 60000],
@@ -285,6 +318,15 @@ describe('config: resolveConfig(options, env)', () => {
       expect(d.prometheus.statsPath).to.equal(false);
       expect(() => resolveConfig({ prometheus: { path: '/stats' } }, {})).to.throw(ConfigError, 'prometheus.statsPath');
       expect(() => resolveConfig({ prometheus: { path: '/x', statsPath: '/x' } }, {})).to.throw(ConfigError, 'prometheus.statsPath');
+    });
+    it('a status page path equal to the metrics or stats path from env warns and serves no page', () => {
+      for (const clash of ['/metrics', '/stats']) {
+        diag.warn.length = 0;
+        const c = resolveConfig({}, { GATEWAY_METRICS_STATUS_PATH: clash });
+        expect(c.prometheus.statusPath).to.equal(false);
+        expect(diag.warn).to.have.length(1);
+        expect(diag.warn[0]).to.include(clash);
+      }
     });
     it('clamps an env timeout above the interval, as the SDK reader does', () => {
       const c = resolveConfig({}, { OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' });

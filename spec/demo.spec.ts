@@ -3,6 +3,8 @@ import { runNode } from './helpers/child';
 
 interface Row { node: string; transport: string; requests: number; errors: number; p50: number | null; p95: number | null }
 interface DemoReport {
+  status: string;
+  metrics: string;
   sent: Record<string, { sent: number; ok: number; failed: number }>;
   rows: Row[];
   p95ByNode: Record<string, number | null>;
@@ -19,6 +21,11 @@ describe('npm run demo (example gateway, real agents and exec children)', functi
     }, 90_000);
     expect(r.code, r.stderr).to.equal(0);
     report = JSON.parse(r.stdout.trim().split('\n').pop()!) as DemoReport;
+  });
+
+  it('reports the status page URL: / on the metrics listener', () => {
+    expect(report.status).to.equal(new URL('/', report.metrics).href);
+    expect(report.status).to.match(/^http:\/\/127\.0\.0\.1:[0-9]+\/$/);
   });
 
   const row = (node: string, transport: string) => report.rows.find(r => r.node === node && r.transport === transport);

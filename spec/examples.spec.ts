@@ -15,6 +15,13 @@ describe('examples/mount (each runs as a real process and serves /metrics on its
         expect(headers.get('content-type')).to.equal('text/plain; version=0.0.4; charset=utf-8');
         expect(one(parsed, 'target_info').labels.service_name).to.match(/^mounted-/);
         expect(parsed.types.get('process_start_time_seconds')).to.equal('gauge');
+        if (file === 'express.js') {
+          const page = await fetch(url.replace('/ops/metrics', '/ops/status'));
+          expect(page.status).to.equal(200);
+          expect(page.headers.get('content-type')).to.equal('text/html; charset=utf-8');
+          expect(await page.text()).to.include('"statsUrl":"stats"');
+          expect((await fetch(url.replace('/ops/metrics', '/ops/stats'))).status).to.equal(200);
+        }
       } finally {
         app.child.kill('SIGTERM');
         await app.exited;

@@ -12,6 +12,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { register, type GatewayStats, resolveConfig } from '../lib';
 import { prometheusLabelName, prometheusMetricName } from '../lib/naming';
+import { relativePath } from '../lib/status-page';
 import { useRegistrations } from './helpers/registration';
 import { one, scrape } from './helpers/prom';
 
@@ -142,6 +143,9 @@ describe('operator extras', () => {
         }
       }
       expect(stats.series.find(s => s.node === 'node-b' && s.transport === 'exec')!.inFlight).to.equal(1);
+      // Fallbacks belong to the transport they left.
+      expect(stats.series.map(s => `${s.node}/${s.transport}=${s.fallbacks}`)).to.deep.equal(
+        expected.map(e => `${e.node}/${e.transport}=${e.node === 'node-d' && e.transport === 'http' ? 1 : 0}`));
       expect(stats.series.find(s => s.node === 'node-c')!.latency.p95).to.be.above(1);
       // Derived health (downAfterErrors: 2): node-d had 4 errors in a row, then exec successes.
       expect(stats.series.find(s => s.node === 'node-a')!.up).to.equal(true);
@@ -158,6 +162,107 @@ describe('operator extras', () => {
       const direct = await o.stats();
       expect(direct.series).to.have.length(1);
       expect(direct.series[0]!.latency.p50).to.equal(0.375);
+    });
+  });
+
+  describe('status page (the HTML; the browser spec is spec/e2e/status-page.e2e.ts)', () => {
+    const configOf = (html: string) => JSON.parse(/<script type="application\/json" id="gm-config">(.*?)<\/script>/.exec(html)![1]!);
+
+    it('GET / on our listener: HTML with a strict CSP, reading the listener’s stats path; HEAD, 405 and bearer auth as /metrics', async () => {
+      const o = await start({ prometheus: { auth: { token: 't' } }, statusPage: { slowP95Seconds: 0.5, errorPercent: 2 } });
+      const base = o.prometheusUrl!.replace(/metrics$/, '');
+      const auth = { authorization: 'Bearer t' };
+      const res = await fetch(base, { headers: auth });
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.equal('text/html; charset=utf-8');
+      expect(res.headers.get('cache-control')).to.equal('no-store');
+      const csp = res.headers.get('content-security-policy')!;
+      expect(csp).to.include("default-src 'none'");
+      expect(csp).to.include("connect-src 'self'");
+      expect(csp).to.match(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+      const html = await res.text();
+      expect(configOf(html)).to.deep.equal({ statsUrl: './stats', slowP95Seconds: 0.5, errorPercent: 2 });
+      // Self-contained: no external script, stylesheet, font or image.
+      expect(html).to.not.match(/\b(?:src|href)="(?!data:)[^"]+"/);
+      expect(html).to.not.match(/@import|url\(/);
+      expect((await fetch(base)).status).to.equal(401);
+      expect((await fetch(base, { method: 'POST', headers: auth })).status).to.equal(405);
+      const head = await fetch(base, { method: 'HEAD', headers: auth });
+      expect(head.status).to.equal(200);
+      expect(await head.text()).to.equal('');
+      expect((await fetch(`${base}index.html`, { headers: auth })).status).to.equal(404);
+    });
+
+    it('follows statusPath and statsPath, relative so that a path prefix in front still works; no page without a stats view', async () => {
+      const o = await start({ prometheus: { statusPath: '/ops/status', statsPath: '/ops/stats' } });
+      const origin = new URL(o.prometheusUrl!).origin;
+      expect(configOf(await (await fetch(`${origin}/ops/status`)).text()).statsUrl).to.equal('./stats');
+      expect((await fetch(`${origin}/`)).status).to.equal(404);
+      await reg.shutdownAll();
+      const p = await start({ prometheus: { statusPath: '/a/b/status' } });
+      expect(configOf(await (await fetch(new URL('/a/b/status', p.prometheusUrl!))).text()).statsUrl).to.equal('../../stats');
+      await reg.shutdownAll();
+      const q = await start({ prometheus: { statsPath: false } });
+      const r = await fetch(new URL('/', q.prometheusUrl!));
+      expect(r.status).to.equal(404);
+      expect(await r.text()).to.equal('Not Found\n');
+    });
+
+    it('statusHandler on the app’s own server reads statusPage.statsUrl; the config cannot close its script element', async () => {
+      const o = await start({ prometheus: { port: false }, statusPage: { statsUrl: '/ops/stats?x=</script><script>alert(1)</script>' } });
+      const app = express();
+      app.get('/ops/status', o.statusHandler);
+      const server = http.createServer(app);
+      await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+      try {
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ops/status`);
+        expect(res.status).to.equal(200);
+        const html = await res.text();
+        expect(html).to.not.include('<script>alert(1)');
+        expect(html.match(/<script\b/g)).to.have.length(2);
+        expect(configOf(html).statsUrl).to.equal('/ops/stats?x=</script><script>alert(1)</script>');
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('bearer deployments: the app’s own login in front, then the header set for the handlers (as the README shows)', async () => {
+      const o = await start({ prometheus: { port: false, auth: { token: 'tok' } } });
+      o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1 });
+      const app = express();
+      const requireLogin: express.RequestHandler = (req, res, next) => (req.headers.cookie === 'session=ok' ? next() : void res.status(403).end());
+      const bearer = 'Bearer tok';
+      app.get('/ops/status', requireLogin, (req, res) => { req.headers.authorization = bearer; o.statusHandler(req, res); });
+      app.get('/ops/stats', requireLogin, (req, res) => { req.headers.authorization = bearer; o.statsHandler(req, res); });
+      const server = http.createServer(app);
+      await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        expect((await fetch(`${base}/ops/status`)).status).to.equal(403);
+        const page = await fetch(`${base}/ops/status`, { headers: { cookie: 'session=ok' } });
+        expect(page.status).to.equal(200);
+        expect(configOf(await page.text()).statsUrl).to.equal('stats');
+        const stats = (await (await fetch(`${base}/ops/stats`, { headers: { cookie: 'session=ok' } })).json()) as GatewayStats;
+        expect(stats.totals.requests).to.equal(1);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('relativePath: from the page to the stats, as a browser resolves it', () => {
+      const cases: [string, string][] = [
+        ['/', '/stats'], ['/status', '/stats'], ['/ops/status', '/ops/stats'], ['/ops/', '/ops/stats'],
+        ['/a/b/status', '/stats'], ['/status', '/x/y/stats'], ['/a/b/', '/a/c/stats'], ['/', '/'],
+      ];
+      for (const [from, to] of cases) {
+        const rel = relativePath(from, to);
+        expect(rel, `${from} → ${to}`).to.match(/^\.\.?\//);
+        expect(new URL(rel, `http://h${from}`).pathname, `${from} → ${to}`).to.equal(to);
+        // Behind a proxy that adds a prefix, the reference still lands under it.
+        expect(new URL(rel, `http://h/prefix${from}`).pathname, `prefixed ${from} → ${to}`).to.equal(`/prefix${to}`);
+      }
     });
   });
 

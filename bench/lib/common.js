@@ -48,6 +48,18 @@ function distStamp() {
   }
 }
 
+/**
+ * A dependency's version from its package.json on disk: the OTel 3.x packages'
+ * exports maps do not export './package.json', so require() cannot load it.
+ */
+function pkgVersion(name) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function meta(command) {
   const cpus = os.cpus();
   let affinity = 'all';
@@ -63,17 +75,12 @@ function meta(command) {
     commit: gitCommit(),
     distBuilt: distStamp(),
     versions: {
-      'sdk-metrics': versionOf('@opentelemetry/sdk-metrics'),
-      'exporter-prometheus': versionOf('@opentelemetry/exporter-prometheus'),
-      'prom-client': versionOf('prom-client'),
-      autocannon: versionOf('autocannon'),
+      'sdk-metrics': pkgVersion('@opentelemetry/sdk-metrics'),
+      'exporter-prometheus': pkgVersion('@opentelemetry/exporter-prometheus'),
+      'prom-client': pkgVersion('prom-client'),
+      autocannon: pkgVersion('autocannon'),
     },
   };
-}
-
-/** Read from the file: OpenTelemetry JS 3.x packages do not export ./package.json. */
-function versionOf(name) {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
 function writeResult(name, data) {
