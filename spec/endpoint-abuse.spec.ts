@@ -4,6 +4,7 @@
  * whatever it opened.
  */
 import { expect } from 'chai';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -38,7 +39,6 @@ async function normalScrape(url: string, encoding = 'gzip'): Promise<{ ms: numbe
   expect(counts).to.have.length(SERIES);
   expect(counts.every(s => s.value === 1)).to.equal(true);
   expect(ms).to.be.below(2000);
-  if (process.env.ABUSE_LOG) console.log(`normal scrape ${Math.round(ms)} ms`);
   return { ms, bytes: Buffer.byteLength(text) };
 }
 
@@ -225,6 +225,31 @@ describe('/metrics endpoint under abusive clients', () => {
       s.destroy();
       await until('nothing held', () => endpoint.heldBytes === 0);
       expect(Date.now() - t0).to.be.below(1000);
+    });
+
+    it('releases a scrape queued behind the app’s own slow response on the same connection when that connection goes', async () => {
+      const { endpoint } = await start({ drainTimeoutMs: 10_000 });
+      let late: NodeJS.Timeout | undefined;
+      const app = http.createServer((req, res) => {
+        if (req.url === '/metrics') endpoint.metricsHandler(req, res);
+        else late = setTimeout(() => res.end('late\n'), 5000);
+      });
+      const { port } = await listen(app, '127.0.0.1', 0);
+      try {
+        // Our one-scrape-per-connection rule cannot see the app's requests: the scrape is queued behind /slow.
+        const s = socket(port, c => c.write(`GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${GET}`));
+        s.pause();
+        await until('the queued scrape holds its exposition', () => endpoint.heldBytes > 0);
+        const t0 = Date.now();
+        s.destroy();
+        // Node 22 emits no 'close' on a queued response whose socket closed: the socket's own 'close' ends it.
+        await until('nothing held', () => endpoint.heldBytes === 0);
+        expect(Date.now() - t0).to.be.below(1000);
+      } finally {
+        clearTimeout(late);
+        app.closeAllConnections();
+        await new Promise(r => app.close(r));
+      }
     });
 
     it('drops the oldest (slowest) reader when the bytes held for unread responses pass the limit', async () => {
