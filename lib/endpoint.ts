@@ -44,15 +44,18 @@ const DRAIN_TIMEOUT_MS = 10_000;
 const RESPONSE_TIMEOUT_MS = 60_000;
 /**
  * Exposition bytes held for responses still being written, across all
- * clients. Past it the oldest exposition's readers (the slowest) are dropped;
- * the newest is always kept. 64 MiB is a dozen 2,000-series expositions
- * (2.8 kB a histogram series).
+ * clients. Past it the oldest exposition's readers (the slowest) are dropped,
+ * but the newest KEEP_NEWEST expositions always stay: at 20,000 series one
+ * exposition is ~56 MB, and two Prometheus replicas scraping at nearly the
+ * same time must not drop each other. 64 MiB is about a dozen 2,000-series
+ * expositions (2.8 kB a histogram series).
  */
 const HELD_BYTES_LIMIT = 64 * 1024 * 1024;
+const KEEP_NEWEST = 2;
 /**
  * Scrapes in flight per HTTP/1 connection. Prometheus never pipelines; a
  * client that does gets 503 for the extras instead of one scrape each
- * (a single 64 kB packet holds ~2,000 pipelined requests).
+ * (one 64 kB read holds thousands of pipelined requests).
  */
 const MAX_SCRAPES_PER_CONNECTION = 1;
 
@@ -303,7 +306,7 @@ export class MetricsEndpoint {
    * - it read nothing for `drainTimeoutMs` (10 s), or did not finish within
    *   `responseTimeoutMs` (60 s);
    * - the bytes held for unfinished responses passed `heldBytesLimit` and its
-   *   exposition was the oldest held.
+   *   exposition was the oldest held (never one of the two newest).
    * Measured before this design (2,200 histogram series, 6.2 MB exposition,
    * Node 24): with 9 clients that sent GET /metrics and read nothing, a normal
    * scrape was refused (queue full) or waited, and the first complete one
@@ -396,7 +399,7 @@ export class MetricsEndpoint {
     exposition.writers.add(drop);
     const limit = this._options.heldBytesLimit ?? HELD_BYTES_LIMIT;
     for (const oldest of this._held) {
-      if (this._heldBytes <= limit || oldest === exposition) break;
+      if (this._heldBytes <= limit || this._held.size <= KEEP_NEWEST) break;
       for (const dropWriter of [...oldest.writers]) {
         dropWriter('held-bytes', `over ${limit} bytes held for unfinished responses, the oldest (slowest) reader`);
         this._release(oldest, dropWriter);
