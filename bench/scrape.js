@@ -68,7 +68,11 @@ async function serializePhase() {
     const t = { collect: [], ours: [], oursString: [], stock: [], promClient: [] };
     const bytes = {};
     const variants = {
-      ours: rm => toBytes(o.serializer.chunks(rm)),
+      ours: rm => {
+        let bytes = 0;
+        for (const b of o.serializer.byteChunks(rm)) bytes += b.length;
+        return bytes;
+      },
       stock: rm => toBytes([o.stockSerializer.serialize(rm)]),
       promClient: async () => toBytes([await p.registry.metrics()]),
     };

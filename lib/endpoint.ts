@@ -294,8 +294,7 @@ export class MetricsEndpoint {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let sliceStart = performance.now();
-    for (const chunk of this._options.serializer.chunks(collected.resourceMetrics)) {
-      const buf = Buffer.from(chunk, 'utf8');
+    for (const buf of this._options.serializer.byteChunks(collected.resourceMetrics)) {
       chunks.push(buf);
       bytes += buf.length;
       if (performance.now() - sliceStart > YIELD_AFTER_MS) {

@@ -143,6 +143,25 @@ describe('PrometheusSerializer', () => {
     expect(chunks.join('')).to.equal(whole);
   });
 
+  it('encodes byteChunks() exactly as UTF-8, ASCII chunks and chunks with other characters alike', async () => {
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [reader], views: gatewayViews(), resource: resourceFromAttributes({ 'service.name': 'svc' }) });
+    const m = createGatewayMetrics({ meterProvider: provider });
+    // Non-ASCII only in the middle series and in one help text: the chunks
+    // around them stay ASCII, the ones holding them are not.
+    const nodes = ['node-a', 'node-b', 'nœud-é', 'ノード', 'node-🙂', 'node-c', 'node-d'];
+    for (const node of nodes) for (let i = 0; i < 3; i++) m.record({ node, transport: 'http', status: 'success', durationSeconds: 0.1 * i });
+    provider.getMeter('other').createCounter('jobs', { description: 'Jobs — done' }).add(1, { queue: 'q' });
+    const { resourceMetrics: rm } = await reader.collect();
+    await provider.shutdown();
+    for (const chunkPoints of [1, 2, 200]) {
+      const serializer = new PrometheusSerializer({ chunkPoints });
+      const bytes = Buffer.concat([...serializer.byteChunks(rm)]);
+      expect(bytes.equals(Buffer.from(new PrometheusSerializer().serialize(rm), 'utf8')), `chunkPoints ${chunkPoints}`).to.equal(true);
+      expect(bytes.toString('utf8')).to.include('node="ノード"').and.include('node="node-🙂"').and.include('Jobs — done');
+    }
+  });
+
   it('drops data points the keep() filter rejects', async () => {
     const rm = await collectGateway();
     const text = new PrometheusSerializer({ keep: (_scope, attrs) => attrs.node !== 'node-1' }).serialize(rm);
