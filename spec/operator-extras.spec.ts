@@ -50,7 +50,8 @@ describe('operator extras', () => {
     }
 
     it('mounts on a real Express app, with auth, 405 and HEAD rules', async () => {
-      const o = await start({ prometheus: { port: false, auth: { token: 't' } } });
+      // Not about the HTTP path: off, so the spec's own scrapes through fetch are not recorded as calls.
+      const o = await start({ http: false, prometheus: { port: false, auth: { token: 't' } } });
       o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.2 });
       const app = express();
       app.get('/health', (_req, res) => void res.send('ok'));
