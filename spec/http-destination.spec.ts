@@ -200,7 +200,7 @@ describe('HTTP path: a stream is not a call', () => {
     const hist = histogram(rm, D, { node: a.hostPort, status: 'success' });
     expect(hist.count).to.equal(2);
     expect(hist.sum).to.be.at.least(0.2);
-    expect(Math.abs(hist.sum - waited - fwaited)).to.be.below(0.1);
+    expect(Math.abs(hist.sum! - waited - fwaited)).to.be.below(0.1);
     expect(points(rm, S)).to.have.length(0);
   });
 
