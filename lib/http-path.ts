@@ -154,9 +154,31 @@ export function hostHeaderKey(header: string, protocol: string): string | undefi
  * `Host` header naming the same host, then the protocol's default.
  */
 export function connectPort(request: ClientRequest, host: string, protocol: string, hostHeader: unknown): string {
-  const r = request as unknown as ClientRequestInternals;
   const socket = request.socket;
-  const agent = r.agent;
+  // A socket's destination never changes, and keep-alive reuses it: look it up once per socket.
+  if (socket != null) {
+    const known = socketPorts.get(socket);
+    if (known !== undefined) return known;
+  }
+  const port = knownConnectPort(request, socket, host);
+  if (port !== undefined) {
+    if (socket != null) socketPorts.set(socket, port);
+    return port;
+  }
+  if (typeof hostHeader === 'string') {
+    const key = hostHeaderKey(hostHeader, protocol);
+    const kh = keyHost(host);
+    if (key !== undefined && key.startsWith(`${kh}:`)) return key.slice(kh.length + 1);
+  }
+  return defaultPort(protocol);
+}
+
+/** Destination port per socket, when the agent or the connected socket said it (see connectPort). */
+const socketPorts = new WeakMap<object, string>();
+
+/** The port from the agent's key for the request or its socket, else from the connected socket. */
+function knownConnectPort(request: ClientRequest, socket: ClientRequest['socket'], host: string): string | undefined {
+  const agent = (request as unknown as ClientRequestInternals).agent;
   if (typeof agent === 'object' && agent !== null) {
     const prefix = `${host}:`;
     const lists = socket != null ? agent.sockets : agent.requests;
@@ -174,13 +196,7 @@ export function connectPort(request: ClientRequest, host: string, protocol: stri
     }
   }
   const remotePort = socket?.remotePort;
-  if (typeof remotePort === 'number') return String(remotePort);
-  if (typeof hostHeader === 'string') {
-    const key = hostHeaderKey(hostHeader, protocol);
-    const kh = keyHost(host);
-    if (key !== undefined && key.startsWith(`${kh}:`)) return key.slice(kh.length + 1);
-  }
-  return defaultPort(protocol);
+  return typeof remotePort === 'number' ? String(remotePort) : undefined;
 }
 
 /** Says whether a destination is this process's own metrics endpoint. */
