@@ -314,8 +314,11 @@ export class HttpClientPath {
     let errorType: string | undefined;
     if (error !== undefined) {
       errorType = errorTypeOf(error);
-      if (attempt.timedOut && (errorType === 'connection_reset' || errorType === 'aborted')) errorType = 'timeout';
-      else if (clientAborted && errorType === 'connection_reset') errorType = 'aborted';
+      // A fired timeout alone decides nothing (the global agent arms a 5 s one
+      // that nobody acts on); a client destroy after it is a client timeout.
+      if (clientAborted && (errorType === 'connection_reset' || errorType === 'aborted')) {
+        errorType = attempt.timedOut ? 'timeout' : 'aborted';
+      }
     } else if (clientAborted) errorType = attempt.timedOut ? 'timeout' : 'aborted';
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
     const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
@@ -358,7 +361,8 @@ export class HttpClientPath {
       const r = request as unknown as ClientRequestInternals;
       // A timeout is armed (option, setTimeout(), or the agent's): learn whether
       // it fired, since the destroy that usually follows reads as a reset.
-      // A 'timeout' listener changes nothing for the request.
+      // A 'timeout' listener changes nothing for the request (Node only emits
+      // the event; whoever armed the timeout decides what to do).
       if (r.timeoutCb != null || r.timeout !== undefined || (typeof r.agent === 'object' && r.agent?.options?.timeout !== undefined)) {
         request.on('timeout', () => {
           attempt.timedOut = true;

@@ -275,6 +275,18 @@ describe('HTTP path: error types tell what happened', () => {
     expect(await errorTypes()).to.deep.equal({ aborted: 1, connection_reset: 1 });
   });
 
+  it('a timeout that fires with nobody acting on it, then a reset by the peer, is connection_reset', async () => {
+    // Like the global agent's 5 s socket timeout: armed, emitted, ignored.
+    const agent = new http.Agent({ keepAlive: true, timeout: 100 });
+    try {
+      const err = await request(`${a.base}/reset-late`, { agent }).catch((e: NodeJS.ErrnoException) => e);
+      expect((err as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
+    } finally {
+      agent.destroy();
+    }
+    expect(await errorTypes()).to.deep.equal({ connection_reset: 1 });
+  });
+
   it('the client destroying the response mid-body is aborted', async () => {
     await new Promise<void>(resolve => {
       http.get(`${a.base}/stream`, res => {

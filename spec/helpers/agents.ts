@@ -9,6 +9,7 @@
  *   /sse       GET text/event-stream: an event now and every 50 ms until the client leaves
  *   /sse-post  POST answered with text/event-stream that ends after one event (MCP's POST)
  *   /reset     the agent destroys the socket before answering (a reset by the peer)
+ *   /reset-late  the same after 200 ms
  *   upgrade    101 Switching Protocols, then the socket is held until the client closes it
  *   CONNECT    200 Connection Established, then held the same way
  */
@@ -78,6 +79,9 @@ export async function startAgent(): Promise<Agent> {
           break;
         case '/reset':
           req.socket.destroy();
+          break;
+        case '/reset-late':
+          setTimeout(() => req.socket.destroy(), 200);
           break;
         default:
           res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }).end('ok');
