@@ -60,6 +60,7 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_MAX_NODES',
   'GATEWAY_METRICS_NODE_IDLE_TTL',
   'GATEWAY_METRICS_DOWN_AFTER_ERRORS',
+  'GATEWAY_METRICS_HTTP',
   'GATEWAY_METRICS_HTTP_NODES',
   'GATEWAY_METRICS_HTTP_SIZES',
   'GATEWAY_METRICS_INBOUND_HTTP',
@@ -82,10 +83,18 @@ export class ConfigError extends TypeError {
   }
 }
 
+/**
+ * How the HTTP path names a call's node: `zero-config` (every call, node =
+ * `host:port`), `nodeFor` (a function refines or excludes), `map` (only mapped
+ * destinations are recorded).
+ */
+export type HttpPathMode = 'zero-config' | 'nodeFor' | 'map';
+
 export interface ResolvedHttpPath {
+  readonly mode: HttpPathMode;
   /** `host:port` → node, when `nodeFor` was a map (no URL is built per call then). */
   readonly hostPortMap: ReadonlyMap<string, string> | undefined;
-  readonly nodeFor: ((url: URL) => string | undefined) | undefined;
+  readonly nodeFor: ((url: URL, defaultNode: string) => string | undefined | null) | undefined;
   readonly isError: (statusCode: number) => boolean;
   readonly sizes: boolean;
 }
@@ -393,37 +402,51 @@ function optionalObject(option: string, value: unknown): Record<string, unknown>
 }
 
 function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined {
-  let hostPortMap: ReadonlyMap<string, string> | undefined;
-  let nodeFor: ((url: URL) => string | undefined) | undefined;
-  let isError: (code: number) => boolean = code => code >= 500;
+  if (value === false) return undefined;
+  let o: Partial<HttpPathOptions> = {};
   if (value !== undefined) {
-    const o = optionalObject('http', value) as Partial<HttpPathOptions>;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigError('http', value, 'must be an object of HTTP path options, or false to turn the HTTP path off');
+    }
+    o = value as Partial<HttpPathOptions>;
     rejectUnknownKeys('http', o as Record<string, unknown>, new Set(['nodeFor', 'isError', 'sizes']));
-    const nf = o.nodeFor;
-    if (typeof nf === 'function') {
-      nodeFor = nf;
-    } else if (nf instanceof Map) {
-      hostPortMap = normalizeHostPortMap('http.nodeFor', nf);
-    } else if (typeof nf === 'object' && nf !== null) {
-      hostPortMap = normalizeHostPortMap('http.nodeFor', new Map(Object.entries(nf as Record<string, unknown>)));
-    } else {
-      throw new ConfigError('http.nodeFor', nf, 'must be a function (url) => node | undefined, or a map of host:port to node');
-    }
-    if (o.isError !== undefined) {
-      if (typeof o.isError !== 'function') throw new ConfigError('http.isError', o.isError, 'must be a function');
-      isError = o.isError;
-    }
-    const sizes = r.pick('http.sizes', o.sizes, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
-    return Object.freeze({ hostPortMap, nodeFor, isError, sizes });
+  } else if (!r.pick('http', undefined, checkBool, 'GATEWAY_METRICS_HTTP', parseEnvBool, true)) {
+    return undefined;
   }
-  const raw = r.env.GATEWAY_METRICS_HTTP_NODES;
-  if (raw !== undefined && raw.trim() !== '') {
-    const c = parseHostPortNodes(raw);
-    const sizes = r.pick('http.sizes', undefined, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
-    if (c.ok) return Object.freeze({ hostPortMap: c.value, nodeFor: undefined, isError, sizes });
-    r.warnEnv('GATEWAY_METRICS_HTTP_NODES', raw, c.reason, null);
+  let mode: HttpPathMode = 'zero-config';
+  let hostPortMap: ReadonlyMap<string, string> | undefined;
+  let nodeFor: ResolvedHttpPath['nodeFor'];
+  let isError: (code: number) => boolean = code => code >= 500;
+  const nf = o.nodeFor;
+  if (typeof nf === 'function') {
+    mode = 'nodeFor';
+    nodeFor = nf;
+  } else if (nf instanceof Map) {
+    mode = 'map';
+    hostPortMap = normalizeHostPortMap('http.nodeFor', nf);
+  } else if (typeof nf === 'object' && nf !== null) {
+    mode = 'map';
+    hostPortMap = normalizeHostPortMap('http.nodeFor', new Map(Object.entries(nf as Record<string, unknown>)));
+  } else if (nf !== undefined) {
+    throw new ConfigError('http.nodeFor', nf, 'must be a function (url, defaultNode) => node | undefined, or a map of host:port to node');
+  } else {
+    const raw = r.env.GATEWAY_METRICS_HTTP_NODES;
+    if (raw !== undefined && raw.trim() !== '') {
+      const c = parseHostPortNodes(raw);
+      if (c.ok) {
+        mode = 'map';
+        hostPortMap = c.value;
+      } else {
+        r.warnEnv('GATEWAY_METRICS_HTTP_NODES', raw, c.reason, 'zero-config (node = host:port)');
+      }
+    }
   }
-  return undefined;
+  if (o.isError !== undefined) {
+    if (typeof o.isError !== 'function') throw new ConfigError('http.isError', o.isError, 'must be a function');
+    isError = o.isError;
+  }
+  const sizes = r.pick('http.sizes', o.sizes, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
+  return Object.freeze({ mode, hostPortMap, nodeFor, isError, sizes });
 }
 
 function normalizeHostPortMap(option: string, map: ReadonlyMap<unknown, unknown>): ReadonlyMap<string, string> {

@@ -1,17 +1,28 @@
 /**
  * Automatic HTTP path: outbound calls through `http`/`https` and global
- * `fetch` (undici), recorded with `transport="http"` when `nodeFor` maps their
- * destination to a node.
+ * `fetch` / undici, recorded with `transport="http"`.
  *
  * Built on Node's diagnostics channels rather than
  * @opentelemetry/instrumentation-http: that one does not see fetch, cannot add
  * a node attribute, and costs 30–35% of a proxy's throughput on this machine
- * (FACTS.md). Subscribing patches nothing, and unsubscribing undoes it all.
+ * (BENCHMARKS.md). Subscribing patches nothing, and unsubscribing undoes it all.
+ *
+ * The node is the real destination: the `host:port` the request connects to
+ * (default port filled in, IPv6 as `[addr]:port`), the same key for node:http
+ * and undici. Proxies such as http-proxy forward the caller's `Host` header
+ * unchanged, so the header only serves as a second key for maps written that way.
  *
  * Duration runs from the request's start to the end of the response body. We
  * never add 'error' or 'data' listeners to the host's request/response objects:
  * the first would swallow errors the host would otherwise see, the second
  * would switch the body to flowing mode.
+ *
+ * A long-lived stream is not a call: a GET answered with `text/event-stream`,
+ * an upgraded connection (101) and a CONNECT tunnel leave in-flight at their
+ * response headers and count in `gateway.streams.opened` /
+ * `gateway.stream.open.duration` instead. A POST answered with an event stream
+ * (MCP Streamable HTTP) ends with its answer, so it stays a call timed to the
+ * end of its body.
  */
 import * as dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
@@ -29,19 +40,32 @@ interface Attempt {
   statusCode: number | undefined;
   requestBytes: number | undefined;
   responseBytes: number | undefined;
+  /** The request's own timeout fired ('timeout' event): a destroy that follows is a timeout. */
+  timedOut: boolean;
 }
 
 /** Minimal shape of undici's request object in its diagnostics messages. */
 interface UndiciRequest {
   origin?: unknown;
   path?: unknown;
+  method?: unknown;
   body?: unknown;
+  upgrade?: unknown;
   /** Set by fetch from the extracted body (its body itself is an async generator). */
   contentLength?: unknown;
 }
 interface UndiciResponse {
   statusCode?: unknown;
   headers?: unknown;
+}
+
+/** What node:http's ClientRequest holds that the typings leave out. */
+interface ClientRequestInternals {
+  timeoutCb?: unknown;
+  timeout?: unknown;
+  upgradeOrConnect?: unknown;
+  res?: IncomingMessage | null;
+  agent?: { sockets?: Record<string, unknown[] | undefined>; requests?: Record<string, unknown[] | undefined>; options?: { timeout?: unknown } } | false;
 }
 
 const CHANNELS = {
@@ -57,8 +81,17 @@ const CHANNELS = {
 /** Bound on the origin → node cache (host:port maps stay small; URLs with many hosts must not grow it). */
 const ORIGIN_CACHE_MAX = 1024;
 
+/**
+ * Every OTLP/HTTP exporter of OpenTelemetry JS sends this User-Agent
+ * (otlp-exporter-base, also after a user-supplied prefix): telemetry export,
+ * ours or the app's own SDK's, is never a gateway call.
+ */
+const OTLP_EXPORTER_AGENT = 'OTel-OTLP-Exporter-JavaScript/';
+
+const EVENT_STREAM = 'text/event-stream';
+
 function defaultPort(protocol: string): string {
-  return protocol === 'https:' ? '443' : '80';
+  return protocol === 'https:' || protocol === 'wss:' ? '443' : '80';
 }
 
 function statusClassOf(code: number): string {
@@ -78,25 +111,114 @@ function contentLength(value: unknown): number | undefined {
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** content-length from undici's raw header list ([k, v, k, v, …] of Buffers or strings). */
-function undiciContentLength(headers: unknown): number | undefined {
+/** A header from undici's raw header list ([k, v, k, v, …] of Buffers or strings). */
+function undiciHeader(headers: unknown, name: string): string | undefined {
   if (!Array.isArray(headers)) return undefined;
   for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (String(headers[i]).toLowerCase() === 'content-length') return contentLength(String(headers[i + 1]));
+    if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
   }
   return undefined;
 }
+
+function isEventStream(contentType: unknown): boolean {
+  return typeof contentType === 'string' && contentType.trimStart().toLowerCase().startsWith(EVENT_STREAM);
+}
+
+/** A host as it appears in a `host:port` key: lowercase, IPv6 in brackets. */
+export function keyHost(host: string): string {
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h;
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+/** `Host: name[:port]` → `name:port` (default port of `protocol` filled in), or undefined. */
+export function hostHeaderKey(header: string, protocol: string): string | undefined {
+  const h = header.trim().toLowerCase();
+  if (h === '') return undefined;
+  if (h.startsWith('[')) {
+    const close = h.indexOf(']');
+    if (close === -1) return undefined;
+    const rest = h.slice(close + 1);
+    return rest === '' ? `${h.slice(0, close + 1)}:${defaultPort(protocol)}` : rest.startsWith(':') ? h : undefined;
+  }
+  const colon = h.lastIndexOf(':');
+  if (colon === -1) return `${h}:${defaultPort(protocol)}`;
+  return h.indexOf(':') === colon ? h : undefined;
+}
+
+/**
+ * The port a node:http request connects to. ClientRequest keeps no port of its
+ * own (only in a default `Host` header, which proxies replace), so it comes
+ * from the agent's key for the request or its socket (`host:port:…`, what the
+ * agent actually connects to), then from the connected socket, then from a
+ * `Host` header naming the same host, then the protocol's default.
+ */
+export function connectPort(request: ClientRequest, host: string, protocol: string, hostHeader: unknown): string {
+  const socket = request.socket;
+  // A socket's destination never changes, and keep-alive reuses it: look it up once per socket.
+  if (socket != null) {
+    const known = socketPorts.get(socket);
+    if (known !== undefined) return known;
+  }
+  const port = knownConnectPort(request, socket, host);
+  if (port !== undefined) {
+    if (socket != null) socketPorts.set(socket, port);
+    return port;
+  }
+  if (typeof hostHeader === 'string') {
+    const key = hostHeaderKey(hostHeader, protocol);
+    const kh = keyHost(host);
+    if (key !== undefined && key.startsWith(`${kh}:`)) return key.slice(kh.length + 1);
+  }
+  return defaultPort(protocol);
+}
+
+/** Destination port per socket, when the agent or the connected socket said it (see connectPort). */
+const socketPorts = new WeakMap<object, string>();
+
+/** The port from the agent's key for the request or its socket, else from the connected socket. */
+function knownConnectPort(request: ClientRequest, socket: ClientRequest['socket'], host: string): string | undefined {
+  const agent = (request as unknown as ClientRequestInternals).agent;
+  if (typeof agent === 'object' && agent !== null) {
+    const prefix = `${host}:`;
+    const lists = socket != null ? agent.sockets : agent.requests;
+    const item: unknown = socket ?? request;
+    if (lists != null) {
+      for (const name in lists) {
+        if (!name.startsWith(prefix)) continue;
+        const list = lists[name];
+        if (list !== undefined && list.includes(item)) {
+          const end = name.indexOf(':', prefix.length);
+          const port = end === -1 ? name.slice(prefix.length) : name.slice(prefix.length, end);
+          if (/^[0-9]+$/.test(port)) return port;
+        }
+      }
+    }
+  }
+  const remotePort = socket?.remotePort;
+  return typeof remotePort === 'number' ? String(remotePort) : undefined;
+}
+
+/** Says whether a destination is this process's own metrics endpoint. */
+export type OwnEndpoint = (host: string, port: string) => boolean;
 
 export class HttpClientPath {
   private readonly _attempts = new WeakMap<object, Attempt>();
   private readonly _originNodes = new Map<string, string | null>();
   private readonly _warn = new RateLimitedWarner();
   private _enabled = false;
+  private _own: OwnEndpoint | undefined;
 
   constructor(
     private readonly _metrics: GatewayMetrics,
     private readonly _config: ResolvedHttpPath,
   ) {}
+
+  /** Requests to this destination are the package's own (scrapes of its endpoint): never recorded. */
+  setOwnEndpoint(own: OwnEndpoint | undefined): void {
+    this._own = own;
+    this._originNodes.clear();
+  }
 
   enable(): void {
     if (this._enabled) return;
@@ -126,24 +248,34 @@ export class HttpClientPath {
 
   // ---- node resolution --------------------------------------------------
 
-  /** Node for `protocol//hostPort` + `path`; undefined when not a gateway call. */
-  private _nodeFor(protocol: string, hostPort: string, path: string): string | undefined {
-    const map = this._config.hostPortMap;
+  /**
+   * Node of a call to `host:port` (host already as keyHost() writes it);
+   * undefined when it is not a gateway call. `hostHeader` is the second key of
+   * a map; `path` only matters to a nodeFor function.
+   */
+  private _nodeFor(protocol: string, host: string, port: string, path: string, hostHeader: string | undefined): string | undefined {
+    if (this._own !== undefined && this._own(host, port)) return undefined;
+    const key = `${host}:${port}`;
+    const config = this._config;
+    if (config.mode === 'zero-config') return key;
+    const map = config.hostPortMap;
     if (map !== undefined) {
-      const key = hostPort.includes(':') && !hostPort.endsWith(']') ? hostPort : `${hostPort}:${defaultPort(protocol)}`;
-      return map.get(key.toLowerCase());
+      const node = map.get(key);
+      if (node !== undefined || hostHeader === undefined) return node;
+      const second = hostHeaderKey(hostHeader, protocol);
+      return second === undefined ? undefined : map.get(second);
     }
-    const nodeFor = this._config.nodeFor;
+    const nodeFor = config.nodeFor;
     if (nodeFor === undefined) return undefined;
     let url: URL;
     try {
-      url = new URL(`${protocol}//${hostPort}${path.startsWith('/') ? path : `/${path}`}`);
+      url = new URL(`${protocol}//${key}${path.startsWith('/') ? path : `/${path}`}`);
     } catch {
-      this._warn.warn('url', () => `http path: cannot parse ${describe(`${protocol}//${hostPort}${path}`)}; call not recorded`);
+      this._warn.warn('url', () => `http path: cannot parse ${describe(`${protocol}//${key}${path}`)}; call not recorded`);
       return undefined;
     }
     try {
-      const node = nodeFor(url);
+      const node = nodeFor(url, key);
       return typeof node === 'string' ? node : undefined;
     } catch (err) {
       this._warn.warn('nodeFor', () => `http.nodeFor threw ${describe(err)}; call not recorded`);
@@ -163,22 +295,41 @@ export class HttpClientPath {
       statusCode: undefined,
       requestBytes,
       responseBytes: undefined,
+      timedOut: false,
     };
     this._attempts.set(key, attempt);
     return attempt;
   }
 
-  private _finish(attempt: Attempt, error: unknown, aborted = false): void {
+  /**
+   * @param clientAborted the client itself ended the exchange (its own
+   *   destroy/abort): a connection reset that follows is `aborted`, or
+   *   `timeout` when the request's timeout had fired.
+   */
+  private _finish(attempt: Attempt, error: unknown, clientAborted = false): void {
     if (attempt.done) return;
     attempt.done = true;
     const seconds = (performance.now() - attempt.t0) / 1000;
     const code = attempt.statusCode;
     let errorType: string | undefined;
-    if (error !== undefined) errorType = errorTypeOf(error);
-    else if (aborted) errorType = 'aborted';
+    if (error !== undefined) {
+      errorType = errorTypeOf(error);
+      // A fired timeout alone decides nothing (the global agent arms a 5 s one
+      // that nobody acts on); a client destroy after it is a client timeout.
+      if (clientAborted && (errorType === 'connection_reset' || errorType === 'aborted')) {
+        errorType = attempt.timedOut ? 'timeout' : 'aborted';
+      }
+    } else if (clientAborted) errorType = attempt.timedOut ? 'timeout' : 'aborted';
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
     const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
     this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes);
+  }
+
+  /** The attempt is a long-lived stream: not a call (see the top of this file). */
+  private _stream(attempt: Attempt): void {
+    if (attempt.done) return;
+    attempt.done = true;
+    this._metrics.autoStream(attempt.series, (performance.now() - attempt.t0) / 1000);
   }
 
   private _isError(code: number): boolean {
@@ -195,19 +346,40 @@ export class HttpClientPath {
   private readonly _onHttpStart = (message: unknown): void => {
     try {
       const request = (message as { request: ClientRequest }).request;
+      const userAgent = request.getHeader('user-agent');
+      if (typeof userAgent === 'string' && userAgent.includes(OTLP_EXPORTER_AGENT)) return;
+      const protocol = request.protocol ?? 'http:';
+      const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
       const hostHeader = request.getHeader('host');
-      const hostPort = typeof hostHeader === 'string' ? hostHeader : `${request.host}`;
-      const node = this._nodeFor(request.protocol ?? 'http:', hostPort, request.path ?? '/');
+      const port = connectPort(request, rawHost, protocol, hostHeader);
+      const node = this._nodeFor(protocol, keyHost(rawHost), port, request.path ?? '/', typeof hostHeader === 'string' ? hostHeader : undefined);
       const requestBytes = this._config.sizes
         ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
         : undefined;
       const attempt = this._begin(request, node, requestBytes);
       if (attempt === undefined) return;
+      const r = request as unknown as ClientRequestInternals;
+      // A timeout is armed (option, setTimeout(), or the agent's): learn whether
+      // it fired, since the destroy that usually follows reads as a reset.
+      // A 'timeout' listener changes nothing for the request (Node only emits
+      // the event; whoever armed the timeout decides what to do).
+      if (r.timeoutCb != null || r.timeout !== undefined || (typeof r.agent === 'object' && r.agent?.options?.timeout !== undefined)) {
+        request.on('timeout', () => {
+          attempt.timedOut = true;
+        });
+      }
       // 'close' always comes, also after errors and aborts: the safety net that
       // keeps the in-flight count right if no other event finished the attempt.
+      // An upgrade or CONNECT ends here too (no response event is published):
+      // the connection is handed to the caller, a stream.
       // (`on`, not `once`: the object is done after 'close', and once() costs a wrapper per call.)
       request.on('close', () => {
-        if (!attempt.done && attempt.statusCode === undefined) this._finish(attempt, undefined, true);
+        if (attempt.done) return;
+        if (r.upgradeOrConnect === true) {
+          const code = r.res?.statusCode;
+          if (typeof code === 'number') attempt.statusCode = code;
+          this._stream(attempt);
+        } else if (attempt.statusCode === undefined) this._finish(attempt, undefined, true);
       });
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
@@ -220,6 +392,10 @@ export class HttpClientPath {
       const attempt = this._attempts.get(request);
       if (attempt === undefined || attempt.done) return;
       attempt.statusCode = response.statusCode;
+      if (request.method === 'GET' && isEventStream(response.headers['content-type'])) {
+        this._stream(attempt);
+        return;
+      }
       if (this._config.sizes) {
         const declared = contentLength(response.headers['content-length']);
         if (declared !== undefined) attempt.responseBytes = declared;
@@ -227,11 +403,15 @@ export class HttpClientPath {
       }
       // One listener: 'close' follows 'end' at once (autoDestroy), and also
       // comes when the body is cut short; `complete` tells the two apart.
+      // A body cut short after the client's own destroy: ClientRequest.destroy()
+      // dumps the response first (`_dumped`), then the socket's close reports
+      // an ECONNRESET "aborted" exactly as a reset by the peer would.
       response.on('close', () => {
         if (attempt.done) return;
         const errored = (response as { errored?: unknown }).errored;
         if (response.complete && errored == null) this._finish(attempt, undefined);
-        else this._finish(attempt, errored ?? undefined, errored == null);
+        else if (errored == null) this._finish(attempt, undefined, true);
+        else this._finish(attempt, errored, (response as { _dumped?: unknown })._dumped === true);
       });
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
@@ -257,7 +437,10 @@ export class HttpClientPath {
     try {
       const { request, error } = message as { request: ClientRequest; error: unknown };
       const attempt = this._attempts.get(request);
-      if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
+      // After the client's own destroy()/abort() Node publishes "socket hang up"
+      // (ECONNRESET) with `destroyed` already true; a reset by the peer
+      // publishes it with `destroyed` still false.
+      if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'), request.destroyed === true);
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }
@@ -268,14 +451,17 @@ export class HttpClientPath {
   private readonly _onUndiciCreate = (message: unknown): void => {
     try {
       const request = (message as { request: UndiciRequest }).request;
+      // An upgrade (WebSocket) or CONNECT ends in a handed-over socket, which
+      // undici publishes nothing about: not a call, and no stream we could time.
+      if (request.method === 'CONNECT' || (request.upgrade !== undefined && request.upgrade !== null && request.upgrade !== false)) return;
       const origin = String(request.origin ?? '');
       const path = typeof request.path === 'string' ? request.path : '/';
       let node: string | undefined;
-      if (this._config.hostPortMap !== undefined) {
+      if (this._config.mode !== 'nodeFor') {
         node = this._nodeForOrigin(origin);
       } else {
-        const [protocol, hostPort] = splitOrigin(origin);
-        node = protocol === undefined ? undefined : this._nodeFor(protocol, hostPort!, path);
+        const [protocol, host, port] = splitOrigin(origin);
+        node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
       }
       this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
     } catch (err) {
@@ -283,12 +469,12 @@ export class HttpClientPath {
     }
   };
 
-  /** host:port maps only: the node depends on the origin alone, so cache it. */
+  /** Zero config and host:port maps: the node depends on the origin alone, so cache it. */
   private _nodeForOrigin(origin: string): string | undefined {
     const cached = this._originNodes.get(origin);
     if (cached !== undefined) return cached ?? undefined;
-    const [protocol, hostPort] = splitOrigin(origin);
-    const node = protocol === undefined ? undefined : this._nodeFor(protocol, hostPort!, '/');
+    const [protocol, host, port] = splitOrigin(origin);
+    const node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, '/', undefined);
     if (this._originNodes.size >= ORIGIN_CACHE_MAX) this._originNodes.clear();
     this._originNodes.set(origin, node ?? null);
     return node;
@@ -296,11 +482,15 @@ export class HttpClientPath {
 
   private readonly _onUndiciHeaders = (message: unknown): void => {
     try {
-      const { request, response } = message as { request: object; response: UndiciResponse };
-      const attempt = this._attempts.get(request);
+      const { request, response } = message as { request: UndiciRequest; response: UndiciResponse };
+      const attempt = this._attempts.get(request as object);
       if (attempt === undefined || attempt.done) return;
       if (typeof response.statusCode === 'number') attempt.statusCode = response.statusCode;
-      if (this._config.sizes) attempt.responseBytes = undiciContentLength(response.headers);
+      if (request.method === 'GET' && isEventStream(undiciHeader(response.headers, 'content-type'))) {
+        this._stream(attempt);
+        return;
+      }
+      if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }
@@ -328,13 +518,19 @@ export class HttpClientPath {
   };
 }
 
-/** 'http://host:port' → ['http:', 'host:port'] (port kept as written; default filled later). */
-function splitOrigin(origin: string): [string | undefined, string | undefined] {
+/**
+ * 'http://host:port' → ['http:', 'host', 'port'] with the host as keyHost()
+ * writes it and the default port filled in.
+ */
+function splitOrigin(origin: string): [string | undefined, string | undefined, string | undefined] {
   const at = origin.indexOf('//');
-  if (at <= 0) return [undefined, undefined];
+  if (at <= 0) return [undefined, undefined, undefined];
   const protocol = origin.slice(0, at);
   let hostPort = origin.slice(at + 2);
   const slash = hostPort.indexOf('/');
   if (slash !== -1) hostPort = hostPort.slice(0, slash);
-  return [protocol, hostPort];
+  const key = hostHeaderKey(hostPort, protocol);
+  if (key === undefined) return [undefined, undefined, undefined];
+  const colon = key.lastIndexOf(':');
+  return [protocol, key.slice(0, colon), key.slice(colon + 1)];
 }

@@ -29,6 +29,7 @@ export interface CardinalityLimits {
   readonly healthDuration: number;
   readonly healthFailures: number;
   readonly size: number;
+  readonly streams: number;
 }
 
 /**
@@ -49,5 +50,6 @@ export function cardinalityLimits(maxNodes: number): CardinalityLimits {
     healthDuration: n * 2 + 1,
     healthFailures: n + 1,
     size: n * t + 1,
+    streams: n * t + 1,
   });
 }

@@ -58,6 +58,8 @@ import {
   METRIC_REQUEST_SIZE,
   METRIC_REQUESTS_ACTIVE,
   METRIC_RESPONSE_SIZE,
+  METRIC_STREAM_OPEN_DURATION,
+  METRIC_STREAMS_OPENED,
   NODE_OTHER,
   SCOPE_NAME,
   STATUS_ERROR,
@@ -140,6 +142,16 @@ function isThenable(value: unknown): boolean {
   }
 }
 
+interface WellFormed {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+
+/** Lone surrogates replaced by U+FFFD (ES2024 string methods, in Node >= 20; the build's lib is ES2022). */
+function wellFormed(s: string): string {
+  return (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
+}
+
 function validBytes(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
@@ -158,6 +170,8 @@ export class GatewayMetrics {
   private readonly _healthFailures: Counter;
   private readonly _requestSize: Histogram;
   private readonly _responseSize: Histogram;
+  private readonly _streamsOpened: Counter;
+  private readonly _streamOpenDuration: Histogram;
   /** Undefined when register() reports in-flight and up itself (nodeState()). */
   private readonly _active: ObservableUpDownCounter | undefined;
   private readonly _up: ObservableGauge | undefined;
@@ -231,6 +245,12 @@ export class GatewayMetrics {
       valueType: ValueType.INT,
       advice: { explicitBucketBoundaries: sizeBuckets },
     });
+    this._streamsOpened = meter.createCounter(name(METRIC_STREAMS_OPENED), { ...info(METRIC_STREAMS_OPENED), valueType: ValueType.INT });
+    this._streamOpenDuration = meter.createHistogram(name(METRIC_STREAM_OPEN_DURATION), {
+      ...info(METRIC_STREAM_OPEN_DURATION),
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: buckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS) },
+    });
     this._activeName = name(METRIC_REQUESTS_ACTIVE);
     this._upName = name(METRIC_NODE_UP);
     if (ownNodeState) {
@@ -254,6 +274,13 @@ export class GatewayMetrics {
    */
   measure<T>(labels: MeasureOptions, fn: () => T): T {
     if (this._forward !== undefined) return this._forward.measure(labels, fn);
+    if (typeof fn !== 'function') {
+      // Nothing to call, so nothing to time. Handing the value back keeps the
+      // common slip `measure(labels, promise)` working for the caller (it
+      // awaits the same promise); throwing would break the host's call.
+      this._warn.warn('measure-fn', () => `measure(): fn must be a function, got ${describe(fn)}; returned as is, not recorded`);
+      return fn as T;
+    }
     const series = this._seriesOf(labels, 'measure');
     const t0 = performance.now();
     if (series !== undefined) series.active++;
@@ -502,6 +529,22 @@ export class GatewayMetrics {
   }
 
   /**
+   * An automatic attempt turned out to be a long-lived stream (SSE GET,
+   * upgrade, CONNECT): it leaves in-flight, adds no duration sample and no
+   * error, and counts as an opened stream with its time to response headers.
+   */
+  autoStream(series: Series, secondsToHeaders: number): void {
+    try {
+      series.active--;
+      series.nodeEntry.lastSeen = performance.now();
+      this._streamsOpened.add(1, series.base);
+      this._streamOpenDuration.record(secondsToHeaders, series.base);
+    } catch (err) {
+      this._internalError(err);
+    }
+  }
+
+  /**
    * Whether a `node` label value is live: called within `nodeIdleTtl`, or in
    * flight. An expired node is not live even before a sweep removes it.
    */
@@ -667,11 +710,12 @@ export class GatewayMetrics {
   }
 
   /** A user-supplied error type, kept if it is a bounded label value. */
-  private _userErrorType(type: unknown): string {
-    if (typeof type !== 'string' || type === '' || type.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('errorType', () => `errorType must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(type)}; using ${ERROR_TYPE_OTHER}`);
+  private _userErrorType(raw: unknown): string {
+    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('errorType', () => `errorType must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(raw)}; using ${ERROR_TYPE_OTHER}`);
       return ERROR_TYPE_OTHER;
     }
+    const type = wellFormed(raw);
     if (this._errorTypes.has(type)) return type;
     if (this._errorTypes.size >= MAX_ERROR_TYPES + DERIVED_ERROR_TYPES.size) {
       this._warn.warn('errorTypes', () => `more than ${MAX_ERROR_TYPES} distinct error types; ${describe(type)} recorded as ${ERROR_TYPE_OTHER}`);
@@ -708,11 +752,16 @@ export class GatewayMetrics {
     }
   }
 
-  private _nodeOf(node: unknown, caller: string): NodeEntry | undefined {
-    if (typeof node !== 'string' || node === '' || node.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('node', () => `${caller}(): node must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(node)}; not recorded`);
+  private _nodeOf(raw: unknown, caller: string): NodeEntry | undefined {
+    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('node', () => `${caller}(): node must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(raw)}; not recorded`);
       return undefined;
     }
+    // Exporters write label values as UTF-8, where every lone surrogate becomes
+    // U+FFFD: two names differing only there would be two entries with one
+    // label value (duplicate series in /metrics). Make the name well-formed
+    // first, so they are one node.
+    const node = wellFormed(raw);
     const existing = this._nodes.get(node);
     if (existing !== undefined) return existing;
     if (node === NODE_OTHER) return this._otherNode();
@@ -755,11 +804,12 @@ export class GatewayMetrics {
     return (this._other ??= new NodeEntry(NODE_OTHER, performance.now()));
   }
 
-  private _transportOf(transport: unknown, caller: string): string | undefined {
-    if (typeof transport !== 'string' || transport === '' || transport.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('transport', () => `${caller}(): transport must be a non-empty string such as "http" or "exec", got ${describe(transport)}; not recorded`);
+  private _transportOf(raw: unknown, caller: string): string | undefined {
+    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
+      this._warn.warn('transport', () => `${caller}(): transport must be a non-empty string such as "http" or "exec", got ${describe(raw)}; not recorded`);
       return undefined;
     }
+    const transport = wellFormed(raw);
     if (this._transports.has(transport)) return transport;
     if (this._transports.size >= MAX_TRANSPORTS) {
       this._warn.warn('transports', () => `more than ${MAX_TRANSPORTS} distinct transports; ${describe(transport)} recorded as "${NODE_OTHER}"`);

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 import { metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -21,7 +22,7 @@ import { logger, describe } from './diag';
 import { createMetricsServer, listen, MetricsEndpoint } from './endpoint';
 import { ExecInstrumentation } from './exec-path';
 import { PrometheusSerializer } from './exposition';
-import { HttpClientPath } from './http-path';
+import { HttpClientPath, keyHost, type OwnEndpoint } from './http-path';
 import { cardinalityLimits } from './limits';
 import { createGatewayMetrics, GatewayMetrics } from './metrics';
 import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from './delta-readers';
@@ -146,6 +147,38 @@ function hostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** The startup line that says how outbound HTTP calls are attributed. */
+export function httpModeLine(config: ResolvedConfig): string {
+  const http = config.http;
+  if (http === undefined) return 'HTTP path: off (http: false or GATEWAY_METRICS_HTTP=false)';
+  switch (http.mode) {
+    case 'zero-config':
+      return 'HTTP path: zero config, every outbound HTTP call is recorded with node="host:port" of its destination (http.nodeFor refines, http: false turns it off)';
+    case 'nodeFor':
+      return 'HTTP path: http.nodeFor names each call\'s node; calls it maps to undefined are not recorded';
+    default:
+      return `HTTP path: a map of ${http.hostPortMap?.size ?? 0} host:port destination(s); unmapped calls are not recorded`;
+  }
+}
+
+/**
+ * Our own listener as an outbound destination (a scrape of our endpoint from
+ * this process): its port on any local name or address.
+ */
+function ownEndpoint(host: string, port: number): OwnEndpoint {
+  const local = new Set<string>(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]', keyHost(host)]);
+  try {
+    local.add(keyHost(hostname()));
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) local.add(keyHost(a.address));
+    }
+  } catch {
+    // Interfaces unreadable (sandbox): the loopback names above remain.
+  }
+  const p = String(port);
+  return (h, q) => q === p && (local.has(h) || h.startsWith('127.'));
+}
+
 /**
  * Register the plugin once per process. Synchronous; env fills what options
  * omit. A second call warns and returns the first handle.
@@ -181,6 +214,7 @@ class Registration implements GatewayOtel {
   private readonly _server: http.Server | undefined;
   private readonly _disposers: (() => void)[] = [];
   private readonly _health = new Set<HealthChecker>();
+  private _httpPath: HttpClientPath | undefined;
   private _shutdown: Promise<void> | undefined;
 
   constructor(readonly config: ResolvedConfig) {
@@ -289,6 +323,7 @@ class Registration implements GatewayOtel {
       this._server = server;
       this.ready = listen(server, host, port).then(address => {
         this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;
+        this._httpPath?.setOwnEndpoint(ownEndpoint(host, address.port));
       });
     } else {
       this.ready = Promise.resolve();
@@ -317,8 +352,10 @@ class Registration implements GatewayOtel {
       const proc = new ProcessMetrics(this.meterProvider);
       this._disposers.push(() => proc.disable());
     }
+    logger.info(httpModeLine(config));
     if (config.http !== undefined) {
       const httpPath = new HttpClientPath(this.metrics, config.http);
+      this._httpPath = httpPath;
       httpPath.enable();
       this._disposers.push(() => httpPath.disable());
     }

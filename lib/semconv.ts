@@ -13,6 +13,8 @@ export const METRIC_HEALTH_CHECK_DURATION = 'gateway.health_check.duration' as c
 export const METRIC_HEALTH_CHECK_FAILURES = 'gateway.health_check.failures' as const;
 export const METRIC_REQUEST_SIZE = 'gateway.request.size' as const;
 export const METRIC_RESPONSE_SIZE = 'gateway.response.size' as const;
+export const METRIC_STREAMS_OPENED = 'gateway.streams.opened' as const;
+export const METRIC_STREAM_OPEN_DURATION = 'gateway.stream.open.duration' as const;
 
 /** Instruments of other packages that our duration View also covers. */
 export const METRIC_HTTP_SERVER_DURATION = 'http.server.request.duration' as const;
@@ -120,6 +122,18 @@ export const INSTRUMENTS = {
     kind: 'histogram',
     unit: 'By',
     description: 'Size of response bodies received from a backend node.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+  [METRIC_STREAMS_OPENED]: {
+    kind: 'counter',
+    unit: '{stream}',
+    description: 'Long-lived streams opened to a backend node (GET text/event-stream, upgraded connections, CONNECT tunnels); not routed calls.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+  [METRIC_STREAM_OPEN_DURATION]: {
+    kind: 'histogram',
+    unit: 's',
+    description: 'Time from the start of a stream request to its response headers.',
     attributes: [ATTR_NODE, ATTR_TRANSPORT],
   },
 } as const;

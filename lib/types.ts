@@ -108,10 +108,19 @@ export type HostPortMap = Readonly<Record<string, string>> | ReadonlyMap<string,
 
 export interface HttpPathOptions {
   /**
-   * Which backend node an outbound HTTP call goes to. Calls mapped to `undefined`
-   * are not gateway calls and are not recorded. Env `GATEWAY_METRICS_HTTP_NODES=host:port=node,…`.
+   * Which backend node an outbound HTTP call goes to. The key is the real
+   * destination, the `host:port` the request connects to (default port filled
+   * in, IPv6 as `[addr]:port`); for http/https a map also tries the `Host`
+   * header as a second key.
+   * - omitted: zero config, every call is recorded with node = `host:port`
+   *   (env `GATEWAY_METRICS_HTTP_NODES=host:port=node,…` gives a map instead);
+   * - a function gets the destination URL and that `host:port` as
+   *   `defaultNode`, and returns the node; `undefined`/`null` means "not a
+   *   gateway call" (not recorded);
+   * - a map (object or Map of `host:port` → node): unmapped calls are not recorded.
+   * The package's own traffic (OTLP export, requests to its own endpoint) is never recorded.
    */
-  nodeFor: ((url: URL) => string | undefined) | HostPortMap;
+  nodeFor?: ((url: URL, defaultNode: string) => string | undefined | null) | HostPortMap;
   /**
    * Which response status codes count as `status="error"`.
    * @default (code) => code >= 500
@@ -196,8 +205,13 @@ export interface GatewayMetricsOptions {
    * @default 0
    */
   downAfterErrors?: number;
-  /** Time outbound HTTP calls automatically (http, https, fetch). */
-  http?: HttpPathOptions;
+  /**
+   * Time outbound HTTP calls automatically (http, https, fetch/undici). On by
+   * default in zero-config mode (node = `host:port`); `false` turns it off.
+   * Env `GATEWAY_METRICS_HTTP=false`.
+   * @default {} (zero config)
+   */
+  http?: HttpPathOptions | false;
   /** Time child processes automatically (spawn, execFile, exec). */
   exec?: ExecPathOptions;
   /**

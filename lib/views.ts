@@ -32,6 +32,8 @@ import {
   METRIC_REQUEST_SIZE,
   METRIC_REQUESTS_ACTIVE,
   METRIC_RESPONSE_SIZE,
+  METRIC_STREAM_OPEN_DURATION,
+  METRIC_STREAMS_OPENED,
 } from './semconv';
 import type { HistogramMode } from './types';
 
@@ -116,6 +118,8 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
       // instrumentation-http's own advice stops at 10 s; exec-style timeouts need 60 s.
       { instrumentName: METRIC_HTTP_SERVER_DURATION, aggregation: durationAggregation },
       { instrumentName: METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
+      // Time to a stream's response headers: the same scale as a call's duration.
+      { instrumentName: name(METRIC_STREAM_OPEN_DURATION), aggregation: durationAggregation, aggregationCardinalityLimit: limits.streams },
     );
   }
   views.push(
@@ -131,6 +135,7 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
     { instrumentName: name(METRIC_HEALTH_CHECK_FAILURES), aggregationCardinalityLimit: limits.healthFailures },
     { instrumentName: name(METRIC_REQUEST_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
     { instrumentName: name(METRIC_RESPONSE_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+    { instrumentName: name(METRIC_STREAMS_OPENED), aggregationCardinalityLimit: limits.streams },
   );
   return views;
 }

@@ -8,6 +8,8 @@ import * as fc from 'fast-check';
 import { semconv } from '../lib';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, total, type Harness } from './helpers/metrics';
+import { find, scrape } from './helpers/prom';
+import { useRegistrations } from './helpers/registration';
 
 const D = semconv.METRIC_REQUEST_DURATION;
 
@@ -159,6 +161,47 @@ describe('bad input on the request path (property tests)', () => {
     }
     expect(diag.warn.filter(w => w.includes('durationSeconds'))).to.have.length(1);
     expect(diag.warn.filter(w => w.includes('node must be'))).to.have.length(1);
+  });
+});
+
+describe('measure() with something that is not a function', () => {
+  it('never throws: hands the value back as is, records nothing, warns once', async () => {
+    const diag = captureDiag();
+    const h = harness();
+    try {
+      const labels = { node: 'n', transport: 'http' };
+      expect(h.metrics.measure(labels, undefined as never)).to.equal(undefined);
+      expect(h.metrics.measure(labels, 42 as never)).to.equal(42);
+      // The common slip: a promise instead of a function returning one. The caller awaits the same promise.
+      const p = Promise.resolve('answer');
+      expect(h.metrics.measure(labels, p as never)).to.equal(p);
+      expect(await (h.metrics.measure(labels, p as never) as unknown as Promise<string>)).to.equal('answer');
+      expect(total(await h.collect(), D)).to.equal(0);
+      const rm = await h.collect();
+      expect(rm.scopeMetrics.flatMap(sm => sm.metrics).find(m => m.descriptor.name === semconv.METRIC_REQUESTS_ACTIVE)?.dataPoints ?? []).to.deep.equal([]);
+      expect(diag.warn.filter(w => w.includes('measure(): fn must be a function'))).to.have.length(1);
+    } finally {
+      await h.shutdown();
+      diag.restore();
+    }
+  });
+});
+
+describe('node names that differ only in lone surrogates', () => {
+  const reg = useRegistrations();
+
+  it('are one node (made well-formed), not duplicate series with identical labels in /metrics', async () => {
+    const o = await reg.ready({ http: false });
+    for (const node of ['agent\uD800', 'agent\uD801', 'agent\uDC00', 'agent\uFFFD']) {
+      o.metrics.record({ node, transport: 'http\uD800', status: 'error', durationSeconds: 0.1, errorType: 'e\uDBFF' });
+    }
+    const { text, parsed } = await scrape(o.prometheusUrl!);
+    const counts = find(parsed, 'gateway_request_duration_seconds_count');
+    expect(counts.map(s => [s.labels.node, s.labels.transport, s.value])).to.deep.equal([['agent\uFFFD', 'http\uFFFD', 4]]);
+    expect(find(parsed, 'gateway_request_errors_total').map(s => [s.labels.error_type, s.value])).to.deep.equal([['e\uFFFD', 4]]);
+    // No two lines of the exposition carry the same series.
+    const series = text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(l => l.slice(0, l.lastIndexOf(' ')));
+    expect(new Set(series).size).to.equal(series.length);
   });
 });
 

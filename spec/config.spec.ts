@@ -41,7 +41,8 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.inboundHttp).to.equal(false);
     expect(c.handleSignals).to.equal(false);
     expect(c.globalMeterProvider).to.equal(false);
-    expect(c.http).to.equal(undefined);
+    // The HTTP path is on by default, in zero-config mode (node = host:port).
+    expect(c.http).to.deep.include({ mode: 'zero-config', hostPortMap: undefined, nodeFor: undefined, sizes: true });
     expect(c.exec).to.equal(undefined);
     expect(Object.isFrozen(c)).to.equal(true);
     expect(Object.isFrozen(c.prometheus)).to.equal(true);
@@ -273,7 +274,8 @@ describe('config: resolveConfig(options, env)', () => {
       ['GATEWAY_METRICS_MAX_NODES', 'lots', c => c.maxNodes, 1000],
       ['GATEWAY_METRICS_NODE_IDLE_TTL', '10m', c => c.nodeIdleTtl, 600000],
       ['GATEWAY_METRICS_DOWN_AFTER_ERRORS', 'three', c => c.downAfterErrors, 0],
-      ['GATEWAY_METRICS_HTTP_NODES', 'no-equals-sign', c => c.http, undefined],
+      ['GATEWAY_METRICS_HTTP_NODES', 'no-equals-sign', c => c.http?.mode, 'zero-config'],
+      ['GATEWAY_METRICS_HTTP', 'off', c => c.http?.mode, 'zero-config'],
       ['GATEWAY_METRICS_INBOUND_HTTP', 'yes', c => c.inboundHttp, false],
       ['GATEWAY_METRICS_RUNTIME_METRICS', 'off', c => c.runtimeMetrics, true],
       ['GATEWAY_METRICS_PROCESS_METRICS', 'nope', c => c.processMetrics, true],
@@ -354,6 +356,30 @@ describe('config: resolveConfig(options, env)', () => {
     const r = parseResourceAttributes('k%3D=v%2C1, x = y ');
     expect(r.ok && r.value).to.deep.equal({ 'k=': 'v,1', x: 'y' });
     expect(sanitizeName('9lives.x')).to.equal('_9lives_x');
+  });
+
+  it('HTTP path modes: zero config by default, false or GATEWAY_METRICS_HTTP=false turns it off, option > env', () => {
+    expect(resolveConfig({ http: false }, {}).http).to.equal(undefined);
+    expect(resolveConfig({}, { GATEWAY_METRICS_HTTP: 'false' }).http).to.equal(undefined);
+    expect(resolveConfig({}, { GATEWAY_METRICS_HTTP: ' 0 ' }).http).to.equal(undefined);
+    expect(resolveConfig({}, { GATEWAY_METRICS_HTTP: 'TRUE' }).http!.mode).to.equal('zero-config');
+    // Off wins over a node map in the environment.
+    expect(resolveConfig({}, { GATEWAY_METRICS_HTTP: 'false', GATEWAY_METRICS_HTTP_NODES: 'a:1=n' }).http).to.equal(undefined);
+    // An options object turns the path on whatever the env says (option > env).
+    expect(resolveConfig({ http: { sizes: false } }, { GATEWAY_METRICS_HTTP: 'false' }).http).to.deep.include({ mode: 'zero-config', sizes: false });
+    // Options without nodeFor take the env map.
+    const c = resolveConfig({ http: { isError: () => true } }, { GATEWAY_METRICS_HTTP_NODES: 'a:1=n' });
+    expect(c.http!.mode).to.equal('map');
+    expect([...c.http!.hostPortMap!]).to.deep.equal([['a:1', 'n']]);
+    expect(resolveConfig({ http: { nodeFor: () => 'x' } }, {}).http!.mode).to.equal('nodeFor');
+    expect(resolveConfig({ http: { nodeFor: { 'a:1': 'n' } } }, {}).http!.mode).to.equal('map');
+    expect(diag.all()).to.deep.equal([]);
+  });
+
+  it('rejects http options that are neither an object nor false', () => {
+    for (const bad of [true, 'on', 1, null, []]) {
+      expect(() => resolveConfig({ http: bad as never }, {})).to.throw(ConfigError, /invalid option "http"/);
+    }
   });
 
   it('accepts http.nodeFor as a function, an object or a Map (keys lowercased)', () => {

@@ -51,7 +51,8 @@ describe('operator extras', () => {
     }
 
     it('mounts on a real Express app, with auth, 405 and HEAD rules', async () => {
-      const o = await start({ prometheus: { port: false, auth: { token: 't' } } });
+      // Not about the HTTP path: off, so the spec's own scrapes through fetch are not recorded as calls.
+      const o = await start({ http: false, prometheus: { port: false, auth: { token: 't' } } });
       o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.2 });
       const app = express();
       app.get('/health', (_req, res) => void res.send('ok'));
@@ -228,7 +229,8 @@ describe('operator extras', () => {
     });
 
     it('bearer deployments: the app’s own login in front, then the header set for the handlers (as the README shows)', async () => {
-      const o = await start({ prometheus: { port: false, auth: { token: 'tok' } } });
+      // Not about the HTTP path: the spec's own fetches would be recorded as calls.
+      const o = await start({ http: false, prometheus: { port: false, auth: { token: 'tok' } } });
       o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1 });
       const app = express();
       const requireLogin: express.RequestHandler = (req, res, next) => (req.headers.cookie === 'session=ok' ? next() : void res.status(403).end());

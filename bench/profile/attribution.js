@@ -4,25 +4,34 @@
 // (gateway on core 0; fast agent + autocannon on core 1); gateway CPU µs per
 // request, interleaved rounds.
 //
-//   node bench/profile/attribution.js [--rounds 3] [--duration 5]
+//   node bench/profile/attribution.js [--rounds 3] [--duration 5] [--variants none,ours,oursNoHttpPath]
+//   [--out attribution]  (result file name under bench/results/)
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
-const { num, startNode, kill, writeResult } = require('../lib/common');
+const { arg, num, startNode, kill, writeResult } = require('../lib/common');
 const { summary, rotate, sig } = require('../lib/stats');
 
 const ROOT = path.join(__dirname, '..', '..');
 const PRE = name => ['-r', path.join(__dirname, 'preload', `${name}.js`)];
 // Otel variants run without health checks (--health-interval 0): with them the
 // AsyncLocalStorage scope is on, which is measured separately in throughput.js.
-const VARIANTS = {
+const ALL_VARIANTS = {
   none: ['none', {}, []],
   ours: ['otel', {}, []],
   oursNoRuntimeProcess: ['otel', { GATEWAY_METRICS_RUNTIME_METRICS: 'false', GATEWAY_METRICS_PROCESS_METRICS: 'false' }, []],
   oursNoSizes: ['otel', { GATEWAY_METRICS_HTTP_SIZES: 'false' }, []],
   oursNoHttpPath: ['otel', {}, PRE('no-http-path')],
   promClient: ['prom-client', {}, []],
+  // BENCH_BEFORE_DIST=<another build's dist/>: the same gateway on that build, interleaved with ours.
+  ...(process.env.BENCH_BEFORE_DIST
+    ? { oursBefore: ['otel', { BENCH_DIST: process.env.BENCH_BEFORE_DIST }, PRE('dist-from')] }
+    : {}),
 };
+// A subset keeps a before/after comparison short; `none` is always in (every
+// variant is reported against it).
+const picked = String(arg('variants', Object.keys(ALL_VARIANTS).join(','))).split(',');
+const VARIANTS = Object.fromEntries(Object.entries(ALL_VARIANTS).filter(([k]) => k === 'none' || picked.includes(k)));
 
 function cpuMs(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -63,7 +72,7 @@ async function main() {
     out[name] = { cpuUsPerRequest: c, addedUsPerRequest: added, ratioToNone: ratio, rps: summary(v.rps) };
     console.log(`${name.padEnd(28)} ${sig(c.median)} µs CPU/request (${sig(c.min)}–${sig(c.max)}); vs none in the same round: +${sig(added.median)} µs (IQR ${sig(added.q1)}–${sig(added.q3)}), ×${sig(ratio.median)}; ${sig(summary(v.rps).median)} req/s`);
   }
-  writeResult('attribution', { command: 'node bench/profile/attribution.js', date: new Date().toISOString(), rounds, duration, out });
+  writeResult(String(arg('out', 'attribution')), { command: `node bench/profile/attribution.js ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), rounds, duration, out });
 }
 
 main().catch(err => {
