@@ -104,7 +104,7 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
     ...(config.otlp.headers !== undefined ? { headers: { ...config.otlp.headers } } : {}),
     timeoutMillis: config.otlp.exportTimeoutMillis,
     temporalityPreference: temporalityOf(config.otlp.temporality),
-    // Exponential histograms are chosen per reader (DECISIONS.md): only the OTLP
+    // Exponential histograms are chosen per reader, not by a global View: only the OTLP
     // reader gets them; the duration instruments have no View in this mode.
     ...(exponential
       ? {

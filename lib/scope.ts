@@ -1,5 +1,5 @@
 /**
- * "Already measured" scope (DECISIONS.md, no double counting): a call made
+ * "Already measured" scope (no double counting): a call made
  * inside an explicit measure()/wrap()/startTimer()/measureHealthCheck() is not
  * recorded again by the automatic HTTP or exec paths.
  *

@@ -47,7 +47,7 @@ export const ERROR_TYPE_OTHER = '_OTHER' as const;
 
 /**
  * The documented, bounded set of derived `error.type` values.
- * User-supplied `errorType`s are kept too (bounded separately, see DECISIONS.md).
+ * User-supplied `errorType`s (`rate_limited`, `circuit_open`, …) are kept too, bounded separately.
  */
 export const ERROR_TYPES = [
   'timeout',
