@@ -295,7 +295,12 @@ class Registration implements GatewayOtel {
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
     }, true);
-    if (this._prometheusReader !== undefined && this._pushReaders.length > 0) {
+    // Fold the SDK's deltas into the Prometheus store on a timer too: until a
+    // reader collects, the SDK keeps every series recorded since its last
+    // collection (and, with push readers beside it, one stashed interval per
+    // export of theirs), so a process nobody scrapes for hours would grow with
+    // every node name it met meanwhile.
+    if (this._prometheusReader !== undefined) {
       const reader = this._prometheusReader;
       this._foldTimer = setInterval(() => {
         reader.fold().catch(err => logger.warn(`collect: ${describe(err)}`));
