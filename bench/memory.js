@@ -16,6 +16,9 @@
 //             the heap before any series existed;
 //   peak    = the largest heapUsed sampled during a scrape (after collect() and
 //             after every chunk written), minus the same base.
+// "ours" is the reader register() builds (delta collection into our cumulative
+// store, which forgets idle nodes; in-flight from our own producer), so its
+// "SDK" share below includes that store.
 // For the plugin the steady figure is split into our own bookkeeping (the same
 // record() calls on a no-op meter), the serializer's label cache, and the SDK.
 'use strict';
@@ -78,13 +81,25 @@ async function implMain(impl) {
     let meter;
     if (impl === 'oursNoopMeter') {
       meter = createNoopMeter();
+    } else if (impl === 'ours') {
+      // What register() builds: a delta reader whose collect() returns the
+      // cumulative state of our store, in-flight from our own producer.
+      const { CumulativePullReader, nodeStateProducer } = require('../dist/delta-readers');
+      reader = new CumulativePullReader(
+        (scope, a) => scope.name !== semconv.SCOPE_NAME || typeof a.node !== 'string' || metricsRef.isLiveNode(a.node),
+        cardinalityLimits(maxNodes).duration,
+        [nodeStateProducer(() => metricsRef.nodeState())],
+      );
+      provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
+      meter = provider.getMeter(semconv.SCOPE_NAME, '0.2.0');
     } else {
       reader = new BenchReader(cardinalityLimits(maxNodes).duration);
       provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
-      meter = provider.getMeter(semconv.SCOPE_NAME, '0.1.0');
+      meter = provider.getMeter(semconv.SCOPE_NAME, '0.2.0');
     }
     const { GatewayMetrics } = require('../dist/metrics');
-    const metrics = new GatewayMetrics(meter, { maxNodes, nodeIdleTtl: 0 });
+    const metrics = new GatewayMetrics(meter, { maxNodes, nodeIdleTtl: 0 }, impl === 'ours');
+    var metricsRef = metrics; // eslint-disable-line no-var
     keep = [provider, reader, metrics];
     recordAll = () => {
       for (const l of labels) metrics.record({ node: l.node, transport: l.transport, status: l.status, durationSeconds: v() });
@@ -98,8 +113,8 @@ async function implMain(impl) {
         const { resourceMetrics } = await reader.collect();
         onSample();
         let bytes = 0;
-        for (const chunk of serializer.chunks(resourceMetrics)) {
-          bytes += Buffer.from(chunk).length;
+        for (const chunk of serializer.byteChunks(resourceMetrics)) {
+          bytes += chunk.length;
           onSample();
         }
         return bytes;
