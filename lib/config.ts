@@ -96,7 +96,7 @@ export interface ResolvedHttpPath {
   readonly hostPortMap: ReadonlyMap<string, string> | undefined;
   readonly nodeFor: ((url: URL, defaultNode: string) => string | undefined | null) | undefined;
   readonly isError: (statusCode: number) => boolean;
-  readonly sizes: boolean;
+  readonly sizes: boolean | 'histogram';
 }
 
 export interface ResolvedConfig {
@@ -445,7 +445,9 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
     if (typeof o.isError !== 'function') throw new ConfigError('http.isError', o.isError, 'must be a function');
     isError = o.isError;
   }
-  const sizes = r.pick('http.sizes', o.sizes, checkBool, 'GATEWAY_METRICS_HTTP_SIZES', parseEnvBool, true);
+  const checkSizes = (v: unknown): Check<boolean | 'histogram'> => (v === 'histogram' ? ok(v) : typeof v === 'boolean' ? ok(v) : bad('must be true, false or "histogram"'));
+  const sizes = r.pick('http.sizes', o.sizes, checkSizes, 'GATEWAY_METRICS_HTTP_SIZES',
+    raw => (raw.trim().toLowerCase() === 'histogram' ? ok('histogram' as const) : parseEnvBool(raw)), true as boolean | 'histogram');
   return Object.freeze({ mode, hostPortMap, nodeFor, isError, sizes });
 }
 

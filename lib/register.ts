@@ -294,6 +294,7 @@ class Registration implements GatewayOtel {
       maxNodes: config.maxNodes,
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
+      sizeHistograms: config.http?.sizes === 'histogram',
     }, true);
     // Fold the SDK's deltas into the Prometheus store on a timer too: until a
     // reader collects, the SDK keeps every series recorded since its last

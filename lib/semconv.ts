@@ -14,6 +14,8 @@ export const METRIC_HEALTH_CHECK_FAILURES = 'gateway.health_check.failures' as c
 export const METRIC_REQUEST_SIZE = 'gateway.request.size' as const;
 export const METRIC_RESPONSE_SIZE = 'gateway.response.size' as const;
 export const METRIC_STREAMS_OPENED = 'gateway.streams.opened' as const;
+/** Body bytes to and from a node: an observable counter, so a call pays no SDK record for it. */
+export const METRIC_NETWORK_IO = 'gateway.network.io' as const;
 export const METRIC_STREAM_OPEN_DURATION = 'gateway.stream.open.duration' as const;
 
 /** Instruments of other packages that our duration View also covers. */
@@ -32,6 +34,8 @@ export const ATTR_ERROR_TYPE = 'error.type' as const;
 export const ATTR_FROM_TRANSPORT = 'from_transport' as const;
 export const ATTR_TO_TRANSPORT = 'to_transport' as const;
 export const ATTR_HTTP_STATUS_CLASS = 'http.response.status_code_class' as const;
+/** As in the semantic conventions' `*.network.io` metrics: `transmit` (to the node) or `receive`. */
+export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction' as const;
 
 export const STATUS_SUCCESS = 'success' as const;
 export const STATUS_ERROR = 'error' as const;
@@ -123,6 +127,12 @@ export const INSTRUMENTS = {
     unit: 'By',
     description: 'Size of response bodies received from a backend node.',
     attributes: [ATTR_NODE, ATTR_TRANSPORT],
+  },
+  [METRIC_NETWORK_IO]: {
+    kind: 'counter',
+    unit: 'By',
+    description: 'Body bytes sent to (transmit) and received from (receive) a backend node.',
+    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_NETWORK_IO_DIRECTION],
   },
   [METRIC_STREAMS_OPENED]: {
     kind: 'counter',

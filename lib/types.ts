@@ -127,12 +127,14 @@ export interface HttpPathOptions {
    */
   isError?: (statusCode: number) => boolean;
   /**
-   * Record request/response body sizes the path sees (`gateway.request.size`,
-   * `gateway.response.size`): two more histogram records per call.
-   * Env `GATEWAY_METRICS_HTTP_SIZES`.
+   * Body bytes the path sees. `true`: byte totals per node and transport
+   * (`gateway.network.io`, an observable counter: plain arithmetic per call, no
+   * SDK record). `'histogram'`: also the size histograms `gateway.request.size`
+   * and `gateway.response.size` (two more SDK records per call). `false`: none.
+   * Env `GATEWAY_METRICS_HTTP_SIZES` (`true`, `false`, `histogram`).
    * @default true
    */
-  sizes?: boolean;
+  sizes?: boolean | 'histogram';
 }
 
 export interface ExecPathOptions {
@@ -267,6 +269,13 @@ export interface CreateGatewayMetricsOptions {
   nodeIdleTtl?: number;
   /** @default 0 (off) */
   downAfterErrors?: number;
+  /**
+   * Also record `requestBytes`/`responseBytes` into the size histograms
+   * (`gateway.request.size`, `gateway.response.size`). They always go to the
+   * byte totals (`gateway.network.io`).
+   * @default false
+   */
+  sizeHistograms?: boolean;
 }
 
 /** Labels of one attempt. */

@@ -26,6 +26,7 @@ import {
   METRIC_HEALTH_CHECK_FAILURES,
   METRIC_HTTP_CLIENT_DURATION,
   METRIC_HTTP_SERVER_DURATION,
+  METRIC_NETWORK_IO,
   METRIC_NODE_UP,
   METRIC_REQUEST_DURATION,
   METRIC_REQUEST_ERRORS,
@@ -135,6 +136,8 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
     { instrumentName: name(METRIC_HEALTH_CHECK_FAILURES), aggregationCardinalityLimit: limits.healthFailures },
     { instrumentName: name(METRIC_REQUEST_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
     { instrumentName: name(METRIC_RESPONSE_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+    // Two directions per node × transport.
+    { instrumentName: name(METRIC_NETWORK_IO), aggregationCardinalityLimit: 2 * limits.size },
     { instrumentName: name(METRIC_STREAMS_OPENED), aggregationCardinalityLimit: limits.streams },
   );
   return views;

@@ -299,6 +299,8 @@ describe('config: resolveConfig(options, env)', () => {
       expect(diag.warn[0]).to.include('GATEWAY_METRICS_HTTP_SIZES');
       expect(resolveConfig({ http: { nodeFor: () => undefined } }, { GATEWAY_METRICS_HTTP_SIZES: 'false' }).http!.sizes).to.equal(false);
       expect(resolveConfig({ http: { nodeFor: () => undefined, sizes: false } }, { GATEWAY_METRICS_HTTP_SIZES: 'true' }).http!.sizes).to.equal(false);
+      expect(resolveConfig({ http: { nodeFor: () => undefined } }, { GATEWAY_METRICS_HTTP_SIZES: 'histogram' }).http!.sizes).to.equal('histogram');
+      expect(resolveConfig({ http: { sizes: 'histogram' } }, {}).http!.sizes).to.equal('histogram');
     });
     it('GATEWAY_METRICS_PREFIX with invalid characters is sanitized like a Collector would', () => {
       const c = resolveConfig({}, { GATEWAY_METRICS_PREFIX: 'my-app.v2' });

@@ -39,7 +39,7 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
       otlp: { protocol: 'http/json', endpoint: receiver.url, exportIntervalMillis: 600_000 },
     });
     const rec = (node: string, n: number) => {
-      for (let i = 0; i < n; i++) o.metrics.record({ node, transport: 'http', status: 'success', durationSeconds: 0.02 });
+      for (let i = 0; i < n; i++) o.metrics.record({ node, transport: 'http', status: 'success', durationSeconds: 0.02, requestBytes: 10 });
     };
     rec('n1', 2);
     rec('n2', 1);
@@ -58,12 +58,16 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
     expect(durationNodes(later)).to.deep.equal([['n3', 1]]);
     expect(find(later.parsed, 'gateway_requests_active').map(s => s.labels.node)).to.deep.equal(['n3']);
     expect(find(later.parsed, 'gateway_node_up')).to.deep.equal([]);
+    expect(find(later.parsed, 'gateway_network_io_bytes_total').map(s => [s.labels.node, s.labels.network_io_direction, s.value])).to.deep.equal([
+      ['n3', 'transmit', 10], ['n3', 'receive', 0],
+    ]);
     await o.forceFlush();
     const second = receiver.exports[receiver.exports.length - 1]!;
     const nodesIn = (name: string) => [...new Set(second.metrics.find(m => m.name === name)?.points.map(p => p.attributes.node))];
     expect(nodesIn('gateway.request.duration')).to.deep.equal(['n3']);
     expect(nodesIn('gateway.requests.active')).to.deep.equal(['n3']);
     expect(nodesIn('gateway.node.up')).to.deep.equal([]);
+    expect(nodesIn('gateway.network.io')).to.deep.equal(['n3']);
 
     // n1 comes back: a new series, counted from zero, with a later start time.
     rec('n1', 1);

@@ -183,16 +183,25 @@ describe('automatic HTTP path (diagnostics channels)', () => {
     expect(total(await h.collect(), D, { node: 'n' })).to.equal(3);
   });
 
-  it('records request and response sizes it sees', async () => {
+  it('adds the body bytes it sees to gateway.network.io (transmit / receive)', async () => {
     enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } });
+    const io = async () => points(await h.collect(), semconv.METRIC_NETWORK_IO, { node: 'n' }).map(p => [p.attributes['network.io.direction'], p.value]);
+    await get(`http://127.0.0.1:${srv.port}/chunked`, 'x'.repeat(300));
+    expect(await io()).to.deep.equal([['transmit', 300], ['receive', 1234]]);
+    await (await fetch(`http://127.0.0.1:${srv.port}/ok`, { method: 'POST', body: 'hello' })).text();
+    expect(await io()).to.deep.equal([['transmit', 305], ['receive', 1236]]);
+    expect(points(await h.collect(), semconv.METRIC_REQUEST_SIZE)).to.deep.equal([]);
+  });
+
+  it('records the size histograms too with sizes: "histogram"', async () => {
+    await h.shutdown();
+    h = harness({ sizeHistograms: true });
+    enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' }, sizes: 'histogram' });
     await get(`http://127.0.0.1:${srv.port}/chunked`, 'x'.repeat(300));
     const rm = await h.collect();
     expect(histogram(rm, semconv.METRIC_REQUEST_SIZE, { node: 'n' }).sum).to.equal(300);
     expect(histogram(rm, semconv.METRIC_RESPONSE_SIZE, { node: 'n' }).sum).to.equal(1234);
-    await (await fetch(`http://127.0.0.1:${srv.port}/ok`, { method: 'POST', body: 'hello' })).text();
-    const rm2 = await h.collect();
-    expect(histogram(rm2, semconv.METRIC_REQUEST_SIZE, { node: 'n' }).sum).to.equal(305);
-    expect(histogram(rm2, semconv.METRIC_RESPONSE_SIZE, { node: 'n' }).sum).to.equal(1236);
+    expect(points(rm, semconv.METRIC_NETWORK_IO, { node: 'n' }).map(p => p.value)).to.deep.equal([300, 1234]);
   });
 
   it('stops recording after disable()', async () => {

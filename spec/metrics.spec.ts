@@ -93,9 +93,26 @@ describe('GatewayMetrics', () => {
       expect(diag.warn[0]).to.include('durationSeconds');
     });
 
-    it('records request and response sizes in bytes', async () => {
+    it('adds request and response bytes to gateway.network.io, with no size histogram (no SDK record) by default', async () => {
+      h.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1, requestBytes: 300, responseBytes: 5000 });
+      h.metrics.record({ node: 'n', transport: 'http', status: 'error', durationSeconds: 0.1, errorType: 'timeout', requestBytes: 20 });
+      h.metrics.record({ node: 'm', transport: 'exec', status: 'success', durationSeconds: 0.1 });
+      const rm = await h.collect();
+      const io = points(rm, semconv.METRIC_NETWORK_IO).map(p => [p.attributes, p.value]);
+      expect(io).to.deep.equal([
+        [{ node: 'n', transport: 'http', 'network.io.direction': 'transmit' }, 320],
+        [{ node: 'n', transport: 'http', 'network.io.direction': 'receive' }, 5000],
+      ]);
+      expect(points(rm, semconv.METRIC_REQUEST_SIZE)).to.deep.equal([]);
+      expect(points(rm, semconv.METRIC_RESPONSE_SIZE)).to.deep.equal([]);
+    });
+
+    it('records request and response sizes in the size histograms too with sizeHistograms', async () => {
+      await h.shutdown();
+      h = harness({ sizeHistograms: true });
       h.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1, requestBytes: 300, responseBytes: 5000 });
       const rm = await h.collect();
+      expect(points(rm, semconv.METRIC_NETWORK_IO).map(p => p.value)).to.deep.equal([300, 5000]);
       const req = histogram(rm, semconv.METRIC_REQUEST_SIZE, { node: 'n', transport: 'http' });
       const res = histogram(rm, semconv.METRIC_RESPONSE_SIZE, { node: 'n', transport: 'http' });
       expect(req.sum).to.equal(300);

@@ -14,7 +14,7 @@ import { register, type GatewayStats, resolveConfig } from '../lib';
 import { prometheusLabelName, prometheusMetricName } from '../lib/naming';
 import { relativePath } from '../lib/status-page';
 import { useRegistrations } from './helpers/registration';
-import { one, scrape } from './helpers/prom';
+import { find, one, scrape } from './helpers/prom';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -351,8 +351,21 @@ describe('operator extras', () => {
   });
 
   describe('payload sizes', () => {
-    it('measure() and record() accept requestBytes / responseBytes (gateway_request_size_bytes, _response_size_bytes)', async () => {
-      const o = await start();
+    it('measure() and record() add requestBytes / responseBytes to gateway_network_io_bytes_total (no size histogram by default)', async () => {
+      const o = await start({ http: false });
+      await o.metrics.measure({ node: 'n', transport: 'exec', requestBytes: 512, responseBytes: 70_000 }, async () => 1);
+      o.metrics.record({ node: 'n', transport: 'exec', status: 'success', durationSeconds: 0.1, requestBytes: 100 });
+      const { parsed, text } = await scrape(o.prometheusUrl!);
+      expect(find(parsed, 'gateway_network_io_bytes_total').map(s => [s.labels.node, s.labels.transport, s.labels.network_io_direction, s.value])).to.deep.equal([
+        ['n', 'exec', 'transmit', 612],
+        ['n', 'exec', 'receive', 70_000],
+      ]);
+      expect(parsed.types.get('gateway_network_io_bytes_total')).to.equal('counter');
+      expect(text).to.not.include('gateway_request_size_bytes');
+    });
+
+    it('with http.sizes "histogram", also gateway_request_size_bytes / _response_size_bytes', async () => {
+      const o = await start({ http: { sizes: 'histogram' } });
       await o.metrics.measure({ node: 'n', transport: 'exec', requestBytes: 512, responseBytes: 70_000 }, async () => 1);
       o.metrics.record({ node: 'n', transport: 'exec', status: 'success', durationSeconds: 0.1, requestBytes: 100 });
       const { parsed } = await scrape(o.prometheusUrl!);
