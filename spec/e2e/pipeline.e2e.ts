@@ -428,6 +428,15 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
     });
   }
 
+  it('byte totals (gateway_network_io_bytes_total) are identical through the direct scrape and through the collector', async () => {
+    const io = (path: PathName) => counts('gateway_network_io_bytes_total', path, ['node', 'transport', 'network_io_direction'], evalTime);
+    const direct = await io('direct');
+    expect(await io('collector')).to.deep.equal(direct);
+    // Every node whose HTTP agent answered received response bodies over HTTP.
+    for (const node of ['node-a', 'node-b', 'node-c']) expect(direct[`${node} http receive`], node).to.be.above(0);
+    results.networkIo = direct;
+  });
+
   it('(5) same metric names, label keys, bucket bounds, types and help through both paths (job/instance aside)', async () => {
     const shape = async (path: PathName) => {
       const series = await prom.series(`{__name__=~"gateway_.+", ${PATHS[path]}}`, loadStart - 30, evalTime);
@@ -450,6 +459,7 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       gateway_requests_active: ['node', ...scope, 'transport'],
       gateway_fallbacks_total: ['from_transport', 'node', ...scope, 'to_transport'],
       gateway_node_up: ['node', ...scope],
+      gateway_network_io_bytes_total: ['network_io_direction', 'node', ...scope, 'transport'],
     });
     const les = async (path: PathName) =>
       (await prom.labelValues('le', `gateway_request_duration_seconds_bucket{${PATHS[path]}}`)).sort((a, b) => leNum(a) - leNum(b));
