@@ -82,7 +82,7 @@ function buildReport() {
     p('## 2. Scrape: what each scrape costs', '', metaLine(scr.meta), '');
     const s = scr.serialize;
     p('### 2a. Serialization, in process (SDK `collect()` and serializers split)', '');
-    p('One process on core 1. Every round: one more observation in every series (all series changed since the last scrape, the worst case for `collect()`), a fresh `reader.collect()` (timed alone), then each serializer turns that same `ResourceMetrics` into the UTF-8 bytes that go on the wire (ours: `byteChunks()`, latin1 copies of pure-ASCII chunks; the others: `Buffer.from` of the whole string); prom-client\'s `registry.metrics()` holds the same observations. A full GC runs before every timed step. "ours (string only)" leaves out the flatten-and-encode of our chunk strings (it is paid when a chunk is written to the socket).', '');
+    p('One process on core 1. Every round: one more observation in every series (all series changed since the last scrape, the worst case for `collect()`), a fresh `reader.collect()` (timed alone), then each serializer turns that same `ResourceMetrics` into the UTF-8 bytes that go on the wire (ours: `byteChunks()`, `Buffer.from` of each chunk; the others: of the whole string); prom-client\'s `registry.metrics()` holds the same observations. A full GC runs before every timed step. "ours (string only)" leaves out the flatten-and-encode of our chunk strings (it is paid when a chunk is written to the socket).', '');
     const rows = [];
     for (const [n, r] of Object.entries(s.sizes)) {
       const name = `${Number(n).toLocaleString('en-US')}`;
