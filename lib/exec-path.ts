@@ -90,8 +90,8 @@ interface CallerTimeout {
  * - `timeout`: Node's own, on spawn() (kept in the normalized options).
  * - the execFile/exec `timeout`, which execFile keeps to itself: passed down
  *   by the wrapped exports (`pendingTimeout`).
- * - `timeoutDuration`: execa (9 and later) runs its own timer and kills the
- *   child itself, so spawn never sees a `timeout`; it strips `timeout` from the
+ * - `timeoutDuration`: execa (checked against 10.2) runs its own timer and
+ *   kills the child itself, so spawn never sees a `timeout`; it strips `timeout` from the
  *   options it passes to spawn and renames it `timeoutDuration`
  *   (lib/methods/main-async.js, handleAsyncOptions), and Node's spawn keeps
  *   unknown keys in the options it hands to ChildProcess#spawn. That is the
