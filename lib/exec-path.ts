@@ -6,8 +6,9 @@
  * `nodeFor(file, args, defaultNode)` when given; `undefined`/`null` from it
  * means "not a gateway call".
  *
- * An InstrumentationBase, so that it hooks `child_process` under --require and
- * --import alike and `disable()` unpatches. The hook is on
+ * An InstrumentationBase (its `_wrap`/`_unwrap`, `enable()`/`disable()`),
+ * which patches the loaded `child_process` directly: that covers --require
+ * and --import alike, and `disable()` unpatches. The hook is on
  * `ChildProcess.prototype.spawn`, which every asynchronous spawn goes through:
  * it sees each process exactly once, however the app got hold of the
  * function (`const { execFile } = require(...)` before register(), an ESM
@@ -26,7 +27,7 @@ import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { RateLimitedWarner, describe } from './diag';
 import type { GatewayMetrics, Series } from './metrics';
 import { disableScope, enableScope } from './scope';
@@ -122,21 +123,26 @@ export class ExecInstrumentation extends InstrumentationBase {
     this._nodeFor = options.nodeFor;
   }
 
-  protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      'child_process',
-      ['*'],
-      (exports: typeof childProcess) => this._patch(exports),
-      (exports: typeof childProcess) => this._unpatch(exports),
-    );
+  /**
+   * No module definition, so InstrumentationBase installs no require/import
+   * hook: `child_process` is a builtin whose one exports object enable()
+   * patches directly (and `syncBuiltinESMExports()` carries that to ESM named
+   * imports), so a hook would only patch the same object again. The hook was
+   * not free either: @opentelemetry/instrumentation never removes it, and
+   * under mocha (its `isMocha` check) every instance gets its own
+   * require-in-the-middle hook, which resolves the file name of every later
+   * require(). With the exec path on by default, each register() of the suite
+   * left one more: the first require of the OTLP exporter took 24 s by the
+   * end of `npm test`.
+   */
+  protected init(): [] {
+    return [];
   }
 
   override enable(): void {
     if (this.isEnabled()) return;
     enableScope();
     super.enable();
-    // The require hook fires on the next require: patch the loaded module now,
-    // so apps that loaded it first (or only import it as ESM) are covered.
     this._patch(require('node:child_process') as typeof childProcess);
   }
 
