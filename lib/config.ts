@@ -63,6 +63,7 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_HTTP',
   'GATEWAY_METRICS_HTTP_NODES',
   'GATEWAY_METRICS_HTTP_SIZES',
+  'GATEWAY_METRICS_EXEC',
   'GATEWAY_METRICS_INBOUND_HTTP',
   'GATEWAY_METRICS_RUNTIME_METRICS',
   'GATEWAY_METRICS_PROCESS_METRICS',
@@ -134,6 +135,7 @@ export interface ResolvedConfig {
   readonly nodeIdleTtl: number;
   readonly downAfterErrors: number;
   readonly http: ResolvedHttpPath | undefined;
+  /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
   readonly inboundHttp: boolean;
   readonly runtimeMetrics: boolean;
@@ -463,12 +465,21 @@ function normalizeHostPortMap(option: string, map: ReadonlyMap<unknown, unknown>
   return out;
 }
 
-function resolveExec(value: unknown): Readonly<ExecPathOptions> | undefined {
-  if (value === undefined) return undefined;
-  const o = optionalObject('exec', value) as Partial<ExecPathOptions>;
+function resolveExec(value: unknown, r: Resolver): Readonly<ExecPathOptions> | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) {
+    // Zero config unless the environment turns it off.
+    const on = r.pick('exec', undefined, checkBool, 'GATEWAY_METRICS_EXEC', parseEnvBool, true);
+    return on ? Object.freeze({}) : undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('exec', value, 'must be an object { nodeFor? }, or false to turn the exec path off (omit it for zero config)');
+  }
+  const o = value as Partial<ExecPathOptions>;
   rejectUnknownKeys('exec', o as Record<string, unknown>, new Set(['nodeFor']));
+  if (o.nodeFor === undefined) return Object.freeze({});
   if (typeof o.nodeFor !== 'function') {
-    throw new ConfigError('exec.nodeFor', o.nodeFor, 'must be a function (file, args) => node | undefined');
+    throw new ConfigError('exec.nodeFor', o.nodeFor, 'must be a function (file, args, defaultNode) => node | undefined');
   }
   return Object.freeze({ nodeFor: o.nodeFor });
 }
@@ -676,7 +687,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     'GATEWAY_METRICS_DOWN_AFTER_ERRORS', intEnv(errorCount), 0);
 
   const http = resolveHttp(opts.http, r);
-  const exec = resolveExec(opts.exec);
+  const exec = resolveExec(opts.exec, r);
   const inboundHttp = r.pick('inboundHttp', opts.inboundHttp, checkBool, 'GATEWAY_METRICS_INBOUND_HTTP', parseEnvBool, false);
   const runtimeMetrics = r.pick('runtimeMetrics', opts.runtimeMetrics, checkBool, 'GATEWAY_METRICS_RUNTIME_METRICS', parseEnvBool, true);
   const processMetrics = r.pick('processMetrics', opts.processMetrics, checkBool, 'GATEWAY_METRICS_PROCESS_METRICS', parseEnvBool, true);

@@ -1,10 +1,14 @@
 /**
  * Automatic exec path: child processes started through `child_process`
- * (spawn, execFile, exec, fork, and their promisified forms), recorded with
- * `transport="exec"` when `nodeFor(file, args)` maps them to a node.
+ * (spawn, execFile, exec, fork, and their promisified forms, and the libraries
+ * built on them such as execa), recorded with `transport="exec"`. The node is
+ * named from the command line (`execNodeName`, zero config), or by
+ * `nodeFor(file, args, defaultNode)` when given; `undefined`/`null` from it
+ * means "not a gateway call".
  *
- * An InstrumentationBase, so that it hooks `child_process` under --require and
- * --import alike and `disable()` unpatches. The hook is on
+ * An InstrumentationBase (its `_wrap`/`_unwrap`, `enable()`/`disable()`),
+ * which patches the loaded `child_process` directly: that covers --require
+ * and --import alike, and `disable()` unpatches. The hook is on
  * `ChildProcess.prototype.spawn`, which every asynchronous spawn goes through:
  * it sees each process exactly once, however the app got hold of the
  * function (`const { execFile } = require(...)` before register(), an ESM
@@ -13,7 +17,7 @@
  * pass their `timeout` option down (execFile keeps it to itself).
  *
  * Outcome, read at 'close' (which Node emits in every case, also after a spawn
- * failure): no pid → spawn_error; the `timeout` option ran out → timeout;
+ * failure): no pid → spawn_error; the caller's timeout ran out → timeout;
  * killed by a signal → signal; non-zero exit → exit_nonzero. No 'error'
  * listener is added: it would swallow the spawn error a host without one would
  * otherwise see. The *Sync functions are not covered (they block the loop and
@@ -23,46 +27,18 @@ import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { RateLimitedWarner, describe } from './diag';
 import type { GatewayMetrics, Series } from './metrics';
 import { disableScope, enableScope } from './scope';
+import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
 import { TRANSPORT_EXEC } from './semconv';
 import type { ExecPathOptions } from './types';
 import { VERSION } from './version';
 
-type AnyFn = (...args: unknown[]) => unknown;
+export { parseKubectlExec, shellWords } from './exec-node';
 
-/** Split a shell command line into words: quotes and backslashes, no expansion. */
-export function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quote !== undefined) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && i + 1 < line.length) word += line[++i];
-      else word += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inWord = true;
-    } else if (ch === '\\' && i + 1 < line.length) {
-      word += line[++i];
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
+type AnyFn = (...args: unknown[]) => unknown;
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh', 'cmd.exe']);
 
@@ -75,7 +51,11 @@ function commandOf(options: { file?: unknown; args?: unknown }): { file: string;
   const args = Array.isArray(options.args) ? options.args.slice(1).map(String) : [];
   if (SHELLS.has(basename(options.file)) && (args[0] === '-c' || args[0] === '/d') && args.length >= 2) {
     const words = shellWords(args[args.length - 1]!);
-    if (words.length > 0) return { file: words[0]!, args: words.slice(1) };
+    // `FOO=1 exec cmd …`: the command is what runs, not the assignments.
+    let i = 0;
+    while (i < words.length - 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
+    if (words[i] === 'exec' && i < words.length - 1) i++;
+    if (i < words.length) return { file: words[i]!, args: words.slice(i + 1) };
   }
   return { file: options.file, args };
 }
@@ -95,6 +75,42 @@ function timeoutOf(argv: unknown[]): number {
 /** The timeout of the spawn/execFile call on the stack, for the prototype hook below it. */
 let pendingTimeout = 0;
 
+interface CallerTimeout {
+  ms: number;
+  /**
+   * execa's timer, not Node's. Node's execFile reports a child that exits 0
+   * after the timeout's SIGTERM as a success; execa rejects with
+   * `timedOut: true` whatever the exit, once it has killed the child.
+   */
+  byExeca: boolean;
+}
+
+/**
+ * The timeout the caller set on this spawn, as seen by the prototype hook.
+ *
+ * - `timeout`: Node's own, on spawn() (kept in the normalized options).
+ * - the execFile/exec `timeout`, which execFile keeps to itself: passed down
+ *   by the wrapped exports (`pendingTimeout`).
+ * - `timeoutDuration`: execa (checked against 10.2) runs its own timer and
+ *   kills the child itself, so spawn never sees a `timeout`; it strips `timeout` from the
+ *   options it passes to spawn and renames it `timeoutDuration`
+ *   (lib/methods/main-async.js, handleAsyncOptions), and Node's spawn keeps
+ *   unknown keys in the options it hands to ChildProcess#spawn. That is the
+ *   caller's own setting, visible before the child exists: more robust than
+ *   guessing from the kill signal and the elapsed time (a SIGTERM after a
+ *   round number of seconds is also what a supervisor's kill looks like), and
+ *   execa's `timedOut` on the rejected promise is out of reach here (the
+ *   promise is execa's, made after spawn returns). If execa renames the key,
+ *   the execa spec (a real execa with `timeout`) fails.
+ */
+function callerTimeout(options: { timeout?: unknown; timeoutDuration?: unknown }): CallerTimeout | undefined {
+  if (typeof options.timeout === 'number' && options.timeout > 0) return { ms: options.timeout, byExeca: false };
+  if (pendingTimeout > 0) return { ms: pendingTimeout, byExeca: false };
+  const d = options.timeoutDuration;
+  if (typeof d === 'number' && d > 0 && Number.isFinite(d)) return { ms: d, byExeca: true };
+  return undefined;
+}
+
 export class ExecInstrumentation extends InstrumentationBase {
   private _metrics!: GatewayMetrics;
   private _nodeFor!: ExecPathOptions['nodeFor'];
@@ -107,21 +123,26 @@ export class ExecInstrumentation extends InstrumentationBase {
     this._nodeFor = options.nodeFor;
   }
 
-  protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      'child_process',
-      ['*'],
-      (exports: typeof childProcess) => this._patch(exports),
-      (exports: typeof childProcess) => this._unpatch(exports),
-    );
+  /**
+   * No module definition, so InstrumentationBase installs no require/import
+   * hook: `child_process` is a builtin whose one exports object enable()
+   * patches directly (and `syncBuiltinESMExports()` carries that to ESM named
+   * imports), so a hook would only patch the same object again. The hook was
+   * not free either: @opentelemetry/instrumentation never removes it, and
+   * under mocha (its `isMocha` check) every instance gets its own
+   * require-in-the-middle hook, which resolves the file name of every later
+   * require(). With the exec path on by default, each register() of the suite
+   * left one more: the first require of the OTLP exporter took 24 s by the
+   * end of `npm test`.
+   */
+  protected init(): [] {
+    return [];
   }
 
   override enable(): void {
     if (this.isEnabled()) return;
     enableScope();
     super.enable();
-    // The require hook fires on the next require: patch the loaded module now,
-    // so apps that loaded it first (or only import it as ESM) are covered.
     this._patch(require('node:child_process') as typeof childProcess);
   }
 
@@ -157,8 +178,8 @@ export class ExecInstrumentation extends InstrumentationBase {
   private _wrapProtoSpawn(original: AnyFn): AnyFn {
     const instrumentation = this;
     return function (this: childProcess.ChildProcess, ...argv: unknown[]): unknown {
-      const options = (argv[0] ?? {}) as { file?: unknown; args?: unknown; timeout?: unknown };
-      const timeout = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : pendingTimeout;
+      const options = (argv[0] ?? {}) as { file?: unknown; args?: unknown; timeout?: unknown; timeoutDuration?: unknown };
+      const timeout = callerTimeout(options);
       const tracked = instrumentation._start(options);
       if (tracked === undefined) return original.apply(this, argv);
       let result: unknown;
@@ -177,12 +198,15 @@ export class ExecInstrumentation extends InstrumentationBase {
     try {
       const command = commandOf(options);
       if (command === undefined) return undefined;
-      let node: unknown;
-      try {
-        node = this._nodeFor(command.file, command.args);
-      } catch (err) {
-        this._warn.warn('nodeFor', () => `exec.nodeFor threw ${describe(err)}; process not recorded`);
-        return undefined;
+      const defaultNode = execNodeName(command.file, command.args);
+      let node: unknown = defaultNode;
+      if (this._nodeFor !== undefined) {
+        try {
+          node = this._nodeFor(command.file, command.args, defaultNode);
+        } catch (err) {
+          this._warn.warn('nodeFor', () => `exec.nodeFor threw ${describe(err)}; process not recorded`);
+          return undefined;
+        }
       }
       if (node === undefined || node === null) return undefined;
       const series = this._metrics.autoSeries(node, TRANSPORT_EXEC);
@@ -195,19 +219,19 @@ export class ExecInstrumentation extends InstrumentationBase {
     }
   }
 
-  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: number): void {
+  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined): void {
     try {
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
-      if (timeout > 0) {
-        timer = setTimeout(() => (timedOut = true), timeout);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => (timedOut = true), timeout.ms);
         timer.unref();
       }
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
         if (timer !== undefined) clearTimeout(timer);
         let errorType: string | undefined;
         if (child.pid === undefined) errorType = 'spawn_error';
-        else if (timedOut && (signal !== null || code !== 0)) errorType = 'timeout';
+        else if (timedOut && (signal !== null || code !== 0 || (timeout!.byExeca && child.killed))) errorType = 'timeout';
         else if (signal !== null) errorType = 'signal';
         else if (code !== 0) errorType = 'exit_nonzero';
         this._end(series, t0, errorType);
@@ -256,50 +280,11 @@ export type PodNodeMap =
   | ReadonlyMap<string, string>
   | ((pod: string, namespace: string | undefined) => string | undefined);
 
-const KUBECTL_VALUE_FLAGS = new Set([
-  '-n', '--namespace', '-c', '--container', '--context', '--kubeconfig', '--cluster', '--user',
-  '-s', '--server', '--token', '--request-timeout', '-f', '--filename', '--pod-running-timeout',
-  '--as', '--as-group', '--as-uid', '--certificate-authority', '--client-certificate', '--client-key',
-  '--tls-server-name', '--cache-dir', '-v', '--v',
-]);
-
-/** Parse `kubectl [global flags] exec [-n ns] <pod> [-c c] -- …` into pod and namespace. */
-export function parseKubectlExec(file: string, args: readonly string[]): { pod: string; namespace?: string } | undefined {
-  const base = file.split(/[\\/]/).pop()!.replace(/\.exe$/i, '');
-  if (base !== 'kubectl' && base !== 'oc') return undefined;
-  let namespace: string | undefined;
-  let sawExec = false;
-  let pod: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') break;
-    if (a.startsWith('--') && a.includes('=')) {
-      const [flag, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
-      if (flag === '--namespace') namespace = value;
-      continue;
-    }
-    if (KUBECTL_VALUE_FLAGS.has(a)) {
-      if (a === '-n' || a === '--namespace') namespace = args[i + 1];
-      i++;
-      continue;
-    }
-    if (a.startsWith('-')) continue;
-    if (!sawExec) {
-      if (a !== 'exec') return undefined;
-      sawExec = true;
-      continue;
-    }
-    pod ??= a;
-  }
-  if (!sawExec || pod === undefined) return undefined;
-  return { pod: pod.replace(/^(pod|pods|po)\//, ''), ...(namespace !== undefined ? { namespace } : {}) };
-}
-
 /**
  * A ready-made `exec.nodeFor` for `kubectl exec` command lines: the pod is
  * mapped to a node through `pods` (a map, or a function of pod and namespace).
  */
-export function kubectlExecNodeFor(pods: PodNodeMap): ExecPathOptions['nodeFor'] {
+export function kubectlExecNodeFor(pods: PodNodeMap): (file: string, args: readonly string[], defaultNode?: string) => string | undefined {
   return (file, args) => {
     const parsed = parseKubectlExec(file, args);
     if (parsed === undefined) return undefined;

@@ -369,6 +369,11 @@ class Registration implements GatewayOtel {
       const exec = new ExecInstrumentation(this.metrics, config.exec);
       exec.enable();
       this._disposers.push(() => exec.disable());
+      logger.info(config.exec.nodeFor === undefined
+        ? 'exec path: zero-config (every child process is recorded; node named after its command: pod, script, package or image; exec: false or GATEWAY_METRICS_EXEC=false turns it off)'
+        : 'exec path: nodeFor (child processes it maps are recorded, on the node it returns)');
+    } else {
+      logger.info('exec path: off');
     }
     if (config.inboundHttp) {
       try {

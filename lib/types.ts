@@ -139,10 +139,15 @@ export interface HttpPathOptions {
 
 export interface ExecPathOptions {
   /**
-   * Which backend node a child process talks to. Unmatched commands are not recorded.
-   * See `kubectlExecNodeFor()` for `kubectl exec` command lines.
+   * Which backend node a child process talks to. Called with the command
+   * (`file`, `args`; a shell line arrives split into words) and `defaultNode`,
+   * the zero-config name (the pod of `kubectl exec`, the script, package or
+   * image of `node`/`python`/`npx`/`uvx`/`docker run`…, else the program's
+   * base name). Return it, a refined name, or `undefined`/`null` for "not a
+   * gateway call" (not recorded). See `kubectlExecNodeFor()` for pod → node maps.
+   * @default every child process is recorded on `defaultNode`
    */
-  nodeFor: (file: string, args: readonly string[]) => string | undefined;
+  nodeFor?: (file: string, args: readonly string[], defaultNode: string) => string | undefined | null;
 }
 
 export interface GatewayMetricsOptions {
@@ -214,8 +219,13 @@ export interface GatewayMetricsOptions {
    * @default {} (zero config)
    */
   http?: HttpPathOptions | false;
-  /** Time child processes automatically (spawn, execFile, exec). */
-  exec?: ExecPathOptions;
+  /**
+   * Time child processes automatically (spawn, execFile, exec, fork, execa…).
+   * On by default, with zero-config node names; `false` turns it off.
+   * Env `GATEWAY_METRICS_EXEC=false`.
+   * @default {} (on, zero config)
+   */
+  exec?: ExecPathOptions | false;
   /**
    * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
    * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).

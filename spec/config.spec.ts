@@ -43,7 +43,9 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.globalMeterProvider).to.equal(false);
     // The HTTP path is on by default, in zero-config mode (node = host:port).
     expect(c.http).to.deep.include({ mode: 'zero-config', hostPortMap: undefined, nodeFor: undefined, sizes: true });
-    expect(c.exec).to.equal(undefined);
+    // The exec path is on, in zero-config mode (no nodeFor).
+    expect(c.exec).to.deep.equal({});
+    expect(Object.isFrozen(c.exec)).to.equal(true);
     expect(Object.isFrozen(c)).to.equal(true);
     expect(Object.isFrozen(c.prometheus)).to.equal(true);
     expect(diag.all()).to.deep.equal([]);
@@ -80,6 +82,7 @@ describe('config: resolveConfig(options, env)', () => {
       GATEWAY_METRICS_PROCESS_METRICS: '0',
       GATEWAY_METRICS_HANDLE_SIGNALS: '1',
       GATEWAY_METRICS_GLOBAL_METER_PROVIDER: 'true',
+      GATEWAY_METRICS_EXEC: 'false',
     });
     expect(c.serviceName).to.equal('svc');
     expect(c.resourceAttributes).to.deep.equal({ 'deployment.environment.name': 'prod', team: 'a,b' });
@@ -104,6 +107,7 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.processMetrics).to.equal(false);
     expect(c.handleSignals).to.equal(true);
     expect(c.globalMeterProvider).to.equal(true);
+    expect(c.exec).to.equal(undefined);
     expect(diag.all()).to.deep.equal([]);
   });
 
@@ -206,6 +210,8 @@ describe('config: resolveConfig(options, env)', () => {
       ['http.isError', { http: { nodeFor: () => undefined, isError: true as never } }, 'http.isError', /true/],
       ['http.sizes', { http: { nodeFor: () => undefined, sizes: 'no' as never } }, 'http.sizes', /"no"/],
       ['exec.nodeFor', { exec: { nodeFor: 'kubectl' as never } }, 'exec.nodeFor', /"kubectl"/],
+      ['exec: true', { exec: true as never }, 'exec', /true.*object \{ nodeFor\? \}, or false/],
+      ['exec: a function', { exec: (() => 'n') as never }, 'exec', /must be an object/],
       ['inboundHttp', { inboundHttp: 'yes' as never }, 'inboundHttp', /"yes"/],
       ['runtimeMetrics', { runtimeMetrics: 1 as never }, 'runtimeMetrics', /1/],
       ['processMetrics', { processMetrics: null as never }, 'processMetrics', /null/],
@@ -301,6 +307,24 @@ describe('config: resolveConfig(options, env)', () => {
       expect(resolveConfig({ http: { nodeFor: () => undefined, sizes: false } }, { GATEWAY_METRICS_HTTP_SIZES: 'true' }).http!.sizes).to.equal(false);
       expect(resolveConfig({ http: { nodeFor: () => undefined } }, { GATEWAY_METRICS_HTTP_SIZES: 'histogram' }).http!.sizes).to.equal('histogram');
       expect(resolveConfig({ http: { sizes: 'histogram' } }, {}).http!.sizes).to.equal('histogram');
+    });
+    it('GATEWAY_METRICS_EXEC: false turns the exec path off; a bad value warns and keeps it on; an option wins', () => {
+      expect(resolveConfig({}, { GATEWAY_METRICS_EXEC: 'false' }).exec).to.equal(undefined);
+      expect(resolveConfig({}, { GATEWAY_METRICS_EXEC: ' FALSE ' }).exec).to.equal(undefined);
+      expect(resolveConfig({}, { GATEWAY_METRICS_EXEC: '0' }).exec).to.equal(undefined);
+      expect(resolveConfig({}, { GATEWAY_METRICS_EXEC: 'true' }).exec).to.deep.equal({});
+      expect(diag.warn).to.deep.equal([]);
+      expect(resolveConfig({}, { GATEWAY_METRICS_EXEC: 'off' }).exec).to.deep.equal({});
+      expect(diag.warn).to.have.length(1);
+      expect(diag.warn[0]).to.include('GATEWAY_METRICS_EXEC="off"');
+      expect(diag.warn[0]).to.include('using the default true');
+      // option > env
+      const nodeFor = () => 'n';
+      expect(resolveConfig({ exec: { nodeFor } }, { GATEWAY_METRICS_EXEC: 'false' }).exec).to.deep.equal({ nodeFor });
+      expect(resolveConfig({ exec: {} }, { GATEWAY_METRICS_EXEC: 'false' }).exec).to.deep.equal({});
+      expect(resolveConfig({ exec: false }, { GATEWAY_METRICS_EXEC: 'true' }).exec).to.equal(undefined);
+      expect(resolveConfig({ exec: { nodeFor: undefined } }, {}).exec).to.deep.equal({});
+      expect(diag.warn).to.have.length(1);
     });
     it('GATEWAY_METRICS_PREFIX with invalid characters is sanitized like a Collector would', () => {
       const c = resolveConfig({}, { GATEWAY_METRICS_PREFIX: 'my-app.v2' });

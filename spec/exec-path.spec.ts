@@ -162,6 +162,19 @@ describe('exec path under --import (ESM named imports of node:child_process)', (
     expect(r.stdout).to.match(/gateway_request_duration_seconds_count\{node="pod-node",status="success",transport="exec",[^}]*\} 2\n/);
     expect(r.stdout).to.match(/gateway_request_errors_total\{error_type="exit_nonzero",node="pod-node",transport="exec",[^}]*\} 1\n/);
   });
+
+  it('records them with no configuration at all, on the zero-config node ("node" for inline code)', async () => {
+    const r = await runNode(['--import', 'otel-gateway-metrics/register', 'spec/fixtures/exec-app.mjs'], {
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+      GATEWAY_METRICS_RUNTIME_METRICS: 'false', GATEWAY_METRICS_PROCESS_METRICS: 'false',
+    });
+    expect(r.code, r.stderr).to.equal(0);
+    const counts = r.stdout.split('\n').filter(l => l.startsWith('gateway_request_duration_seconds_count{'));
+    expect(counts.map(l => l.replace(/,otel_scope_[^}]*/, '')).sort()).to.deep.equal([
+      'gateway_request_duration_seconds_count{node="node",status="error",transport="exec"} 1',
+      'gateway_request_duration_seconds_count{node="node",status="success",transport="exec"} 2',
+    ]);
+  });
 });
 
 describe('kubectl exec matcher', () => {

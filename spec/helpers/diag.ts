@@ -2,6 +2,8 @@
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 
 export interface Captured {
+  /** Only filled when captured at INFO level or below. */
+  info: string[];
   warn: string[];
   error: string[];
   all(): string[];
@@ -9,12 +11,12 @@ export interface Captured {
 }
 
 export function captureDiag(level = DiagLogLevel.WARN): Captured {
-  const captured = { warn: [] as string[], error: [] as string[] };
+  const captured = { info: [] as string[], warn: [] as string[], error: [] as string[] };
   const fmt = (args: unknown[]) => args.map(a => (a instanceof Error ? a.message : String(a))).join(' ');
   const logger: DiagLogger = {
     error: (...a) => void captured.error.push(fmt(a)),
     warn: (...a) => void captured.warn.push(fmt(a)),
-    info: () => {},
+    info: (...a) => void captured.info.push(fmt(a)),
     debug: () => {},
     verbose: () => {},
   };
