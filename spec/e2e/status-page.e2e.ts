@@ -113,8 +113,10 @@ describe('status page in a real browser (issue #15)', function () {
     otel = register({
       runtimeMetrics: false,
       processMetrics: false,
-      // The known mix only: the driver's own connection to the browser would be a node too.
+      // The known mix only: the browser process the driver starts, and its
+      // connection to it, would be nodes too.
       http: false,
+      exec: false,
       prometheus: { host: '127.0.0.1', port: 0, auth: { username: USER, password: PASSWORD } },
     });
     await otel.ready;
