@@ -137,7 +137,7 @@ describe('HTTP path: the node is the real destination', () => {
   });
 });
 
-describe('HTTP path: a stream is not a call', () => {
+describe('HTTP path in zero config, against a real agent', () => {
   let h: Harness;
   let path: HttpClientPath;
   let a: Agent;
@@ -154,191 +154,177 @@ describe('HTTP path: a stream is not a call', () => {
     await h.shutdown();
   });
 
-  it('a GET text/event-stream (http.request and fetch): one opened stream with its time to headers, no call, not in flight, no error on close', async () => {
-    // http.request: read two events, then the client closes the stream.
-    await new Promise<void>((resolve, reject) => {
-      const req = http.get(`${a.base}/sse`, res => {
-        let n = 0;
-        res.on('data', () => {
-          if (++n === 2) req.destroy();
-        });
-        res.on('close', () => resolve());
-      });
-      req.on('error', e => (e.message === 'socket hang up' ? undefined : reject(e)));
-    });
-    // fetch: read one chunk, then abort.
-    const ctl = new AbortController();
-    const res = await fetch(`${a.base}/sse`, { signal: ctl.signal });
-    const reader = res.body!.getReader();
-    await reader.read();
-    let rm = await h.collect();
-    expect(point(rm, S, { node: a.hostPort }).value).to.equal(2);
-    // Both still open or just closed: neither holds in-flight.
-    expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
-    ctl.abort();
-    await reader.read().catch(() => undefined);
-    await sleep(50);
-    rm = await h.collect();
-    expect(point(rm, S, { node: a.hostPort }).attributes).to.deep.equal({ node: a.hostPort, transport: 'http' });
-    const open = histogram(rm, SD, { node: a.hostPort });
-    expect(open.count).to.equal(2);
-    expect(open.sum).to.be.below(0.2);
-    expect(points(rm, D)).to.have.length(0);
-    expect(points(rm, E)).to.have.length(0);
-    expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
-  });
-
-  it('a POST answered with an event stream that ends (MCP Streamable HTTP) is a call timed to the end of its body', async () => {
-    const t0 = performance.now();
-    const r = await request(`${a.base}/sse-post`, { method: 'POST', headers: { 'content-type': 'application/json' } }, '{}');
-    const waited = (performance.now() - t0) / 1000;
-    expect(r.text).to.contain('"result"');
-    const f0 = performance.now();
-    await (await fetch(`${a.base}/sse-post`, { method: 'POST', body: '{}' })).text();
-    const fwaited = (performance.now() - f0) / 1000;
-    const rm = await h.collect();
-    const hist = histogram(rm, D, { node: a.hostPort, status: 'success' });
-    expect(hist.count).to.equal(2);
-    expect(hist.sum).to.be.at.least(0.2);
-    expect(Math.abs(hist.sum! - waited - fwaited)).to.be.below(0.1);
-    expect(points(rm, S)).to.have.length(0);
-  });
-
-  it('an upgraded connection and a CONNECT tunnel are opened streams, and closing them is not an error', async () => {
-    for (const kind of ['upgrade', 'connect'] as const) {
+  describe('a stream is not a call', () => {
+    it('a GET text/event-stream (http.request and fetch): one opened stream with its time to headers, no call, not in flight, no error on close', async () => {
+      // http.request: read two events, then the client closes the stream.
       await new Promise<void>((resolve, reject) => {
-        const req = http.request(a.base, kind === 'upgrade'
-          ? { headers: { connection: 'Upgrade', upgrade: 'test' } }
-          : { method: 'CONNECT', path: 'backend.example:443' });
-        req.on(kind, (_res: http.IncomingMessage, socket: import('node:net').Socket) => {
-          setTimeout(() => {
-            socket.destroy();
-            resolve();
-          }, 100);
+        const req = http.get(`${a.base}/sse`, res => {
+          let n = 0;
+          res.on('data', () => {
+            if (++n === 2) req.destroy();
+          });
+          res.on('close', () => resolve());
         });
-        req.on('error', reject);
-        req.end();
+        req.on('error', e => (e.message === 'socket hang up' ? undefined : reject(e)));
       });
-    }
-    await sleep(20);
-    const rm = await h.collect();
-    expect(point(rm, S, { node: a.hostPort }).value).to.equal(2);
-    expect(histogram(rm, SD, { node: a.hostPort }).count).to.equal(2);
-    expect(points(rm, D)).to.have.length(0);
-    expect(points(rm, E)).to.have.length(0);
-    expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
-  });
-
-  it('an event stream that fails to open (a 503) is a failed call, not a stream', async () => {
-    await request(`${a.base}/503`, { headers: { accept: 'text/event-stream' } });
-    const rm = await h.collect();
-    expect(point(rm, E, { node: a.hostPort }).attributes['error.type']).to.equal('http_5xx');
-    expect(points(rm, S)).to.have.length(0);
-  });
-});
-
-describe('HTTP path: error types tell what happened', () => {
-  let h: Harness;
-  let path: HttpClientPath;
-  let a: Agent;
-
-  beforeEach(async () => {
-    h = harness();
-    a = await startAgent();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!);
-    path.enable();
-  });
-  afterEach(async () => {
-    path.disable();
-    await a.close();
-    await h.shutdown();
-  });
-
-  async function errorTypes(): Promise<Record<string, number>> {
-    const rm = await h.collect();
-    const out: Record<string, number> = {};
-    // Summed over http.response.status_code_class (a timeout during the body has a 2xx).
-    for (const p of points(rm, E, { node: a.hostPort })) out[String(p.attributes['error.type'])] = (out[String(p.attributes['error.type'])] ?? 0) + p.value;
-    expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
-    return out;
-  }
-
-  it('the client destroying its request before the response is aborted; a reset by the peer is connection_reset', async () => {
-    const own = await new Promise<NodeJS.ErrnoException>(resolve => {
-      const req = http.get(`${a.base}/hang`);
-      req.on('error', resolve);
-      setTimeout(() => req.destroy(), 50);
+      // fetch: read one chunk, then abort.
+      const ctl = new AbortController();
+      const res = await fetch(`${a.base}/sse`, { signal: ctl.signal });
+      const reader = res.body!.getReader();
+      await reader.read();
+      let rm = await h.collect();
+      expect(point(rm, S, { node: a.hostPort }).value).to.equal(2);
+      // Both still open or just closed: neither holds in-flight.
+      expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
+      ctl.abort();
+      await reader.read().catch(() => undefined);
+      await sleep(50);
+      rm = await h.collect();
+      expect(point(rm, S, { node: a.hostPort }).attributes).to.deep.equal({ node: a.hostPort, transport: 'http' });
+      const open = histogram(rm, SD, { node: a.hostPort });
+      expect(open.count).to.equal(2);
+      expect(open.sum).to.be.below(0.2);
+      expect(points(rm, D)).to.have.length(0);
+      expect(points(rm, E)).to.have.length(0);
+      expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
     });
-    expect(own.code).to.equal('ECONNRESET');
-    const peer = await request(`${a.base}/reset`).catch((e: NodeJS.ErrnoException) => e);
-    expect((peer as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
-    expect(await errorTypes()).to.deep.equal({ aborted: 1, connection_reset: 1 });
+
+    it('a POST answered with an event stream that ends (MCP Streamable HTTP) is a call timed to the end of its body', async () => {
+      const t0 = performance.now();
+      const r = await request(`${a.base}/sse-post`, { method: 'POST', headers: { 'content-type': 'application/json' } }, '{}');
+      const waited = (performance.now() - t0) / 1000;
+      expect(r.text).to.contain('"result"');
+      const f0 = performance.now();
+      await (await fetch(`${a.base}/sse-post`, { method: 'POST', body: '{}' })).text();
+      const fwaited = (performance.now() - f0) / 1000;
+      const rm = await h.collect();
+      const hist = histogram(rm, D, { node: a.hostPort, status: 'success' });
+      expect(hist.count).to.equal(2);
+      expect(hist.sum).to.be.at.least(0.2);
+      expect(Math.abs(hist.sum! - waited - fwaited)).to.be.below(0.1);
+      expect(points(rm, S)).to.have.length(0);
+    });
+
+    it('an upgraded connection and a CONNECT tunnel are opened streams, and closing them is not an error', async () => {
+      for (const kind of ['upgrade', 'connect'] as const) {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.request(a.base, kind === 'upgrade'
+            ? { headers: { connection: 'Upgrade', upgrade: 'test' } }
+            : { method: 'CONNECT', path: 'backend.example:443' });
+          req.on(kind, (_res: http.IncomingMessage, socket: import('node:net').Socket) => {
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 100);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      }
+      await sleep(20);
+      const rm = await h.collect();
+      expect(point(rm, S, { node: a.hostPort }).value).to.equal(2);
+      expect(histogram(rm, SD, { node: a.hostPort }).count).to.equal(2);
+      expect(points(rm, D)).to.have.length(0);
+      expect(points(rm, E)).to.have.length(0);
+      expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
+    });
+
+    it('an event stream that fails to open (a 503) is a failed call, not a stream', async () => {
+      await request(`${a.base}/503`, { headers: { accept: 'text/event-stream' } });
+      const rm = await h.collect();
+      expect(point(rm, E, { node: a.hostPort }).attributes['error.type']).to.equal('http_5xx');
+      expect(points(rm, S)).to.have.length(0);
+    });
   });
 
-  it('a timeout that fires with nobody acting on it, then a reset by the peer, is connection_reset', async () => {
-    // Like the global agent's 5 s socket timeout: armed, emitted, ignored.
-    const agent = new http.Agent({ keepAlive: true, timeout: 100 });
-    try {
-      const err = await request(`${a.base}/reset-late`, { agent }).catch((e: NodeJS.ErrnoException) => e);
-      expect((err as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
-    } finally {
-      agent.destroy();
+  describe('error types tell what happened', () => {
+    async function errorTypes(): Promise<Record<string, number>> {
+      const rm = await h.collect();
+      const out: Record<string, number> = {};
+      // Summed over http.response.status_code_class (a timeout during the body has a 2xx).
+      for (const p of points(rm, E, { node: a.hostPort })) out[String(p.attributes['error.type'])] = (out[String(p.attributes['error.type'])] ?? 0) + p.value;
+      expect(point(rm, A, { node: a.hostPort }).value).to.equal(0);
+      return out;
     }
-    expect(await errorTypes()).to.deep.equal({ connection_reset: 1 });
-  });
 
-  it('the client destroying the response mid-body is aborted', async () => {
-    await new Promise<void>(resolve => {
-      http.get(`${a.base}/stream`, res => {
-        res.once('data', () => res.destroy());
-        res.on('close', () => resolve());
+    it('the client destroying its request before the response is aborted; a reset by the peer is connection_reset', async () => {
+      const own = await new Promise<NodeJS.ErrnoException>(resolve => {
+        const req = http.get(`${a.base}/hang`);
+        req.on('error', resolve);
+        setTimeout(() => req.destroy(), 50);
       });
+      expect(own.code).to.equal('ECONNRESET');
+      const peer = await request(`${a.base}/reset`).catch((e: NodeJS.ErrnoException) => e);
+      expect((peer as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
+      expect(await errorTypes()).to.deep.equal({ aborted: 1, connection_reset: 1 });
     });
-    await sleep(20);
-    expect(await errorTypes()).to.deep.equal({ aborted: 1 });
-  });
 
-  it('the http timeout option with a destroy, and AbortSignal.timeout(), are timeouts', async () => {
-    await new Promise<void>(resolve => {
-      const req = http.get(`${a.base}/hang`, { timeout: 100 });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve());
+    it('a timeout that fires with nobody acting on it, then a reset by the peer, is connection_reset', async () => {
+      // Like the global agent's 5 s socket timeout: armed, emitted, ignored.
+      const agent = new http.Agent({ keepAlive: true, timeout: 100 });
+      try {
+        const err = await request(`${a.base}/reset-late`, { agent }).catch((e: NodeJS.ErrnoException) => e);
+        expect((err as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
+      } finally {
+        agent.destroy();
+      }
+      expect(await errorTypes()).to.deep.equal({ connection_reset: 1 });
     });
-    // The timeout firing while the body is read.
-    await new Promise<void>(resolve => {
-      const req = http.get(`${a.base}/slow`, { timeout: 100 }, res => {
-        res.resume();
-        res.on('close', () => resolve());
+
+    it('the client destroying the response mid-body is aborted', async () => {
+      await new Promise<void>(resolve => {
+        http.get(`${a.base}/stream`, res => {
+          res.once('data', () => res.destroy());
+          res.on('close', () => resolve());
+        });
       });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => undefined);
+      await sleep(20);
+      expect(await errorTypes()).to.deep.equal({ aborted: 1 });
     });
-    const err = await request(`${a.base}/hang`, { signal: AbortSignal.timeout(100) }).catch((e: Error) => e);
-    expect((err as Error).name).to.equal('AbortError');
-    const ferr = await fetch(`${a.base}/hang`, { signal: AbortSignal.timeout(100) }).catch((e: Error) => e);
-    expect((ferr as Error).name).to.equal('TimeoutError');
-    await sleep(20);
-    expect(await errorTypes()).to.deep.equal({ timeout: 4 });
-  });
 
-  it('a refused port is connection_refused', async () => {
-    const port = await refusedPort();
-    await request(`http://127.0.0.1:${port}/`).catch(() => undefined);
-    const rm = await h.collect();
-    expect(point(rm, E, { node: `127.0.0.1:${port}` }).attributes['error.type']).to.equal('connection_refused');
-  });
+    it('the http timeout option with a destroy, and AbortSignal.timeout(), are timeouts', async () => {
+      await new Promise<void>(resolve => {
+        const req = http.get(`${a.base}/hang`, { timeout: 100 });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve());
+      });
+      // The timeout firing while the body is read.
+      await new Promise<void>(resolve => {
+        const req = http.get(`${a.base}/slow`, { timeout: 100 }, res => {
+          res.resume();
+          res.on('close', () => resolve());
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => undefined);
+      });
+      const err = await request(`${a.base}/hang`, { signal: AbortSignal.timeout(100) }).catch((e: Error) => e);
+      expect((err as Error).name).to.equal('AbortError');
+      const ferr = await fetch(`${a.base}/hang`, { signal: AbortSignal.timeout(100) }).catch((e: Error) => e);
+      expect((ferr as Error).name).to.equal('TimeoutError');
+      await sleep(20);
+      expect(await errorTypes()).to.deep.equal({ timeout: 4 });
+    });
 
-  it('codes that name Object.prototype members are _OTHER, not "" or "{}"', () => {
-    for (const code of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
-      expect(errorTypeOf(Object.assign(new Error('x'), { code }))).to.equal('_OTHER');
-      const named = new Error('x');
-      named.name = code;
-      expect(errorTypeOf(named)).to.equal('_OTHER');
-    }
-    expect(errorTypeOf(Object.assign(new Error('timeout of 50ms exceeded'), { code: 'ECONNABORTED' }))).to.equal('timeout');
-    expect(errorTypeOf(Object.assign(new Error('Software caused connection abort'), { code: 'ECONNABORTED' }))).to.equal('connection_reset');
-    const abortByTimeout = Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: new DOMException('t', 'TimeoutError') });
-    expect(errorTypeOf(abortByTimeout)).to.equal('timeout');
-    expect(errorTypeOf(Object.assign(new Error('aborted'), { name: 'AbortError' }))).to.equal('aborted');
+    it('a refused port is connection_refused', async () => {
+      const port = await refusedPort();
+      await request(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      const rm = await h.collect();
+      expect(point(rm, E, { node: `127.0.0.1:${port}` }).attributes['error.type']).to.equal('connection_refused');
+    });
+
+    it('codes that name Object.prototype members are _OTHER, not "" or "{}"', () => {
+      for (const code of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+        expect(errorTypeOf(Object.assign(new Error('x'), { code }))).to.equal('_OTHER');
+        const named = new Error('x');
+        named.name = code;
+        expect(errorTypeOf(named)).to.equal('_OTHER');
+      }
+      expect(errorTypeOf(Object.assign(new Error('timeout of 50ms exceeded'), { code: 'ECONNABORTED' }))).to.equal('timeout');
+      expect(errorTypeOf(Object.assign(new Error('Software caused connection abort'), { code: 'ECONNABORTED' }))).to.equal('connection_reset');
+      const abortByTimeout = Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: new DOMException('t', 'TimeoutError') });
+      expect(errorTypeOf(abortByTimeout)).to.equal('timeout');
+      expect(errorTypeOf(Object.assign(new Error('aborted'), { name: 'AbortError' }))).to.equal('aborted');
+    });
   });
 });
