@@ -311,7 +311,10 @@ class Registration implements GatewayOtel {
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    const serializer = new PrometheusSerializer({ keep });
+    // No keep filter here: the reader's collect() has already dropped the
+    // points of nodes that are not live, and checking again would cost a node
+    // lookup per data point on every scrape.
+    const serializer = new PrometheusSerializer();
     const endpoint = new MetricsEndpoint({
       reader: this._prometheusReader,
       serializer,
