@@ -14,6 +14,7 @@
  *   CONNECT    200 Connection Established, then held the same way
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 
 export const SLOW_MS = 300;
@@ -115,13 +116,31 @@ export async function startAgent(): Promise<Agent> {
   };
 }
 
-/** A loopback port nothing listens on (bound, then closed). */
+/**
+ * A loopback port nothing listens on, distinct on every call.
+ *
+ * It is a privileged port (below 1024), checked to refuse a connection. An
+ * ephemeral port that was bound and closed is not safe: a server the spec
+ * starts afterwards with listen(0) can be handed the same port, and then the
+ * "refused" node is that server (a CI run failed that way: the gateway took
+ * the port mapped to node "down", and every call through it was recorded twice).
+ * listen(0) only hands out ports in the ephemeral range (32768-60999 here).
+ */
+let nextRefused = 700;
 export async function refusedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>(r => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>(r => s.close(() => r()));
-  return port;
+  while (nextRefused < 1024) {
+    const port = nextRefused++;
+    const refused = await new Promise<boolean>(resolve => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', err => resolve((err as NodeJS.ErrnoException).code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no refused loopback port left below 1024');
 }
 
 /** Run `fn`, returning its outcome and the seconds the caller waited for it. */
