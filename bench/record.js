@@ -42,7 +42,8 @@ function setup(phase) {
   const { ValueType } = require('@opentelemetry/api');
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   const client = require('prom-client');
-  const { createGatewayMetrics, gatewayViews, semconv, errorTypeOf } = require('../dist');
+  const { createGatewayMetrics, gatewayViews, semconv } = require('../dist');
+  const { errorTypeOf } = require('../dist/errors');
   const { BenchReader, BUCKETS, durations, resource } = require('./lib/fixtures');
   if (phase === 'scope') require('../dist/scope').enableScope();
 

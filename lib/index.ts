@@ -1,5 +1,9 @@
+/**
+ * The public API, and nothing else: every name exported here is documented in
+ * the README and listed in spec/package.spec.ts, which fails when an internal
+ * leaks into this file or into the published declarations.
+ */
 export { register, getGatewayMetrics, getGatewayOtel, type GatewayOtel } from './register';
-export { registerFromEnv, loadConfigModule } from './entry';
 export { GatewayMetrics, createGatewayMetrics, type EndTimer } from './metrics';
 export { gatewayViews, type GatewayViewsOptions } from './views';
 export {
@@ -7,12 +11,9 @@ export {
   DEFAULT_HEALTH_CHECK_BUCKETS,
   DEFAULT_SIZE_BUCKETS,
   ConfigError,
-  resolveConfig,
-  type ResolvedConfig,
 } from './config';
-export { kubectlExecNodeFor, parseKubectlExec, type PodNodeMap } from './exec-path';
-export { errorTypeOf } from './errors';
-export { bucketQuantile, type GatewayStats, type SeriesStats, type LatencyQuantiles } from './stats';
+export { kubectlExecNodeFor, type PodNodeMap } from './exec-path';
+export { type GatewayStats, type SeriesStats, type LatencyQuantiles } from './stats';
 export type { HealthCheckOptions } from './health';
 export * as semconv from './semconv';
 export type {

@@ -82,7 +82,7 @@ import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
 
-/** One node × transport: its in-flight count and its frozen attribute sets. */
+/** @internal One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
   active = 0;
   /** Body bytes sent to / received from the node (reported as gateway.network.io). */
@@ -107,6 +107,7 @@ export class Series {
   }
 }
 
+/** @internal */
 export class NodeEntry {
   lastSeen: number;
   /** Start time of this node's up point. */
@@ -528,18 +529,18 @@ export class GatewayMetrics {
   // -------------------------------------------------------------------------
   // Used by the automatic paths and the endpoint.
 
-  /** Series for an automatic path, or undefined (bad label, already measured). */
+  /** @internal Series for an automatic path, or undefined (bad label, already measured). */
   autoSeries(node: unknown, transport: string): Series | undefined {
     if (inMeasuredScope()) return undefined;
     return this._seriesOf({ node: node as string, transport }, 'auto');
   }
 
-  /** Start of an automatic attempt: counts it in flight. */
+  /** @internal Start of an automatic attempt: counts it in flight. */
   autoStart(series: Series): void {
     series.active++;
   }
 
-  /** End of an automatic attempt started with autoStart(). */
+  /** @internal End of an automatic attempt started with autoStart(). */
   autoEnd(
     series: Series,
     seconds: number,
@@ -558,6 +559,7 @@ export class GatewayMetrics {
   }
 
   /**
+   * @internal
    * An automatic attempt turned out to be a long-lived stream (SSE GET,
    * upgrade, CONNECT): it leaves in-flight, adds no duration sample and no
    * error, and counts as an opened stream with its time to response headers.
@@ -574,6 +576,7 @@ export class GatewayMetrics {
   }
 
   /**
+   * @internal
    * Whether a `node` label value is live: called within `nodeIdleTtl`, or in
    * flight. An expired node is not live even before a sweep removes it.
    */
@@ -588,9 +591,9 @@ export class GatewayMetrics {
   }
 
   /**
+   * @internal
    * In-flight and up of the live nodes as data points (cumulative sum and
    * gauge), for register()'s MetricProducer. Sweeps first.
-   * @internal
    */
   nodeState(): ScopeMetrics {
     this.sweep();
@@ -642,16 +645,17 @@ export class GatewayMetrics {
     return { scope: { name: SCOPE_NAME, version: VERSION }, metrics };
   }
 
-  /** Live nodes, for the stats view. */
+  /** @internal Live nodes, for the stats view. */
   nodeEntries(): IterableIterator<NodeEntry> {
     return this._nodes.values();
   }
 
+  /** @internal */
   get otherEntry(): NodeEntry | undefined {
     return this._other;
   }
 
-  /** Forget nodes idle for longer than `nodeIdleTtl` (and not in flight). */
+  /** @internal Forget nodes idle for longer than `nodeIdleTtl` (and not in flight). */
   sweep(now = performance.now()): void {
     if (this.nodeIdleTtl === 0) return;
     for (const [name, entry] of this._nodes) {
@@ -660,10 +664,10 @@ export class GatewayMetrics {
   }
 
   /**
+   * @internal
    * Record into `target` from now on (or stop, with undefined). register() uses
    * it for an instance getGatewayMetrics() handed out before it ran, which
    * would otherwise record into the no-op provider for good.
-   * @internal
    */
   forwardTo(target: GatewayMetrics | undefined): void {
     this._forward = target === this ? undefined : target;

@@ -6,10 +6,9 @@ import {
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_HEALTH_CHECK_BUCKETS,
   DEFAULT_SIZE_BUCKETS,
-  resolveConfig,
   type GatewayMetricsOptions,
 } from '../lib';
-import { KNOWN_GATEWAY_ENV, parseHostPortNodes, parseResourceAttributes, sanitizeName } from '../lib/config';
+import { KNOWN_GATEWAY_ENV, resolveConfig, parseHostPortNodes, parseResourceAttributes, sanitizeName } from '../lib/config';
 import { captureDiag, type Captured } from './helpers/diag';
 
 describe('config: resolveConfig(options, env)', () => {

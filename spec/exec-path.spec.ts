@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import * as cp from 'node:child_process';
 import { promisify } from 'node:util';
-import { kubectlExecNodeFor, parseKubectlExec, semconv } from '../lib';
-import { ExecInstrumentation, shellWords } from '../lib/exec-path';
+import { kubectlExecNodeFor, semconv } from '../lib';
+import { ExecInstrumentation, parseKubectlExec, shellWords } from '../lib/exec-path';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 import { runNode } from './helpers/child';

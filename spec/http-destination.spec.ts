@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, semconv, type HttpPathOptions } from '../lib';
+import { semconv, type HttpPathOptions } from '../lib';
+import { resolveConfig } from '../lib/config';
 import { errorTypeOf } from '../lib/errors';
 import { HttpClientPath, hostHeaderKey, keyHost } from '../lib/http-path';
 import { startAgent, refusedPort, type Agent } from './helpers/agents';

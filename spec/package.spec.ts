@@ -97,6 +97,50 @@ describe('package', () => {
     expect(resolved).to.deep.equal([join(ROOT, 'dist', 'index.d.ts'), join(ROOT, 'dist', 'index.d.mts')]);
   });
 
+  describe('the published declarations show the public API only', () => {
+    /** Every value and type dist/index.d.ts exports, and the members of the GatewayMetrics class it declares. */
+    function declared(): { exports: string[]; gatewayMetricsMembers: string[]; diagnostics: string[] } {
+      const index = join(ROOT, 'dist', 'index.d.ts');
+      // skipLibCheck off: every declaration file reachable from the entry must compile as shipped.
+      const program = ts.createProgram([index], {
+        module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, strict: true, noEmit: true, types: ['node'],
+      });
+      const checker = program.getTypeChecker();
+      const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(index)!)!;
+      const exported = checker.getExportsOfModule(moduleSymbol);
+      const gm = exported.find(s => s.name === 'GatewayMetrics')!;
+      const instance = checker.getDeclaredTypeOfSymbol(gm);
+      return {
+        exports: exported.map(s => s.name).sort(),
+        gatewayMetricsMembers: checker.getPropertiesOfType(instance)
+          .filter(p => !p.declarations?.every(d => (ts.getCombinedModifierFlags(d) & ts.ModifierFlags.Private) !== 0))
+          .map(p => p.name).sort(),
+        diagnostics: ts.getPreEmitDiagnostics(program).map(d => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`),
+      };
+    }
+
+    it('dist/index.d.ts exports exactly the documented names, and compiles without skipLibCheck', () => {
+      const d = declared();
+      expect(d.diagnostics).to.deep.equal([]);
+      expect(d.exports).to.deep.equal([
+        'AttemptLabels', 'ConfigError', 'CreateGatewayMetricsOptions', 'DEFAULT_DURATION_BUCKETS', 'DEFAULT_HEALTH_CHECK_BUCKETS',
+        'DEFAULT_SIZE_BUCKETS', 'EndOptions', 'EndTimer', 'ExecPathOptions', 'ExporterName', 'FallbackLabels', 'GatewayMetrics',
+        'GatewayMetricsOptions', 'GatewayOtel', 'GatewayStats', 'GatewayViewsOptions', 'HealthCheckOptions', 'HistogramMode',
+        'HostPortMap', 'HttpPathOptions', 'LatencyQuantiles', 'MeasureOptions', 'OtlpOptions', 'OtlpProtocol', 'PodNodeMap',
+        'PrometheusAuth', 'PrometheusOptions', 'RecordOptions', 'SeriesStats', 'StatusPageOptions', 'TemporalityPreference',
+        'WrapOptions', 'createGatewayMetrics', 'gatewayViews', 'getGatewayMetrics', 'getGatewayOtel', 'kubectlExecNodeFor',
+        'register', 'semconv',
+      ].sort());
+    });
+
+    it('GatewayMetrics declares its request-path API and no internals (series, node entries, sweep, forwarding)', () => {
+      expect(declared().gatewayMetricsMembers).to.deep.equal([
+        'dispose', 'downAfterErrors', 'maxNodes', 'measure', 'measureHealthCheck', 'nodeIdleTtl', 'prefix', 'record',
+        'recordFallback', 'setNodeUp', 'startTimer', 'wrap',
+      ].sort());
+    });
+  });
+
   it('installs from `npm pack` into a fresh project next to the latest @opentelemetry/sdk-node and api, with one copy of each core package', async function () {
     this.timeout(300_000);
     const dir = mkdtempSync(join(tmpdir(), 'ogm-consumer-'));

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig } from '../lib';
+import { resolveConfig } from '../lib/config';
 import { httpModeLine } from '../lib/register';
 import { startAgent, type Agent } from './helpers/agents';
 import { OtlpReceiver, latest } from './helpers/otlp';

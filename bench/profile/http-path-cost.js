@@ -17,7 +17,8 @@ const { summary, rotate, sig } = require('../lib/stats');
 const ROOT = path.join(__dirname, '..', '..');
 
 function load(dist) {
-  const { resolveConfig, createGatewayMetrics } = require(path.join(dist, 'index.js'));
+  const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
+  const { resolveConfig } = require(path.join(dist, 'config.js'));
   const { HttpClientPath } = require(path.join(dist, 'http-path.js'));
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   return { resolveConfig, createGatewayMetrics, HttpClientPath, MeterProvider };

@@ -6,7 +6,7 @@
  * duration matches the client's own wait.
  */
 import { expect } from 'chai';
-import { resolveConfig } from '../../lib';
+import { resolveConfig } from '../../lib/config';
 import { HttpClientPath } from '../../lib/http-path';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';

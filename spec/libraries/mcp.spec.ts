@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, semconv } from '../../lib';
+import { semconv } from '../../lib';
+import { resolveConfig } from '../../lib/config';
 import { HttpClientPath } from '../../lib/http-path';
 import { harness, histogram, point, points, total, type Harness } from '../helpers/metrics';
 

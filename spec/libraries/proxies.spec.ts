@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolveConfig } from '../../lib';
+import { resolveConfig } from '../../lib/config';
 import { HttpClientPath } from '../../lib/http-path';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';
