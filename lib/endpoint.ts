@@ -23,6 +23,7 @@ import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { logger, describe, RateLimitedWarner } from './diag';
 import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
 import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
+import { callWithTimeout } from './timeout';
 import type { PrometheusAuth } from './types';
 
 /** Longest time one chunk loop may hold the event loop before yielding. */
@@ -260,7 +261,7 @@ export class MetricsEndpoint {
   }
 
   private _collect() {
-    return withTimeout(this._options.reader!.collect({ timeoutMillis: COLLECT_TIMEOUT_MS }), COLLECT_TIMEOUT_MS, 'collect()');
+    return callWithTimeout(this._options.reader!.collect({ timeoutMillis: COLLECT_TIMEOUT_MS }), COLLECT_TIMEOUT_MS, 'collect()');
   }
 
   /**
@@ -458,7 +459,7 @@ export class MetricsEndpoint {
       plain(res, 404, 'No stats view\n');
       return;
     }
-    const body = await this._exclusive(async () => JSON.stringify(await withTimeout(stats(), COLLECT_TIMEOUT_MS, 'the stats view'), null, 2));
+    const body = await this._exclusive(async () => JSON.stringify(await callWithTimeout(stats(), COLLECT_TIMEOUT_MS, 'the stats view'), null, 2));
     if (body === undefined) {
       plain(res, 503, 'Too many concurrent requests\n', { 'Retry-After': '1' });
       return;
@@ -470,16 +471,6 @@ export class MetricsEndpoint {
 
 function yieldToLoop(): Promise<void> {
   return new Promise(resolve => setImmediate(resolve));
-}
-
-/** `promise`, or a rejection after `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function plain(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

@@ -7,6 +7,7 @@
 import { ConfigError } from './config';
 import { logger, describe } from './diag';
 import type { GatewayMetrics } from './metrics';
+import { callWithTimeout } from './timeout';
 
 export interface HealthCheckOptions {
   /** Nodes to check, or a function returning (or resolving to) the current set. */
@@ -83,18 +84,9 @@ export class HealthChecker {
         // Started inside the measured call, so the automatic paths do not count its requests.
         const check = Promise.resolve().then(() => this._options.check(node));
         check.then(done, done);
-        return this._withTimeout(node, check);
+        return callWithTimeout(check, this._timeoutMs, `health check of ${node}`);
       }));
     }
     await Promise.all(rounds);
-  }
-
-  private _withTimeout(node: string, check: Promise<unknown>): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`health check of ${node} timed out`)), this._timeoutMs);
-      timer.unref();
-    });
-    return Promise.race([check, timeout]).finally(() => clearTimeout(timer));
   }
 }

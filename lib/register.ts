@@ -30,6 +30,7 @@ import { ProcessMetrics } from './process-metrics';
 import { ATTR_NODE, SCOPE_NAME } from './semconv';
 import { computeStats, type GatewayStats } from './stats';
 import { HealthChecker, type HealthCheckOptions } from './health';
+import { callWithTimeout } from './timeout';
 import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from './types';
 import { gatewayViews } from './views';
 import { VERSION } from './version';
@@ -58,10 +59,17 @@ export interface GatewayOtel {
   stats(): Promise<GatewayStats>;
   /** Run health checks on an unref'd timer, stopped by shutdown(). Returns a stop function. */
   startHealthChecks(options: HealthCheckOptions): () => void;
-  /** Export now through every push exporter. Idempotent, never rejects. */
-  forceFlush(): Promise<void>;
-  /** Flush, stop listeners, timers and patches. Idempotent, never rejects. */
-  shutdown(): Promise<void>;
+  /**
+   * Export now through every push exporter. Never rejects: a failure or a wait
+   * longer than `timeoutMillis` (default `otlp.exportTimeoutMillis`) is a warning.
+   */
+  forceFlush(options?: { timeoutMillis?: number }): Promise<void>;
+  /**
+   * Flush, stop listeners, timers and patches. Idempotent, never rejects. The
+   * wait is bounded by `timeoutMillis` (default `otlp.exportTimeoutMillis`);
+   * the shutdown itself goes on after it.
+   */
+  shutdown(options?: { timeoutMillis?: number }): Promise<void>;
 }
 
 const GLOBAL_KEY = Symbol.for('otel-gateway-metrics');
@@ -413,16 +421,33 @@ class Registration implements GatewayOtel {
     };
   }
 
-  async forceFlush(): Promise<void> {
+  async forceFlush(options?: { timeoutMillis?: number }): Promise<void> {
+    const ms = this._timeoutOf('forceFlush', options);
     try {
-      await this.meterProvider.forceFlush();
+      await callWithTimeout(this.meterProvider.forceFlush(), ms, 'forceFlush()');
     } catch (err) {
       logger.warn(`forceFlush failed: ${describe(err)}`);
     }
   }
 
-  shutdown(): Promise<void> {
-    return (this._shutdown ??= this._doShutdown());
+  async shutdown(options?: { timeoutMillis?: number }): Promise<void> {
+    const ms = this._timeoutOf('shutdown', options);
+    this._shutdown ??= this._doShutdown();
+    try {
+      await callWithTimeout(this._shutdown, ms, 'shutdown()');
+    } catch (err) {
+      logger.warn(`shutdown: ${describe(err)}; it goes on in the background`);
+    }
+  }
+
+  /** A bad timeout warns and falls back: flush and shutdown run at exit, where a throw helps nobody. */
+  private _timeoutOf(method: string, options: { timeoutMillis?: number } | undefined): number {
+    const fallback = this.config.otlp.exportTimeoutMillis;
+    const ms = options?.timeoutMillis;
+    if (ms === undefined) return fallback;
+    if (typeof ms === 'number' && Number.isFinite(ms) && ms > 0) return ms;
+    logger.warn(`${method}: ignoring timeoutMillis ${describe(ms)} (must be a positive number); using ${fallback}`);
+    return fallback;
   }
 
   private async _doShutdown(): Promise<void> {
@@ -490,14 +515,7 @@ class Registration implements GatewayOtel {
         }
         // Nobody else handles it: flush (bounded), then end the process the
         // way the default action would have, by the same signal.
-        let timer: NodeJS.Timeout | undefined;
-        const bound = new Promise<void>(resolve => {
-          timer = setTimeout(resolve, this.config.otlp.exportTimeoutMillis);
-        });
-        void Promise.race([this.shutdown(), bound]).then(() => {
-          clearTimeout(timer);
-          process.kill(process.pid, sig);
-        });
+        void this.shutdown().then(() => process.kill(process.pid, sig));
       };
       handlers.set(sig, onSignal);
       process.prependListener(sig, onSignal);

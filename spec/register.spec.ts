@@ -4,6 +4,7 @@ import { getGatewayMetrics, register } from '../lib';
 import { OtlpGrpcReceiver, OtlpReceiver, latest } from './helpers/otlp';
 import { find, one, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
+import { captureDiag } from './helpers/diag';
 import { VERSION } from '../lib/version';
 
 const LOCAL = { host: '127.0.0.1', port: 0 } as const;
@@ -217,6 +218,31 @@ describe('register()', () => {
         expect(latest(receiver.exports, 'gateway.request.duration', { status: 'success' })[0]!.count).to.equal(5);
       });
     }
+
+    it('bounds forceFlush({ timeoutMillis }) and shutdown({ timeoutMillis }) against a collector that never answers, with a warning and no rejection', async () => {
+      // A real listener that accepts the export and never answers it.
+      const held: net.Socket[] = [];
+      const silent = net.createServer(socket => void held.push(socket));
+      await new Promise<void>(r => silent.listen(0, '127.0.0.1', r));
+      const diag = captureDiag();
+      try {
+        const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/v1/metrics`;
+        const o = start({ exporters: ['otlp'], otlp: { protocol: 'http/json', endpoint: url, exportTimeoutMillis: 3_000, exportIntervalMillis: 60_000 } });
+        await o.ready;
+        o.metrics.record({ node: 'n1', transport: 'http', status: 'success', durationSeconds: 0.1 });
+        const flushed = await Promise.race([o.forceFlush({ timeoutMillis: 300 }).then(() => 'settled'), new Promise(r => setTimeout(() => r('still waiting'), 5_000))]);
+        expect(flushed).to.equal('settled');
+        expect(diag.warn.filter(w => w.includes('forceFlush() took longer than 300 ms')), diag.warn.join('\n')).to.have.length(1);
+        const shut = await Promise.race([o.shutdown({ timeoutMillis: 300 }).then(() => 'settled'), new Promise(r => setTimeout(() => r('still waiting'), 5_000))]);
+        expect(shut).to.equal('settled');
+        expect(diag.warn.filter(w => w.includes('shutdown() took longer than 300 ms'))).to.have.length(1);
+        expect(held.length).to.be.at.least(1);
+      } finally {
+        diag.restore();
+        for (const s of held) s.destroy();
+        await new Promise<void>(r => silent.close(() => r()));
+      }
+    });
 
     it('exports grpc to a real OTLP/gRPC receiver, with the exact counts', async () => {
       const grpcReceiver = await new OtlpGrpcReceiver().start();
