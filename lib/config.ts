@@ -8,68 +8,40 @@
  * `Number(x) || default`).
  */
 import type { Attributes } from '@opentelemetry/api';
+import {
+  EXPORTERS,
+  HOST_PORT_RE,
+  PROTOCOLS,
+  checkExporters,
+  checkOneOf,
+  bad,
+  ok,
+  parseHostPortNodes,
+  parseResourceAttributes,
+  redact,
+  sanitizeName,
+  checkPrefix,
+  type Check,
+} from './checks';
 import { logger, describe } from './diag';
-import type {
-  ExecPathOptions,
-  ExporterName,
-  GatewayMetricsOptions,
-  HistogramMode,
-  HttpPathOptions,
-  OtlpProtocol,
-  PrometheusAuth,
-  TemporalityPreference,
-} from './types';
+import { KNOWN_GATEWAY_ENV, O, knownKeys, type OptionRow } from './options';
+import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from './types';
 
-export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-]);
-export const DEFAULT_HEALTH_CHECK_BUCKETS: readonly number[] = Object.freeze([
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-]);
-/** 256 B … 16 MiB, ×4 per step. */
-export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([
-  256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
-]);
-
-export const DEFAULT_PROMETHEUS_HOST = '0.0.0.0';
-export const DEFAULT_PROMETHEUS_PORT = 9464;
-export const DEFAULT_MAX_NODES = 1000;
-export const DEFAULT_NODE_IDLE_TTL_MS = 600_000;
-export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
-export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
-/** The status page flags a node whose p95 is above this (seconds). */
-export const DEFAULT_STATUS_SLOW_P95_SECONDS = 1;
-/** … or whose error percentage is above this: the threshold of examples/alerts.yml's HighGatewayErrorRate. */
-export const DEFAULT_STATUS_ERROR_PERCENT = 5;
-
-/** Every `GATEWAY_METRICS_*` variable we read; anything else with the prefix is a typo. */
-export const KNOWN_GATEWAY_ENV = [
-  'GATEWAY_METRICS_CONFIG',
-  'GATEWAY_METRICS_PREFIX',
-  'GATEWAY_METRICS_DURATION_BUCKETS',
-  'GATEWAY_METRICS_HEALTH_CHECK_BUCKETS',
-  'GATEWAY_METRICS_SIZE_BUCKETS',
-  'GATEWAY_METRICS_HISTOGRAM',
-  'GATEWAY_METRICS_PROMETHEUS_PATH',
-  'GATEWAY_METRICS_PROMETHEUS_LISTEN',
-  'GATEWAY_METRICS_STATS_PATH',
-  'GATEWAY_METRICS_STATUS_PATH',
-  'GATEWAY_METRICS_STATUS_SLOW_P95',
-  'GATEWAY_METRICS_STATUS_ERROR_PERCENT',
-  'GATEWAY_METRICS_AUTH_TOKEN',
-  'GATEWAY_METRICS_MAX_NODES',
-  'GATEWAY_METRICS_NODE_IDLE_TTL',
-  'GATEWAY_METRICS_DOWN_AFTER_ERRORS',
-  'GATEWAY_METRICS_HTTP',
-  'GATEWAY_METRICS_HTTP_NODES',
-  'GATEWAY_METRICS_HTTP_SIZES',
-  'GATEWAY_METRICS_EXEC',
-  'GATEWAY_METRICS_INBOUND_HTTP',
-  'GATEWAY_METRICS_RUNTIME_METRICS',
-  'GATEWAY_METRICS_PROCESS_METRICS',
-  'GATEWAY_METRICS_HANDLE_SIGNALS',
-  'GATEWAY_METRICS_GLOBAL_METER_PROVIDER',
-] as const;
+export {
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_HEALTH_CHECK_BUCKETS,
+  DEFAULT_SIZE_BUCKETS,
+  DEFAULT_MAX_NODES,
+  DEFAULT_NODE_IDLE_TTL_MS,
+  DEFAULT_PROMETHEUS_HOST,
+  DEFAULT_PROMETHEUS_PORT,
+  DEFAULT_EXPORT_INTERVAL_MS,
+  DEFAULT_EXPORT_TIMEOUT_MS,
+  DEFAULT_STATUS_SLOW_P95_SECONDS,
+  DEFAULT_STATUS_ERROR_PERCENT,
+  KNOWN_GATEWAY_ENV,
+} from './options';
+export { checkBuckets, checkPrefix, sanitizeName, parseHostPortNodes, parseResourceAttributes } from './checks';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -145,215 +117,6 @@ export interface ResolvedConfig {
 }
 
 // ---------------------------------------------------------------------------
-// Validators. Each returns the value or a reason string; callers decide whether
-// a failure throws (code) or warns (env).
-
-type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
-const ok = <T>(value: T): Check<T> => ({ ok: true, value });
-const bad = <T>(reason: string): Check<T> => ({ ok: false, reason });
-
-export function checkBuckets(value: unknown): Check<readonly number[]> {
-  if (!Array.isArray(value)) return bad('must be an array of numbers');
-  if (value.length === 0) return bad('must not be empty');
-  const copy: number[] = [];
-  for (const b of value) {
-    if (typeof b !== 'number' || !Number.isFinite(b)) return bad('every boundary must be a finite number');
-    if (b < 0) return bad('boundaries must not be negative');
-    if (copy.length > 0 && b <= copy[copy.length - 1]!) {
-      return bad(b === copy[copy.length - 1] ? 'boundaries must not repeat' : 'boundaries must be sorted ascending');
-    }
-    copy.push(b);
-  }
-  return ok(Object.freeze(copy));
-}
-
-function parseBucketList(raw: string): Check<readonly number[]> {
-  const parts = raw.split(',').map(s => s.trim());
-  if (parts.some(p => p === '' || !/^[0-9eE.+-]+$/.test(p))) return bad('must be a comma list of numbers');
-  return checkBuckets(parts.map(Number));
-}
-
-/** Prometheus metric name characters; a prefix must also start with a letter or `_`. */
-const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-export function checkPrefix(value: unknown): Check<string> {
-  if (typeof value !== 'string') return bad('must be a string');
-  if (value === '') return ok('');
-  if (!NAME_RE.test(value)) return bad('must match ^[a-zA-Z_][a-zA-Z0-9_]*$');
-  return ok(value);
-}
-
-/** What a Collector would produce from the same string: invalid characters become `_`. */
-export function sanitizeName(value: string): string {
-  let s = value.replace(/[^a-zA-Z0-9_]/g, '_');
-  if (/^[0-9]/.test(s)) s = `_${s}`;
-  return s;
-}
-
-function checkPort(value: unknown): Check<number | false> {
-  if (value === false) return ok(false);
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    return bad('must be an integer 0-65535 (0 = ephemeral) or false (no listener)');
-  }
-  return ok(value);
-}
-
-function checkHost(value: unknown): Check<string> {
-  if (typeof value !== 'string' || value === '' || /[\s/?#@]/.test(value)) return bad('must be a host name or IP address');
-  return ok(value);
-}
-
-function checkPath(value: unknown): Check<string> {
-  if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) return bad('must be a path starting with "/"');
-  return ok(value);
-}
-
-/**
- * A same-origin URL reference (path, optionally with a query): no scheme, no
- * `//host`, and no backslash, which browsers read as `/` (`/\\host` is `//host`).
- */
-function checkSameOriginRef(value: unknown): Check<string> {
-  if (typeof value !== 'string' || value === '' || /[\s\\#]/.test(value) || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value) || value.startsWith('//')) {
-    return bad('must be a relative or absolute path on the same origin (no scheme, no //host, no whitespace)');
-  }
-  return ok(value);
-}
-
-function checkThreshold(max: number) {
-  return (value: unknown): Check<number> =>
-    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= max
-      ? ok(value)
-      : bad(`must be a number between 0 and ${max}`);
-}
-
-function parseEnvNumber(check: (v: unknown) => Check<number>): (raw: string) => Check<number> {
-  return raw => {
-    const v = raw.trim();
-    return /^[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?$/.test(v) ? check(Number(v)) : bad('must be a non-negative number');
-  };
-}
-
-function checkNonNegInt(value: unknown, max = Number.MAX_SAFE_INTEGER): Check<number> {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    return bad(`must be an integer between 0 and ${max}`);
-  }
-  return ok(value);
-}
-
-function checkPositiveInt(value: unknown, max = Number.MAX_SAFE_INTEGER): Check<number> {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    return bad(`must be an integer between 1 and ${max}`);
-  }
-  return ok(value);
-}
-
-function checkBool(value: unknown): Check<boolean> {
-  return typeof value === 'boolean' ? ok(value) : bad('must be true or false');
-}
-
-function checkOneOf<T extends string>(allowed: readonly T[]) {
-  return (value: unknown): Check<T> =>
-    typeof value === 'string' && (allowed as readonly string[]).includes(value)
-      ? ok(value as T)
-      : bad(`must be one of ${allowed.join(', ')}`);
-}
-
-const EXPORTERS: readonly ExporterName[] = ['prometheus', 'otlp', 'console', 'none'];
-const PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json', 'grpc'];
-const HISTOGRAMS: readonly HistogramMode[] = ['explicit', 'exponential'];
-const TEMPORALITIES: readonly TemporalityPreference[] = ['cumulative', 'delta', 'lowmemory'];
-
-function checkExporters(value: unknown): Check<readonly ExporterName[]> {
-  if (!Array.isArray(value)) return bad(`must be an array of ${EXPORTERS.join(', ')}`);
-  const out: ExporterName[] = [];
-  for (const v of value) {
-    if (!EXPORTERS.includes(v)) return bad(`unknown exporter ${describe(v)}; allowed: ${EXPORTERS.join(', ')}`);
-    if (!out.includes(v)) out.push(v);
-  }
-  return ok(Object.freeze(out.includes('none') ? [] : out));
-}
-
-function checkAuth(value: unknown): Check<PrometheusAuth | undefined> {
-  if (value === undefined) return ok(undefined);
-  if (typeof value !== 'object' || value === null) return bad('must be { token } or { username, password }');
-  const v = value as Record<string, unknown>;
-  if ('token' in v) {
-    if (typeof v.token !== 'string' || !/^\S+$/.test(v.token)) return bad('token must be a non-empty string without whitespace');
-    return ok(Object.freeze({ token: v.token }));
-  }
-  if (typeof v.username !== 'string' || v.username === '' || v.username.includes(':')) {
-    return bad('username must be a non-empty string without ":"');
-  }
-  if (typeof v.password !== 'string' || v.password === '') return bad('password must be a non-empty string');
-  return ok(Object.freeze({ username: v.username, password: v.password }));
-}
-
-/** Never echo credentials: the error names the option, not the secret. */
-function redact(option: string, value: unknown): unknown {
-  return option.startsWith('prometheus.auth') && value !== undefined ? '[redacted]' : value;
-}
-
-// ---------------------------------------------------------------------------
-// Env parsing
-
-function parseEnvBool(raw: string): Check<boolean> {
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1') return ok(true);
-  if (v === 'false' || v === '0') return ok(false);
-  return bad('must be true or false');
-}
-
-function parseEnvInt(raw: string): Check<number> {
-  const v = raw.trim();
-  return /^[0-9]+$/.test(v) ? ok(Number(v)) : bad('must be a non-negative integer');
-}
-
-/** An integer env var held to the same check as its option. */
-function intEnv(check: (v: unknown) => Check<number>): (raw: string) => Check<number> {
-  return raw => {
-    const c = parseEnvInt(raw);
-    return c.ok ? check(c.value) : c;
-  };
-}
-
-/** `host:port`, or `[v6 address]:port`. */
-const HOST_PORT_RE = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$/;
-
-/** `host:port=node,host:port=node` */
-export function parseHostPortNodes(raw: string): Check<ReadonlyMap<string, string>> {
-  const map = new Map<string, string>();
-  for (const entry of raw.split(',')) {
-    const e = entry.trim();
-    if (e === '') continue;
-    const eq = e.lastIndexOf('=');
-    const key = e.slice(0, eq).trim().toLowerCase();
-    const node = e.slice(eq + 1).trim();
-    if (eq <= 0 || node === '' || !HOST_PORT_RE.test(key)) {
-      return bad(`entry ${describe(e)} must look like host:port=node`);
-    }
-    map.set(key, node);
-  }
-  if (map.size === 0) return bad('must list at least one host:port=node');
-  return ok(map);
-}
-
-/** OTEL_RESOURCE_ATTRIBUTES, per the OTel spec (percent-decoded `k=v` pairs). */
-export function parseResourceAttributes(raw: string): Check<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of raw.split(',')) {
-    if (entry.trim() === '') continue;
-    const kv = entry.split('=');
-    if (kv.length !== 2 || kv[0]!.trim() === '') return bad(`entry ${describe(entry)} must look like key=value`);
-    try {
-      out[decodeURIComponent(kv[0]!.trim())] = decodeURIComponent(kv[1]!.trim());
-    } catch {
-      return bad(`entry ${describe(entry)} is not valid percent-encoding`);
-    }
-  }
-  return ok(out);
-}
-
-// ---------------------------------------------------------------------------
 
 class Resolver {
   constructor(readonly env: Env) {}
@@ -383,6 +146,11 @@ class Resolver {
     return fallback;
   }
 
+  /** A plain leaf of the option table: its check, its first env var, its default. */
+  leaf<T>(row: OptionRow<T>, value: unknown, fallback: T = row.default as T): T {
+    return this.pick(row.option, value, row.check!, row.env[0], row.parseEnv, fallback);
+  }
+
   warnEnv(envName: string, raw: string, reason: string, fallback: unknown): void {
     const shown = envName === 'GATEWAY_METRICS_AUTH_TOKEN' ? '[redacted]' : describe(raw);
     let fb: string;
@@ -393,6 +161,19 @@ class Resolver {
     }
     logger.warn(`ignoring ${envName}=${shown}: ${reason}; using the default ${fb}`);
   }
+}
+
+/**
+ * A value given in code for a plain leaf of the option table (no env var):
+ * the default when undefined, a ConfigError naming the option when bad. Used
+ * by createGatewayMetrics() and gatewayViews(), so they hold an option to the
+ * same limits as register().
+ */
+export function checkOption<T>(row: OptionRow<T>, value: unknown): T {
+  if (value === undefined) return row.default as T;
+  const c = row.check!(value);
+  if (!c.ok) throw new ConfigError(row.option, redact(row.option, value), c.reason);
+  return c.value;
 }
 
 function optionalObject(option: string, value: unknown): Record<string, unknown> {
@@ -411,8 +192,8 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
       throw new ConfigError('http', value, 'must be an object of HTTP path options, or false to turn the HTTP path off');
     }
     o = value as Partial<HttpPathOptions>;
-    rejectUnknownKeys('http', o as Record<string, unknown>, new Set(['nodeFor', 'isError', 'sizes']));
-  } else if (!r.pick('http', undefined, checkBool, 'GATEWAY_METRICS_HTTP', parseEnvBool, true)) {
+    rejectUnknownKeys('http', o as Record<string, unknown>, knownKeys('http'));
+  } else if (!r.leaf(O.http, undefined)) {
     return undefined;
   }
   let mode: HttpPathMode = 'zero-config';
@@ -432,14 +213,15 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
   } else if (nf !== undefined) {
     throw new ConfigError('http.nodeFor', nf, 'must be a function (url, defaultNode) => node | undefined, or a map of host:port to node');
   } else {
-    const raw = r.env.GATEWAY_METRICS_HTTP_NODES;
+    const envName = O.httpNodeFor.env[0]!;
+    const raw = r.env[envName];
     if (raw !== undefined && raw.trim() !== '') {
       const c = parseHostPortNodes(raw);
       if (c.ok) {
         mode = 'map';
         hostPortMap = c.value;
       } else {
-        r.warnEnv('GATEWAY_METRICS_HTTP_NODES', raw, c.reason, 'zero-config (node = host:port)');
+        r.warnEnv(envName, raw, c.reason, 'zero-config (node = host:port)');
       }
     }
   }
@@ -447,9 +229,7 @@ function resolveHttp(value: unknown, r: Resolver): ResolvedHttpPath | undefined 
     if (typeof o.isError !== 'function') throw new ConfigError('http.isError', o.isError, 'must be a function');
     isError = o.isError;
   }
-  const checkSizes = (v: unknown): Check<boolean | 'histogram'> => (v === 'histogram' ? ok(v) : typeof v === 'boolean' ? ok(v) : bad('must be true, false or "histogram"'));
-  const sizes = r.pick('http.sizes', o.sizes, checkSizes, 'GATEWAY_METRICS_HTTP_SIZES',
-    raw => (raw.trim().toLowerCase() === 'histogram' ? ok('histogram' as const) : parseEnvBool(raw)), true as boolean | 'histogram');
+  const sizes = r.leaf(O.httpSizes, o.sizes);
   return Object.freeze({ mode, hostPortMap, nodeFor, isError, sizes });
 }
 
@@ -469,14 +249,14 @@ function resolveExec(value: unknown, r: Resolver): Readonly<ExecPathOptions> | u
   if (value === false) return undefined;
   if (value === undefined) {
     // Zero config unless the environment turns it off.
-    const on = r.pick('exec', undefined, checkBool, 'GATEWAY_METRICS_EXEC', parseEnvBool, true);
+    const on = r.leaf(O.exec, undefined);
     return on ? Object.freeze({}) : undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError('exec', value, 'must be an object { nodeFor? }, or false to turn the exec path off (omit it for zero config)');
   }
   const o = value as Partial<ExecPathOptions>;
-  rejectUnknownKeys('exec', o as Record<string, unknown>, new Set(['nodeFor']));
+  rejectUnknownKeys('exec', o as Record<string, unknown>, knownKeys('exec'));
   if (o.nodeFor === undefined) return Object.freeze({});
   if (typeof o.nodeFor !== 'function') {
     throw new ConfigError('exec.nodeFor', o.nodeFor, 'must be a function (file, args, defaultNode) => node | undefined');
@@ -490,7 +270,7 @@ function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly
     if (!c.ok) throw new ConfigError('exporters', options.exporters, c.reason);
     return c.value;
   }
-  const raw = r.env.OTEL_METRICS_EXPORTER;
+  const raw = r.env[O.exporters.env[0]!];
   if (raw === undefined || raw.trim() === '') return Object.freeze(['prometheus'] as ExporterName[]);
   const names = raw.split(',').map(s => s.trim().toLowerCase()).filter(Boolean);
   const known = names.filter((n): n is ExporterName => (EXPORTERS as readonly string[]).includes(n));
@@ -508,20 +288,22 @@ function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly
 
 function resolveProtocol(value: unknown, r: Resolver): OtlpProtocol {
   const check = checkOneOf(PROTOCOLS);
-  if (value !== undefined) return r.pick('otlp.protocol', value, check, undefined, undefined, 'http/protobuf');
+  const [specific, generic] = O.otlpProtocol.env as [string, string];
+  if (value !== undefined) return r.pick(O.otlpProtocol.option, value, check, undefined, undefined, 'http/protobuf');
   const parse = (raw: string) => check(raw.trim().toLowerCase());
   // The signal-specific variable wins; a bad one falls back to the generic one.
-  const generic = r.pick('otlp.protocol', undefined, check, 'OTEL_EXPORTER_OTLP_PROTOCOL', parse, 'http/protobuf' as OtlpProtocol);
-  return r.pick('otlp.protocol', undefined, check, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', parse, generic);
+  const fromGeneric = r.pick(O.otlpProtocol.option, undefined, check, generic, parse, 'http/protobuf' as OtlpProtocol);
+  return r.pick(O.otlpProtocol.option, undefined, check, specific, parse, fromGeneric);
 }
 
 function resolveResourceAttributes(options: GatewayMetricsOptions, r: Resolver): Readonly<Attributes> {
   const out: Attributes = {};
-  const raw = r.env.OTEL_RESOURCE_ATTRIBUTES;
+  const envName = O.resourceAttributes.env[0]!;
+  const raw = r.env[envName];
   if (raw !== undefined && raw.trim() !== '') {
     const c = parseResourceAttributes(raw);
     if (c.ok) Object.assign(out, c.value);
-    else r.warnEnv('OTEL_RESOURCE_ATTRIBUTES', raw, c.reason, {});
+    else r.warnEnv(envName, raw, c.reason, {});
   }
   if (options.resourceAttributes !== undefined) {
     const o = optionalObject('resourceAttributes', options.resourceAttributes);
@@ -544,16 +326,7 @@ function warnUnknownGatewayEnv(env: Env): void {
   }
 }
 
-const KNOWN_OPTIONS = new Set([
-  'serviceName', 'resourceAttributes', 'prefix', 'buckets', 'healthCheckBuckets', 'sizeBuckets',
-  'histogram', 'exporters', 'prometheus', 'statusPage', 'otlp', 'maxNodes', 'nodeIdleTtl', 'downAfterErrors',
-  'http', 'exec', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals', 'globalMeterProvider',
-]);
-const KNOWN_PROMETHEUS = new Set(['host', 'port', 'path', 'statsPath', 'statusPath', 'auth']);
-const KNOWN_STATUS_PAGE = new Set(['statsUrl', 'slowP95Seconds', 'errorPercent']);
-const KNOWN_OTLP = new Set(['protocol', 'endpoint', 'headers', 'exportIntervalMillis', 'exportTimeoutMillis', 'temporality']);
-
-function rejectUnknownKeys(option: string, o: Record<string, unknown>, known: Set<string>): void {
+function rejectUnknownKeys(option: string, o: Record<string, unknown>, known: ReadonlySet<string>): void {
   for (const k of Object.keys(o)) {
     // The value is not shown: a misspelt `password` or `headers` may hold a secret.
     if (!known.has(k)) throw new ConfigError(option ? `${option}.${k}` : k, '[value not shown]', `unknown option; known: ${[...known].join(', ')}`);
@@ -562,90 +335,66 @@ function rejectUnknownKeys(option: string, o: Record<string, unknown>, known: Se
 
 export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = process.env): ResolvedConfig {
   const opts = optionalObject('options', options) as GatewayMetricsOptions;
-  rejectUnknownKeys('', opts as Record<string, unknown>, KNOWN_OPTIONS);
+  rejectUnknownKeys('', opts as Record<string, unknown>, knownKeys(''));
   const r = new Resolver(env);
   warnUnknownGatewayEnv(env);
 
-  const sdkDisabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
-
-  const serviceName = r.pick<string | undefined>(
-    'serviceName', opts.serviceName,
-    v => (typeof v === 'string' && v !== '' ? ok(v) : bad('must be a non-empty string')),
-    'OTEL_SERVICE_NAME', raw => ok(raw.trim()), undefined,
-  );
-
-  const prefix = r.pick('prefix', opts.prefix, checkPrefix, 'GATEWAY_METRICS_PREFIX', raw => {
+  const sdkDisabled = env[O.sdkDisabled.env[0]!]?.trim().toLowerCase() === 'true';
+  const serviceName = r.leaf(O.serviceName, opts.serviceName);
+  const prefix = r.pick(O.prefix.option, opts.prefix, checkPrefix, O.prefix.env[0], raw => {
     const c = checkPrefix(raw.trim());
     if (c.ok) return c;
     const fixed = sanitizeName(raw.trim());
-    logger.warn(`GATEWAY_METRICS_PREFIX=${describe(raw)} has characters Prometheus names cannot hold; using ${describe(fixed)}`);
+    logger.warn(`${O.prefix.env[0]}=${describe(raw)} has characters Prometheus names cannot hold; using ${describe(fixed)}`);
     return ok(fixed);
   }, '');
-
-  const buckets = r.pick('buckets', opts.buckets, checkBuckets, 'GATEWAY_METRICS_DURATION_BUCKETS', parseBucketList, DEFAULT_DURATION_BUCKETS);
-  const healthCheckBuckets = r.pick('healthCheckBuckets', opts.healthCheckBuckets, checkBuckets, 'GATEWAY_METRICS_HEALTH_CHECK_BUCKETS', parseBucketList, DEFAULT_HEALTH_CHECK_BUCKETS);
-  const sizeBuckets = r.pick('sizeBuckets', opts.sizeBuckets, checkBuckets, 'GATEWAY_METRICS_SIZE_BUCKETS', parseBucketList, DEFAULT_SIZE_BUCKETS);
-  const histogram = r.pick('histogram', opts.histogram, checkOneOf(HISTOGRAMS), 'GATEWAY_METRICS_HISTOGRAM', raw => checkOneOf(HISTOGRAMS)(raw.trim().toLowerCase()), 'explicit' as HistogramMode);
+  const buckets = r.leaf(O.buckets, opts.buckets);
+  const healthCheckBuckets = r.leaf(O.healthCheckBuckets, opts.healthCheckBuckets);
+  const sizeBuckets = r.leaf(O.sizeBuckets, opts.sizeBuckets);
+  const histogram = r.leaf(O.histogram, opts.histogram);
 
   const exporters = resolveExporters(opts, r);
 
   const p = optionalObject('prometheus', opts.prometheus);
-  rejectUnknownKeys('prometheus', p, KNOWN_PROMETHEUS);
-  const host = r.pick('prometheus.host', p.host,
-    checkHost, 'OTEL_EXPORTER_PROMETHEUS_HOST', raw => checkHost(raw.trim()), DEFAULT_PROMETHEUS_HOST);
-  let port = r.pick<number | false>('prometheus.port', p.port, checkPort, 'OTEL_EXPORTER_PROMETHEUS_PORT', raw => {
-    const c = parseEnvInt(raw);
-    return c.ok ? checkPort(c.value) : bad('must be an integer 0-65535');
-  }, DEFAULT_PROMETHEUS_PORT);
-  if (p.port === undefined) {
-    const listen = r.pick('prometheus.listen', undefined, checkBool, 'GATEWAY_METRICS_PROMETHEUS_LISTEN', parseEnvBool, true);
-    if (!listen) port = false;
-  }
-  const path = r.pick('prometheus.path', p.path, checkPath, 'GATEWAY_METRICS_PROMETHEUS_PATH', raw => checkPath(raw.trim()), '/metrics');
-  const statsPath = r.pick<string | false>('prometheus.statsPath', p.statsPath,
-    v => (v === false ? ok(false) : checkPath(v)), 'GATEWAY_METRICS_STATS_PATH',
-    raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), '/stats');
+  rejectUnknownKeys('prometheus', p, knownKeys('prometheus'));
+  const host = r.leaf(O.prometheusHost, p.host);
+  let port = r.leaf(O.prometheusPort, p.port);
+  if (p.port === undefined && !r.leaf(O.prometheusListen, undefined)) port = false;
+  const path = r.leaf(O.prometheusPath, p.path);
+  const statsPath = r.leaf(O.statsPath, p.statsPath);
   let statsPathFinal = statsPath;
   if (statsPath !== false && statsPath === path) {
-    const fromEnv = (option: unknown, name: string) => option === undefined && (env[name] ?? '').trim() !== '';
-    if (!fromEnv(p.path, 'GATEWAY_METRICS_PROMETHEUS_PATH') && !fromEnv(p.statsPath, 'GATEWAY_METRICS_STATS_PATH')) {
-      throw new ConfigError('prometheus.statsPath', statsPath, 'must differ from prometheus.path');
+    const fromEnv = (option: unknown, row: OptionRow) => option === undefined && (env[row.env[0]!] ?? '').trim() !== '';
+    if (!fromEnv(p.path, O.prometheusPath) && !fromEnv(p.statsPath, O.statsPath)) {
+      throw new ConfigError(O.statsPath.option, statsPath, `must differ from ${O.prometheusPath.option}`);
     }
     // One of the two came from the environment: warn, never stop the app.
     logger.warn(`the stats path and the metrics path are both ${describe(statsPath)}; serving metrics there and no stats view`);
     statsPathFinal = false;
   }
-  const statusPathPicked = r.pick<string | false>('prometheus.statusPath', p.statusPath,
-    v => (v === false ? ok(false) : checkPath(v)), 'GATEWAY_METRICS_STATUS_PATH',
-    raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), '/');
-  let statusPath = statusPathPicked;
+  let statusPath = r.leaf(O.statusPath, p.statusPath);
   if (statusPath !== false && (statusPath === path || statusPath === statsPathFinal)) {
-    const other = statusPath === path ? 'prometheus.path' : 'prometheus.statsPath';
-    if (p.statusPath !== undefined) throw new ConfigError('prometheus.statusPath', statusPath, `must differ from ${other}`);
+    const other = statusPath === path ? O.prometheusPath.option : O.statsPath.option;
+    if (p.statusPath !== undefined) throw new ConfigError(O.statusPath.option, statusPath, `must differ from ${other}`);
     // From the environment: warn, never stop the app. The default `/` yields
     // silently to a metrics or stats path set to `/`.
-    if ((env.GATEWAY_METRICS_STATUS_PATH ?? '').trim() !== '') {
+    if ((env[O.statusPath.env[0]!] ?? '').trim() !== '') {
       logger.warn(`the status page path and ${other} are both ${describe(statusPath)}; serving no status page on our listener`);
     }
     statusPath = false;
   }
-  const auth = r.pick<PrometheusAuth | undefined>('prometheus.auth', p.auth, checkAuth, 'GATEWAY_METRICS_AUTH_TOKEN',
-    raw => (/^\S+$/.test(raw.trim()) ? ok(Object.freeze({ token: raw.trim() })) : bad('must be one word (no whitespace)')), undefined);
+  const auth = r.leaf(O.auth, p.auth);
 
   const sp = optionalObject('statusPage', opts.statusPage);
-  rejectUnknownKeys('statusPage', sp, KNOWN_STATUS_PAGE);
-  const statsUrl = r.pick('statusPage.statsUrl', sp.statsUrl, checkSameOriginRef, undefined, undefined, 'stats');
-  const seconds = checkThreshold(86_400);
-  const slowP95Seconds = r.pick('statusPage.slowP95Seconds', sp.slowP95Seconds, seconds,
-    'GATEWAY_METRICS_STATUS_SLOW_P95', parseEnvNumber(seconds), DEFAULT_STATUS_SLOW_P95_SECONDS);
-  const percent = checkThreshold(100);
-  const errorPercent = r.pick('statusPage.errorPercent', sp.errorPercent, percent,
-    'GATEWAY_METRICS_STATUS_ERROR_PERCENT', parseEnvNumber(percent), DEFAULT_STATUS_ERROR_PERCENT);
+  rejectUnknownKeys('statusPage', sp, knownKeys('statusPage'));
+  const statsUrl = r.leaf(O.statsUrl, sp.statsUrl);
+  const slowP95Seconds = r.leaf(O.slowP95Seconds, sp.slowP95Seconds);
+  const errorPercent = r.leaf(O.errorPercent, sp.errorPercent);
 
   const o = optionalObject('otlp', opts.otlp);
-  rejectUnknownKeys('otlp', o, KNOWN_OTLP);
+  rejectUnknownKeys('otlp', o, knownKeys('otlp'));
   const protocol = resolveProtocol(o.protocol, r);
-  const endpoint = r.pick<string | undefined>('otlp.endpoint', o.endpoint, v => {
+  const endpoint = r.pick<string | undefined>(O.otlpEndpoint.option, o.endpoint, v => {
     if (typeof v !== 'string') return bad('must be a URL string');
     try {
       const u = new URL(v);
@@ -656,44 +405,34 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   }, undefined, undefined, undefined);
   let headers: Readonly<Record<string, string>> | undefined;
   if (o.headers !== undefined) {
-    const h = optionalObject('otlp.headers', o.headers);
+    const h = optionalObject(O.otlpHeaders.option, o.headers);
     for (const [k, v] of Object.entries(h)) {
-      if (typeof v !== 'string') throw new ConfigError(`otlp.headers.${k}`, '[redacted]', 'header values must be strings');
+      if (typeof v !== 'string') throw new ConfigError(`${O.otlpHeaders.option}.${k}`, '[redacted]', 'header values must be strings');
     }
     headers = Object.freeze({ ...(h as Record<string, string>) });
   }
-  const positiveMs = (v: unknown) => checkPositiveInt(v);
-  const exportIntervalMillis = r.pick('otlp.exportIntervalMillis', o.exportIntervalMillis, positiveMs,
-    'OTEL_METRIC_EXPORT_INTERVAL', intEnv(positiveMs), DEFAULT_EXPORT_INTERVAL_MS);
-  let exportTimeoutMillis = r.pick('otlp.exportTimeoutMillis', o.exportTimeoutMillis, positiveMs,
-    'OTEL_METRIC_EXPORT_TIMEOUT', intEnv(positiveMs), DEFAULT_EXPORT_TIMEOUT_MS);
+  const exportIntervalMillis = r.leaf(O.exportIntervalMillis, o.exportIntervalMillis);
+  let exportTimeoutMillis = r.leaf(O.exportTimeoutMillis, o.exportTimeoutMillis);
   if (exportTimeoutMillis > exportIntervalMillis) {
     if (o.exportTimeoutMillis !== undefined && o.exportIntervalMillis !== undefined) {
-      throw new ConfigError('otlp.exportTimeoutMillis', exportTimeoutMillis, `must not exceed otlp.exportIntervalMillis (${exportIntervalMillis})`);
+      throw new ConfigError(O.exportTimeoutMillis.option, exportTimeoutMillis, `must not exceed ${O.exportIntervalMillis.option} (${exportIntervalMillis})`);
     }
     // The SDK reader clamps the same way (PeriodicExportingMetricReader).
     exportTimeoutMillis = exportIntervalMillis;
   }
-  const temporality = r.pick('otlp.temporality', o.temporality, checkOneOf(TEMPORALITIES),
-    'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', raw => checkOneOf(TEMPORALITIES)(raw.trim().toLowerCase()),
-    'cumulative' as TemporalityPreference);
+  const temporality = r.leaf(O.temporality, o.temporality);
 
-  const nodeCount = (v: unknown) => checkPositiveInt(v, 1_000_000);
-  const maxNodes = r.pick('maxNodes', opts.maxNodes, nodeCount, 'GATEWAY_METRICS_MAX_NODES', intEnv(nodeCount), DEFAULT_MAX_NODES);
-  const ttl = (v: unknown) => checkNonNegInt(v);
-  const nodeIdleTtl = r.pick('nodeIdleTtl', opts.nodeIdleTtl, ttl, 'GATEWAY_METRICS_NODE_IDLE_TTL', intEnv(ttl), DEFAULT_NODE_IDLE_TTL_MS);
-  const errorCount = (v: unknown) => checkNonNegInt(v, 1_000_000);
-  const downAfterErrors = r.pick('downAfterErrors', opts.downAfterErrors, errorCount,
-    'GATEWAY_METRICS_DOWN_AFTER_ERRORS', intEnv(errorCount), 0);
+  const maxNodes = r.leaf(O.maxNodes, opts.maxNodes);
+  const nodeIdleTtl = r.leaf(O.nodeIdleTtl, opts.nodeIdleTtl);
+  const downAfterErrors = r.leaf(O.downAfterErrors, opts.downAfterErrors);
 
   const http = resolveHttp(opts.http, r);
   const exec = resolveExec(opts.exec, r);
-  const inboundHttp = r.pick('inboundHttp', opts.inboundHttp, checkBool, 'GATEWAY_METRICS_INBOUND_HTTP', parseEnvBool, false);
-  const runtimeMetrics = r.pick('runtimeMetrics', opts.runtimeMetrics, checkBool, 'GATEWAY_METRICS_RUNTIME_METRICS', parseEnvBool, true);
-  const processMetrics = r.pick('processMetrics', opts.processMetrics, checkBool, 'GATEWAY_METRICS_PROCESS_METRICS', parseEnvBool, true);
-  const handleSignals = r.pick('handleSignals', opts.handleSignals, checkBool, 'GATEWAY_METRICS_HANDLE_SIGNALS', parseEnvBool, false);
-  const globalMeterProvider = r.pick('globalMeterProvider', opts.globalMeterProvider, checkBool,
-    'GATEWAY_METRICS_GLOBAL_METER_PROVIDER', parseEnvBool, false);
+  const inboundHttp = r.leaf(O.inboundHttp, opts.inboundHttp);
+  const runtimeMetrics = r.leaf(O.runtimeMetrics, opts.runtimeMetrics);
+  const processMetrics = r.leaf(O.processMetrics, opts.processMetrics);
+  const handleSignals = r.leaf(O.handleSignals, opts.handleSignals);
+  const globalMeterProvider = r.leaf(O.globalMeterProvider, opts.globalMeterProvider);
   const resourceAttributes = resolveResourceAttributes(opts, r);
 
   return Object.freeze({

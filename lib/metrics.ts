@@ -25,16 +25,8 @@ import {
   type ObservableResult,
   type ObservableUpDownCounter,
 } from '@opentelemetry/api';
-import {
-  DEFAULT_DURATION_BUCKETS,
-  DEFAULT_HEALTH_CHECK_BUCKETS,
-  DEFAULT_MAX_NODES,
-  DEFAULT_NODE_IDLE_TTL_MS,
-  DEFAULT_SIZE_BUCKETS,
-  ConfigError,
-  checkBuckets,
-  checkPrefix,
-} from './config';
+import { checkOption } from './config';
+import { O, type OptionRow } from './options';
 import { RateLimitedWarner, describe } from './diag';
 import { errorTypeOf } from './errors';
 import { MAX_ERROR_TYPES, MAX_LABEL_LENGTH, MAX_TRANSPORTS } from './limits';
@@ -222,23 +214,12 @@ export class GatewayMetrics {
    *   for good; ours reports live nodes only and keeps nothing.
    */
   constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}, ownNodeState = false) {
-    const prefix = checkPrefix(options.prefix ?? '');
-    if (!prefix.ok) throw new ConfigError('prefix', options.prefix, prefix.reason);
-    this.prefix = prefix.value;
-    const buckets = (option: string, v: readonly number[] | undefined, d: readonly number[]) => {
-      if (v === undefined) return [...d];
-      const c = checkBuckets(v);
-      if (!c.ok) throw new ConfigError(option, v, c.reason);
-      return [...c.value];
-    };
-    const positive = (option: string, v: number | undefined, d: number, min: number) => {
-      if (v === undefined) return d;
-      if (!Number.isInteger(v) || v < min) throw new ConfigError(option, v, `must be an integer >= ${min}`);
-      return v;
-    };
-    this.maxNodes = positive('maxNodes', options.maxNodes, DEFAULT_MAX_NODES, 1);
-    this.nodeIdleTtl = positive('nodeIdleTtl', options.nodeIdleTtl, DEFAULT_NODE_IDLE_TTL_MS, 0);
-    this.downAfterErrors = positive('downAfterErrors', options.downAfterErrors, 0, 0);
+    // The checks and limits of register()'s option table, so both entries hold an option to the same rules.
+    this.prefix = checkOption(O.prefix, options.prefix);
+    const buckets = (row: OptionRow<readonly number[]>, v: readonly number[] | undefined) => [...checkOption(row, v)];
+    this.maxNodes = checkOption(O.maxNodes, options.maxNodes);
+    this.nodeIdleTtl = checkOption(O.nodeIdleTtl, options.nodeIdleTtl);
+    this.downAfterErrors = checkOption(O.downAfterErrors, options.downAfterErrors);
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
     const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
@@ -246,20 +227,20 @@ export class GatewayMetrics {
     this._duration = meter.createHistogram(name(METRIC_REQUEST_DURATION), {
       ...info(METRIC_REQUEST_DURATION),
       valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS) },
+      advice: { explicitBucketBoundaries: buckets(O.buckets, options.buckets) },
     });
     this._errors = meter.createCounter(name(METRIC_REQUEST_ERRORS), { ...info(METRIC_REQUEST_ERRORS), valueType: ValueType.INT });
     this._fallbacks = meter.createCounter(name(METRIC_FALLBACKS), { ...info(METRIC_FALLBACKS), valueType: ValueType.INT });
     this._healthDuration = meter.createHistogram(name(METRIC_HEALTH_CHECK_DURATION), {
       ...info(METRIC_HEALTH_CHECK_DURATION),
       valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets('healthCheckBuckets', options.healthCheckBuckets, DEFAULT_HEALTH_CHECK_BUCKETS) },
+      advice: { explicitBucketBoundaries: buckets(O.healthCheckBuckets, options.healthCheckBuckets) },
     });
     this._healthFailures = meter.createCounter(name(METRIC_HEALTH_CHECK_FAILURES), {
       ...info(METRIC_HEALTH_CHECK_FAILURES),
       valueType: ValueType.INT,
     });
-    const sizeBuckets = buckets('sizeBuckets', options.sizeBuckets, DEFAULT_SIZE_BUCKETS);
+    const sizeBuckets = buckets(O.sizeBuckets, options.sizeBuckets);
     this._requestSize = meter.createHistogram(name(METRIC_REQUEST_SIZE), {
       ...info(METRIC_REQUEST_SIZE),
       valueType: ValueType.INT,
@@ -274,7 +255,7 @@ export class GatewayMetrics {
     this._streamOpenDuration = meter.createHistogram(name(METRIC_STREAM_OPEN_DURATION), {
       ...info(METRIC_STREAM_OPEN_DURATION),
       valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS) },
+      advice: { explicitBucketBoundaries: buckets(O.buckets, options.buckets) },
     });
     this._activeName = name(METRIC_REQUESTS_ACTIVE);
     this._upName = name(METRIC_NODE_UP);

@@ -224,6 +224,7 @@ class Registration implements GatewayOtel {
   private readonly _health = new Set<HealthChecker>();
   private _httpPath: HttpClientPath | undefined;
   private _shutdown: Promise<void> | undefined;
+  private _shutdownWait: Promise<void> | undefined;
 
   constructor(readonly config: ResolvedConfig) {
     const attrs: Record<string, string | number | boolean> = { ...(config.resourceAttributes as Record<string, string>) };
@@ -430,7 +431,13 @@ class Registration implements GatewayOtel {
     }
   }
 
-  async shutdown(options?: { timeoutMillis?: number }): Promise<void> {
+  shutdown(options?: { timeoutMillis?: number }): Promise<void> {
+    // Without options every call returns the same promise.
+    if (options === undefined) return (this._shutdownWait ??= this._boundedShutdown(undefined));
+    return this._boundedShutdown(options);
+  }
+
+  private async _boundedShutdown(options: { timeoutMillis?: number } | undefined): Promise<void> {
     const ms = this._timeoutOf('shutdown', options);
     this._shutdown ??= this._doShutdown();
     try {
@@ -467,19 +474,25 @@ class Registration implements GatewayOtel {
           this._server!.close(() => resolve());
           this._server!.closeIdleConnections?.();
         });
-    try {
-      // MeterProvider.shutdown() flushes every push reader before shutting its exporter down.
-      await this.meterProvider.shutdown();
-    } catch (err) {
-      logger.warn(`shutdown: ${describe(err)}`);
-    }
-    this.metrics.dispose();
-    // A shut-down provider is of no use as the global one; let a later register() set its own.
-    if (otelMetrics.getMeterProvider() === this.meterProvider) otelMetrics.disable();
+    const flushing = (async () => {
+      try {
+        // MeterProvider.shutdown() flushes every push reader before shutting its exporter down.
+        await this.meterProvider.shutdown();
+      } catch (err) {
+        logger.warn(`shutdown: ${describe(err)}`);
+      }
+      this.metrics.dispose();
+      // A shut-down provider is of no use as the global one; let a later register() set its own.
+      if (otelMetrics.getMeterProvider() === this.meterProvider) otelMetrics.disable();
+    })();
     await closing;
+    // The process may register again as soon as our port is free, even while
+    // the last export is still under way (a shutdown bounded by timeoutMillis
+    // returns before it ends).
     const state = globalState();
     if (state.handle === this) state.handle = undefined;
     state.fallback?.metrics.forwardTo(undefined);
+    await flushing;
   }
 
   private _installBeforeExit(): void {

@@ -10,15 +10,8 @@
 // either SDK line (OpenTelemetry JS 2.x or 3.x) takes them, and loading them never
 // pulls a second copy of sdk-metrics into that user's process.
 import type { AggregationType, ViewOptions, AggregationOption } from '@opentelemetry/sdk-metrics';
-import {
-  DEFAULT_DURATION_BUCKETS,
-  DEFAULT_HEALTH_CHECK_BUCKETS,
-  DEFAULT_MAX_NODES,
-  DEFAULT_SIZE_BUCKETS,
-  ConfigError,
-  checkBuckets,
-  checkPrefix,
-} from './config';
+import { checkOption } from './config';
+import { O } from './options';
 import { cardinalityLimits } from './limits';
 import {
   METRIC_FALLBACKS,
@@ -80,26 +73,14 @@ function explicit(boundaries: readonly number[]): AggregationOption {
   return { type: EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...boundaries] } };
 }
 
-function pickBuckets(option: string, value: readonly number[] | undefined, fallback: readonly number[]): readonly number[] {
-  if (value === undefined) return fallback;
-  const c = checkBuckets(value);
-  if (!c.ok) throw new ConfigError(option, value, c.reason);
-  return c.value;
-}
-
 export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
-  const prefixCheck = checkPrefix(options.prefix ?? '');
-  if (!prefixCheck.ok) throw new ConfigError('prefix', options.prefix, prefixCheck.reason);
-  const prefix = prefixCheck.value;
-  const buckets = pickBuckets('buckets', options.buckets, DEFAULT_DURATION_BUCKETS);
-  const healthBuckets = pickBuckets('healthCheckBuckets', options.healthCheckBuckets, DEFAULT_HEALTH_CHECK_BUCKETS);
-  const sizeBuckets = pickBuckets('sizeBuckets', options.sizeBuckets, DEFAULT_SIZE_BUCKETS);
-  const mode = options.histogram ?? 'explicit';
-  if (mode !== 'explicit' && mode !== 'exponential') {
-    throw new ConfigError('histogram', mode, 'must be one of explicit, exponential');
-  }
-  const maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
-  if (!Number.isInteger(maxNodes) || maxNodes < 1) throw new ConfigError('maxNodes', maxNodes, 'must be a positive integer');
+  // The checks and limits of register()'s option table.
+  const prefix = checkOption(O.prefix, options.prefix);
+  const buckets = checkOption(O.buckets, options.buckets);
+  const healthBuckets = checkOption(O.healthCheckBuckets, options.healthCheckBuckets);
+  const sizeBuckets = checkOption(O.sizeBuckets, options.sizeBuckets);
+  const mode = checkOption(O.histogram, options.histogram);
+  const maxNodes = checkOption(O.maxNodes, options.maxNodes);
   const limits = cardinalityLimits(maxNodes);
   const name = (n: string) => withPrefix(prefix, n);
 

@@ -1,0 +1,309 @@
+/**
+ * THE option table: every option and environment variable the package reads,
+ * once. It drives the known-option and known-env lists (typos are reported
+ * against them), the defaults, the checks that register(),
+ * createGatewayMetrics() and gatewayViews() share, and the README's
+ * "Options and environment variables" table (spec/options-table.spec.ts fails
+ * when the README and this table disagree; `node scripts/options-table.mjs`
+ * prints the README form).
+ *
+ * Rows with a `check` are plain leaves that `pick()` resolves generically
+ * (option > env > default). The rest (exporters, the OTLP protocol's two
+ * variables, the HTTP and exec paths, resource attributes) have their own
+ * resolution in config.ts but are still listed here, so they are known,
+ * documented and checked against the README like every other.
+ */
+import {
+  HISTOGRAMS,
+  TEMPORALITIES,
+  bad,
+  checkAuth,
+  checkBool,
+  checkBuckets,
+  checkHost,
+  checkNonNegInt,
+  checkOneOf,
+  checkPath,
+  checkPort,
+  checkPositiveInt,
+  checkPrefix,
+  checkSameOriginRef,
+  checkThreshold,
+  intEnv,
+  ok,
+  parseBucketList,
+  parseEnvBool,
+  parseEnvInt,
+  parseEnvNumber,
+  type Check,
+} from './checks';
+import type { HistogramMode, PrometheusAuth, TemporalityPreference } from './types';
+
+export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+]);
+export const DEFAULT_HEALTH_CHECK_BUCKETS: readonly number[] = Object.freeze([
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+]);
+/** 256 B … 16 MiB, ×4 per step. */
+export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([
+  256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
+]);
+export const DEFAULT_PROMETHEUS_HOST = '0.0.0.0';
+export const DEFAULT_PROMETHEUS_PORT = 9464;
+export const DEFAULT_MAX_NODES = 1000;
+export const DEFAULT_NODE_IDLE_TTL_MS = 600_000;
+export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
+export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
+/** The status page flags a node whose p95 is above this (seconds). */
+export const DEFAULT_STATUS_SLOW_P95_SECONDS = 1;
+/** … or whose error percentage is above this: the threshold of examples/alerts.yml's HighGatewayErrorRate. */
+export const DEFAULT_STATUS_ERROR_PERCENT = 5;
+/** maxNodes above this is refused: each live node costs series on every instrument (README, cardinality budget). */
+export const MAX_NODES_LIMIT = 1_000_000;
+
+export interface OptionRow<T = unknown> {
+  /** Dotted option path; '' for a variable that has no option of its own. */
+  readonly option: string;
+  /** Environment variables, the one that wins first. */
+  readonly env: readonly string[];
+  /** README: the default as shown, and what it does. */
+  readonly shown: string;
+  readonly doc: string;
+  /** Present on plain leaves: the check of a value given in code … */
+  readonly check?: (value: unknown) => Check<T>;
+  /** … the parser of the env value (held to the same check) … */
+  readonly parseEnv?: (raw: string) => Check<T>;
+  /** … and the default. */
+  readonly default?: T;
+}
+
+function row<T>(r: OptionRow<T>): OptionRow<T> {
+  return Object.freeze(r);
+}
+
+const trimmed = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim());
+const lowered = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim().toLowerCase());
+const pathOrFalse = (v: unknown): Check<string | false> => (v === false ? ok(false) : checkPath(v));
+const nodeCount = (v: unknown) => checkPositiveInt(v, MAX_NODES_LIMIT);
+const positiveMs = (v: unknown) => checkPositiveInt(v);
+const nonNegMs = (v: unknown) => checkNonNegInt(v);
+const errorCount = (v: unknown) => checkNonNegInt(v, 1_000_000);
+const seconds = checkThreshold(86_400);
+const percent = checkThreshold(100);
+
+/** Every row, keyed for typed access from config.ts; README order is the declaration order. */
+export const O = {
+  serviceName: row<string | undefined>({
+    option: 'serviceName', env: ['OTEL_SERVICE_NAME'], shown: '`unknown_service:node`', doc: '`service.name`',
+    check: v => (typeof v === 'string' && v !== '' ? ok(v) : bad('must be a non-empty string')),
+    parseEnv: raw => ok(raw.trim()), default: undefined,
+  }),
+  resourceAttributes: row({
+    option: 'resourceAttributes', env: ['OTEL_RESOURCE_ATTRIBUTES'], shown: '',
+    doc: '`k=v,k2=v2` resource attributes (percent-encoded); the option\'s keys win',
+  }),
+  exporters: row({
+    option: 'exporters', env: ['OTEL_METRICS_EXPORTER'], shown: '`prometheus`',
+    doc: '`prometheus`, `otlp`, `console`, `none` (comma list)',
+  }),
+  prometheusHost: row({
+    option: 'prometheus.host', env: ['OTEL_EXPORTER_PROMETHEUS_HOST'], shown: '`0.0.0.0`', doc: 'bind address of `/metrics`',
+    check: checkHost, parseEnv: trimmed(checkHost), default: DEFAULT_PROMETHEUS_HOST,
+  }),
+  prometheusPort: row<number | false>({
+    option: 'prometheus.port', env: ['OTEL_EXPORTER_PROMETHEUS_PORT'], shown: '`9464`',
+    doc: 'port (`0` = ephemeral); the option also takes `false`: no listener of our own',
+    check: checkPort,
+    parseEnv: raw => {
+      const c = parseEnvInt(raw);
+      return c.ok ? checkPort(c.value) : bad('must be an integer 0-65535');
+    },
+    default: DEFAULT_PROMETHEUS_PORT as number | false,
+  }),
+  prometheusListen: row({
+    option: '', env: ['GATEWAY_METRICS_PROMETHEUS_LISTEN'], shown: '`true`', doc: '`false`: no listener of our own',
+    check: checkBool, parseEnv: parseEnvBool, default: true,
+  }),
+  prometheusPath: row({
+    option: 'prometheus.path', env: ['GATEWAY_METRICS_PROMETHEUS_PATH'], shown: '`/metrics`', doc: 'exposition path',
+    check: checkPath, parseEnv: trimmed(checkPath), default: '/metrics',
+  }),
+  statsPath: row<string | false>({
+    option: 'prometheus.statsPath', env: ['GATEWAY_METRICS_STATS_PATH'], shown: '`/stats`', doc: 'JSON stats path (`false` for none)',
+    check: pathOrFalse, parseEnv: raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), default: '/stats',
+  }),
+  statusPath: row<string | false>({
+    option: 'prometheus.statusPath', env: ['GATEWAY_METRICS_STATUS_PATH'], shown: '`/`',
+    doc: 'status page path on our listener (`false` for none)',
+    check: pathOrFalse, parseEnv: raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), default: '/',
+  }),
+  auth: row<PrometheusAuth | undefined>({
+    option: 'prometheus.auth', env: ['GATEWAY_METRICS_AUTH_TOKEN'], shown: '',
+    doc: '`{ token }` (env: the bearer token) or `{ username, password }`, required on `/metrics`, `/stats` and the status page',
+    check: checkAuth,
+    parseEnv: raw => (/^\S+$/.test(raw.trim()) ? ok(Object.freeze({ token: raw.trim() })) : bad('must be one word (no whitespace)')),
+    default: undefined,
+  }),
+  statsUrl: row({
+    option: 'statusPage.statsUrl', env: [], shown: '`stats`', doc: 'where a page served by `statusHandler` reads the stats (same origin)',
+    check: checkSameOriginRef, default: 'stats',
+  }),
+  slowP95Seconds: row({
+    option: 'statusPage.slowP95Seconds', env: ['GATEWAY_METRICS_STATUS_SLOW_P95'], shown: '`1`',
+    doc: 'status page: flag a node whose p95 is above this many seconds',
+    check: seconds, parseEnv: parseEnvNumber(seconds), default: DEFAULT_STATUS_SLOW_P95_SECONDS,
+  }),
+  errorPercent: row({
+    option: 'statusPage.errorPercent', env: ['GATEWAY_METRICS_STATUS_ERROR_PERCENT'], shown: '`5`',
+    doc: 'status page: flag a node whose error percentage is above this',
+    check: percent, parseEnv: parseEnvNumber(percent), default: DEFAULT_STATUS_ERROR_PERCENT,
+  }),
+  otlpProtocol: row({
+    option: 'otlp.protocol', env: ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], shown: '`http/protobuf`',
+    doc: '`http/protobuf`, `http/json`, `grpc`',
+  }),
+  otlpEndpoint: row({
+    option: 'otlp.endpoint', env: ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'], shown: '',
+    doc: 'the Collector\'s URL (env: read by the OTLP exporter itself)',
+  }),
+  otlpHeaders: row({
+    option: 'otlp.headers', env: ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'], shown: '',
+    doc: 'export headers (env: read by the OTLP exporter itself)',
+  }),
+  otlpExporterOwn: row({
+    option: '', env: ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE'], shown: '',
+    doc: 'and their generic `OTEL_EXPORTER_OTLP_*` forms: read by the OTLP exporter itself. Its `…_TIMEOUT` is not: we pass `otlp.exportTimeoutMillis`',
+  }),
+  exportIntervalMillis: row({
+    option: 'otlp.exportIntervalMillis', env: ['OTEL_METRIC_EXPORT_INTERVAL'], shown: '`60000`', doc: 'ms between OTLP exports',
+    check: positiveMs, parseEnv: intEnv(positiveMs), default: DEFAULT_EXPORT_INTERVAL_MS,
+  }),
+  exportTimeoutMillis: row({
+    option: 'otlp.exportTimeoutMillis', env: ['OTEL_METRIC_EXPORT_TIMEOUT'], shown: '`30000`',
+    doc: 'ms per export; also bounds `forceFlush()`, `shutdown()` and the flush on SIGTERM',
+    check: positiveMs, parseEnv: intEnv(positiveMs), default: DEFAULT_EXPORT_TIMEOUT_MS,
+  }),
+  temporality: row<TemporalityPreference>({
+    option: 'otlp.temporality', env: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'], shown: '`cumulative`',
+    doc: '`cumulative`, `delta`, `lowmemory`',
+    check: checkOneOf(TEMPORALITIES), parseEnv: lowered(checkOneOf(TEMPORALITIES)), default: 'cumulative',
+  }),
+  sdkDisabled: row({
+    option: '', env: ['OTEL_SDK_DISABLED'], shown: '`false`', doc: '`true`: no exporters and no automatic paths',
+  }),
+  logLevel: row({
+    option: '', env: ['OTEL_LOG_LEVEL'], shown: '`warn`', doc: 'level of our console messages when the app has set no diag logger',
+  }),
+  configModule: row({
+    option: '', env: ['GATEWAY_METRICS_CONFIG'], shown: '',
+    doc: 'options module for the `register` entries (`.js`, `.cjs`, `.mjs`, `.json`)',
+  }),
+  prefix: row({
+    option: 'prefix', env: ['GATEWAY_METRICS_PREFIX'], shown: '',
+    doc: 'metric name prefix (env: invalid characters become `_`, as a Collector would do)',
+    check: checkPrefix, default: '',
+  }),
+  buckets: row({
+    option: 'buckets', env: ['GATEWAY_METRICS_DURATION_BUCKETS'], shown: '5 ms … 60 s', doc: 'duration buckets, seconds (env: comma list)',
+    check: checkBuckets, parseEnv: parseBucketList, default: DEFAULT_DURATION_BUCKETS,
+  }),
+  healthCheckBuckets: row({
+    option: 'healthCheckBuckets', env: ['GATEWAY_METRICS_HEALTH_CHECK_BUCKETS'], shown: '1 ms … 5 s', doc: 'health check buckets, seconds',
+    check: checkBuckets, parseEnv: parseBucketList, default: DEFAULT_HEALTH_CHECK_BUCKETS,
+  }),
+  sizeBuckets: row({
+    option: 'sizeBuckets', env: ['GATEWAY_METRICS_SIZE_BUCKETS'], shown: '256 B … 16 MiB', doc: 'payload size buckets, bytes',
+    check: checkBuckets, parseEnv: parseBucketList, default: DEFAULT_SIZE_BUCKETS,
+  }),
+  histogram: row<HistogramMode>({
+    option: 'histogram', env: ['GATEWAY_METRICS_HISTOGRAM'], shown: '`explicit`', doc: '`exponential` for OTLP readers',
+    check: checkOneOf(HISTOGRAMS), parseEnv: lowered(checkOneOf(HISTOGRAMS)), default: 'explicit',
+  }),
+  maxNodes: row({
+    option: 'maxNodes', env: ['GATEWAY_METRICS_MAX_NODES'], shown: '`1000`', doc: 'live nodes before new ones become `node="_other"`',
+    check: nodeCount, parseEnv: intEnv(nodeCount), default: DEFAULT_MAX_NODES,
+  }),
+  nodeIdleTtl: row({
+    option: 'nodeIdleTtl', env: ['GATEWAY_METRICS_NODE_IDLE_TTL'], shown: '`600000`',
+    doc: 'ms of idleness after which a node is forgotten (`0` never)',
+    check: nonNegMs, parseEnv: intEnv(nonNegMs), default: DEFAULT_NODE_IDLE_TTL_MS,
+  }),
+  downAfterErrors: row({
+    option: 'downAfterErrors', env: ['GATEWAY_METRICS_DOWN_AFTER_ERRORS'], shown: '`0`',
+    doc: 'derived health: down after N consecutive errors (`0` off)',
+    check: errorCount, parseEnv: intEnv(errorCount), default: 0,
+  }),
+  http: row({
+    option: 'http', env: ['GATEWAY_METRICS_HTTP'], shown: '`true`', doc: '`false`: no automatic HTTP path',
+    check: checkBool, parseEnv: parseEnvBool, default: true,
+  }),
+  httpNodeFor: row({
+    option: 'http.nodeFor', env: ['GATEWAY_METRICS_HTTP_NODES'], shown: '',
+    doc: '`(url, defaultNode) => node`, or a `host:port` → node map (env: `host:port=node,…`); a map records only its destinations (default: all, `node="host:port"`)',
+  }),
+  httpIsError: row({
+    option: 'http.isError', env: [], shown: '`status >= 500`', doc: 'which response status codes are errors',
+  }),
+  httpSizes: row<boolean | 'histogram'>({
+    option: 'http.sizes', env: ['GATEWAY_METRICS_HTTP_SIZES'], shown: '`true`',
+    doc: 'body bytes from the automatic HTTP path: `true` (byte totals), `histogram` (also size histograms), `false`',
+    check: v => (v === 'histogram' || typeof v === 'boolean' ? ok(v) : bad('must be true, false or "histogram"')),
+    parseEnv: raw => (raw.trim().toLowerCase() === 'histogram' ? ok('histogram' as const) : parseEnvBool(raw)),
+    default: true,
+  }),
+  exec: row({
+    option: 'exec', env: ['GATEWAY_METRICS_EXEC'], shown: '`true`', doc: '`false`: no automatic exec path (on by default, zero config)',
+    check: checkBool, parseEnv: parseEnvBool, default: true,
+  }),
+  execNodeFor: row({
+    option: 'exec.nodeFor', env: [], shown: '', doc: '`(file, args, defaultNode) => node`; `undefined` excludes a child',
+  }),
+  inboundHttp: row({
+    option: 'inboundHttp', env: ['GATEWAY_METRICS_INBOUND_HTTP'], shown: '`false`', doc: 'inbound `http.server.request.duration` via instrumentation-http',
+    check: checkBool, parseEnv: parseEnvBool, default: false,
+  }),
+  runtimeMetrics: row({
+    option: 'runtimeMetrics', env: ['GATEWAY_METRICS_RUNTIME_METRICS'], shown: '`true`', doc: 'event loop, heap and GC metrics',
+    check: checkBool, parseEnv: parseEnvBool, default: true,
+  }),
+  processMetrics: row({
+    option: 'processMetrics', env: ['GATEWAY_METRICS_PROCESS_METRICS'], shown: '`true`', doc: 'uptime, start time, CPU and memory',
+    check: checkBool, parseEnv: parseEnvBool, default: true,
+  }),
+  handleSignals: row({
+    option: 'handleSignals', env: ['GATEWAY_METRICS_HANDLE_SIGNALS'], shown: '`false` (`true` in the entries)', doc: 'flush on SIGTERM/SIGINT',
+    check: checkBool, parseEnv: parseEnvBool, default: false,
+  }),
+  globalMeterProvider: row({
+    option: 'globalMeterProvider', env: ['GATEWAY_METRICS_GLOBAL_METER_PROVIDER'], shown: '`false`',
+    doc: '`true`: our MeterProvider also becomes the global one (only without an app SDK)',
+    check: checkBool, parseEnv: parseEnvBool, default: false,
+  }),
+} as const;
+
+export const OPTION_TABLE: readonly OptionRow[] = Object.freeze(Object.values(O) as OptionRow[]);
+
+/** Every `GATEWAY_METRICS_*` variable we read; anything else with the prefix is a typo. */
+export const KNOWN_GATEWAY_ENV: readonly string[] = Object.freeze(
+  OPTION_TABLE.flatMap(r => r.env).filter(e => e.startsWith('GATEWAY_METRICS_')),
+);
+
+/** The option keys known under `parent` ('' for the top level). */
+export function knownKeys(parent: string): ReadonlySet<string> {
+  const keys = new Set<string>();
+  const prefix = parent === '' ? '' : `${parent}.`;
+  for (const r of OPTION_TABLE) {
+    if (r.option === '' || !r.option.startsWith(prefix)) continue;
+    keys.add(r.option.slice(prefix.length).split('.')[0]!);
+  }
+  return keys;
+}
+
+/** The README's table rows, in order: `| option | env | default | what |`. */
+export function optionTableMarkdown(): string {
+  const code = (s: string) => (s === '' ? '' : `\`${s}\``);
+  const lines = ['| option | environment variable | default | what |', '|---|---|---|---|'];
+  for (const r of OPTION_TABLE) lines.push(`| ${code(r.option)} | ${r.env.map(code).join(', ')} | ${r.shown} | ${r.doc} |`);
+  return lines.join('\n');
+}

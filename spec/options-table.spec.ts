@@ -1,0 +1,103 @@
+/**
+ * The one option table (lib/options.ts) against what the package really does
+ * and against the README's copy of it.
+ */
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { createGatewayMetrics, gatewayViews } from '../lib';
+import { resolveConfig } from '../lib/config';
+import { KNOWN_GATEWAY_ENV, OPTION_TABLE, knownKeys, optionTableMarkdown } from '../lib/options';
+import { ROOT } from './helpers/child';
+import { captureDiag } from './helpers/diag';
+
+describe('the option table', () => {
+  it('is the README table, row for row (regenerate with `node scripts/options-table.mjs`)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const m = /<!-- options-table:[^\n]*-->\n([\s\S]*?)\n<!-- \/options-table -->/.exec(readme);
+    expect(m, 'README has no generated options table').to.not.equal(null);
+    expect(m![1]).to.equal(optionTableMarkdown());
+  });
+
+  it('lists every GATEWAY_METRICS_* variable the code reads, and no other', () => {
+    const read = new Set<string>();
+    const dir = join(ROOT, 'lib');
+    for (const f of ['config.ts', 'options.ts', 'entry.ts', 'register.ts', 'diag.ts']) {
+      for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/GATEWAY_METRICS_[A-Z0-9_]+/g)) read.add(m[0]);
+    }
+    expect([...KNOWN_GATEWAY_ENV].sort()).to.deep.equal([...read].sort());
+  });
+
+  it('knows exactly the option keys that resolveConfig() accepts: each top-level and nested key resolves, a neighbour typo is refused', () => {
+    expect([...knownKeys('')].sort()).to.deep.equal([
+      'buckets', 'downAfterErrors', 'exec', 'exporters', 'globalMeterProvider', 'handleSignals', 'healthCheckBuckets', 'histogram',
+      'http', 'inboundHttp', 'maxNodes', 'nodeIdleTtl', 'otlp', 'prefix', 'processMetrics', 'prometheus', 'resourceAttributes',
+      'runtimeMetrics', 'serviceName', 'sizeBuckets', 'statusPage',
+    ]);
+    expect([...knownKeys('prometheus')]).to.deep.equal(['host', 'port', 'path', 'statsPath', 'statusPath', 'auth']);
+    expect(() => resolveConfig({ prometheus: { paht: '/x' } } as never, {})).to.throw('invalid option "prometheus.paht"');
+    expect(() => resolveConfig({ http: { nodefor: {} } } as never, {})).to.throw('invalid option "http.nodefor"');
+  });
+
+  it('every plain leaf: its default is what resolveConfig() gives with no option and no env', () => {
+    const diag = captureDiag();
+    try {
+      const c = resolveConfig({}, {}) as unknown as Record<string, unknown>;
+      const get = (path: string) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
+      const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.check !== undefined && !['http', 'exec'].includes(r.option));
+      expect(leaves.length).to.equal(27);
+      for (const r of leaves) expect(get(r.option), r.option).to.deep.equal(r.default);
+      expect(diag.all()).to.deep.equal([]);
+    } finally {
+      diag.restore();
+    }
+  });
+
+  it('every plain leaf with an env var: a bad value warns once, naming the variable, and the default is used', () => {
+    const diag = captureDiag();
+    try {
+      // serviceName takes any string, so no env value is bad for it.
+      const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.option !== 'serviceName' && r.check !== undefined && r.parseEnv !== undefined && r.env.length > 0);
+      expect(leaves.length).to.equal(26);
+      for (const r of leaves) {
+        diag.warn.length = 0;
+        // A value no leaf accepts: not a number, a path, a bucket list, a boolean or one word.
+        const c = resolveConfig({}, { [r.env[0]!]: '/ \u0000 not valid' }) as unknown as Record<string, unknown>;
+        const got = r.option.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
+        // http and exec resolve to their path's settings; on (the default) is an object, off is undefined.
+        if (r.option === 'http' || r.option === 'exec') expect(got, r.option).to.be.an('object');
+        else expect(got, r.option).to.deep.equal(r.default);
+        expect(diag.warn.filter(w => w.includes(`ignoring ${r.env[0]}=`)), r.env[0]).to.have.length(1);
+      }
+    } finally {
+      diag.restore();
+    }
+  });
+
+  it('createGatewayMetrics() and gatewayViews() hold an option to the same check as register(), with the same error', () => {
+    const meterProvider = new MeterProvider();
+    const cases: [string, Record<string, unknown>][] = [
+      ['maxNodes', { maxNodes: 5e6 }],
+      ['maxNodes', { maxNodes: 0 }],
+      ['buckets', { buckets: [1, 0.5] }],
+      ['prefix', { prefix: '9x' }],
+    ];
+    for (const [option, o] of cases) {
+      const errors = [
+        () => resolveConfig(o, {}),
+        () => createGatewayMetrics({ meterProvider, ...o }),
+        () => gatewayViews(o),
+      ].map(f => {
+        try {
+          f();
+          return 'accepted';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      });
+      expect(errors[0], option).to.match(new RegExp(`^otel-gateway-metrics: invalid option "${option}"`));
+      expect(errors, option).to.deep.equal([errors[0], errors[0], errors[0]]);
+    }
+  });
+});
