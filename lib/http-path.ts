@@ -5,7 +5,9 @@
  * Built on Node's diagnostics channels rather than
  * @opentelemetry/instrumentation-http: that one does not see fetch, cannot add
  * a node attribute, and costs 30–35% of a proxy's throughput on this machine
- * (BENCHMARKS.md). Subscribing patches nothing, and unsubscribing undoes it all.
+ * (BENCHMARKS.md). Subscribing patches no module; the one thing replaced is
+ * `push` on a response whose length is not declared, to count its body bytes
+ * without a 'data' listener (see _countBody). Unsubscribing undoes the rest.
  *
  * The node is the real destination: the `host:port` the request connects to
  * (default port filled in, IPv6 as `[addr]:port`), the same key for node:http
@@ -220,30 +222,42 @@ export class HttpClientPath {
     this._originNodes.clear();
   }
 
+  /** A channel handler that never throws into the publisher (the app's request): an internal error is a rate-limited warning. */
+  private _guarded(handler: (message: unknown) => void): (message: unknown) => void {
+    return message => {
+      try {
+        handler(message);
+      } catch (err) {
+        this._warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+    };
+  }
+
+  /** Channel → handler, subscribed and unsubscribed in one loop (instrumentation-undici's ListenerRecord list). */
+  private _listeners(): readonly (readonly [string, (message: unknown) => void])[] {
+    return [
+      [CHANNELS.httpStart, this._onHttpStart],
+      [CHANNELS.httpResponse, this._onHttpResponse],
+      [CHANNELS.httpError, this._onHttpError],
+      [CHANNELS.undiciCreate, this._onUndiciCreate],
+      [CHANNELS.undiciHeaders, this._onUndiciHeaders],
+      [CHANNELS.undiciTrailers, this._onUndiciTrailers],
+      [CHANNELS.undiciError, this._onUndiciError],
+    ];
+  }
+
   enable(): void {
     if (this._enabled) return;
     this._enabled = true;
     enableScope();
-    dc.subscribe(CHANNELS.httpStart, this._onHttpStart);
-    dc.subscribe(CHANNELS.httpResponse, this._onHttpResponse);
-    dc.subscribe(CHANNELS.httpError, this._onHttpError);
-    dc.subscribe(CHANNELS.undiciCreate, this._onUndiciCreate);
-    dc.subscribe(CHANNELS.undiciHeaders, this._onUndiciHeaders);
-    dc.subscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
-    dc.subscribe(CHANNELS.undiciError, this._onUndiciError);
+    for (const [channel, handler] of this._listeners()) dc.subscribe(channel, handler);
   }
 
   disable(): void {
     if (!this._enabled) return;
     this._enabled = false;
     disableScope();
-    dc.unsubscribe(CHANNELS.httpStart, this._onHttpStart);
-    dc.unsubscribe(CHANNELS.httpResponse, this._onHttpResponse);
-    dc.unsubscribe(CHANNELS.httpError, this._onHttpError);
-    dc.unsubscribe(CHANNELS.undiciCreate, this._onUndiciCreate);
-    dc.unsubscribe(CHANNELS.undiciHeaders, this._onUndiciHeaders);
-    dc.unsubscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
-    dc.unsubscribe(CHANNELS.undiciError, this._onUndiciError);
+    for (const [channel, handler] of this._listeners()) dc.unsubscribe(channel, handler);
   }
 
   // ---- node resolution --------------------------------------------------
@@ -343,80 +357,72 @@ export class HttpClientPath {
 
   // ---- http / https ----------------------------------------------------------
 
-  private readonly _onHttpStart = (message: unknown): void => {
-    try {
-      const request = (message as { request: ClientRequest }).request;
-      const userAgent = request.getHeader('user-agent');
-      if (typeof userAgent === 'string' && userAgent.includes(OTLP_EXPORTER_AGENT)) return;
-      const protocol = request.protocol ?? 'http:';
-      const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
-      const hostHeader = request.getHeader('host');
-      const port = connectPort(request, rawHost, protocol, hostHeader);
-      const node = this._nodeFor(protocol, keyHost(rawHost), port, request.path ?? '/', typeof hostHeader === 'string' ? hostHeader : undefined);
-      const requestBytes = this._config.sizes
-        ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
-        : undefined;
-      const attempt = this._begin(request, node, requestBytes);
-      if (attempt === undefined) return;
-      const r = request as unknown as ClientRequestInternals;
-      // A timeout is armed (option, setTimeout(), or the agent's): learn whether
-      // it fired, since the destroy that usually follows reads as a reset.
-      // A 'timeout' listener changes nothing for the request (Node only emits
-      // the event; whoever armed the timeout decides what to do).
-      if (r.timeoutCb != null || r.timeout !== undefined || (typeof r.agent === 'object' && r.agent?.options?.timeout !== undefined)) {
-        request.on('timeout', () => {
-          attempt.timedOut = true;
-        });
-      }
-      // 'close' always comes, also after errors and aborts: the safety net that
-      // keeps the in-flight count right if no other event finished the attempt.
-      // An upgrade or CONNECT ends here too (no response event is published):
-      // the connection is handed to the caller, a stream.
-      // (`on`, not `once`: the object is done after 'close', and once() costs a wrapper per call.)
-      request.on('close', () => {
-        if (attempt.done) return;
-        if (r.upgradeOrConnect === true) {
-          const code = r.res?.statusCode;
-          if (typeof code === 'number') attempt.statusCode = code;
-          this._stream(attempt);
-        } else if (attempt.statusCode === undefined) this._finish(attempt, undefined, true);
+  private readonly _onHttpStart = this._guarded((message: unknown): void => {
+    const request = (message as { request: ClientRequest }).request;
+    const userAgent = request.getHeader('user-agent');
+    if (typeof userAgent === 'string' && userAgent.includes(OTLP_EXPORTER_AGENT)) return;
+    const protocol = request.protocol ?? 'http:';
+    const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
+    const hostHeader = request.getHeader('host');
+    const port = connectPort(request, rawHost, protocol, hostHeader);
+    const node = this._nodeFor(protocol, keyHost(rawHost), port, request.path ?? '/', typeof hostHeader === 'string' ? hostHeader : undefined);
+    const requestBytes = this._config.sizes
+      ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
+      : undefined;
+    const attempt = this._begin(request, node, requestBytes);
+    if (attempt === undefined) return;
+    const r = request as unknown as ClientRequestInternals;
+    // A timeout is armed (option, setTimeout(), or the agent's): learn whether
+    // it fired, since the destroy that usually follows reads as a reset.
+    // A 'timeout' listener changes nothing for the request (Node only emits
+    // the event; whoever armed the timeout decides what to do).
+    if (r.timeoutCb != null || r.timeout !== undefined || (typeof r.agent === 'object' && r.agent?.options?.timeout !== undefined)) {
+      request.on('timeout', () => {
+        attempt.timedOut = true;
       });
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }
-  };
-
-  private readonly _onHttpResponse = (message: unknown): void => {
-    try {
-      const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-      const attempt = this._attempts.get(request);
-      if (attempt === undefined || attempt.done) return;
-      attempt.statusCode = response.statusCode;
-      if (request.method === 'GET' && isEventStream(response.headers['content-type'])) {
+    // 'close' always comes, also after errors and aborts: the safety net that
+    // keeps the in-flight count right if no other event finished the attempt.
+    // An upgrade or CONNECT ends here too (no response event is published):
+    // the connection is handed to the caller, a stream.
+    // (`on`, not `once`: the object is done after 'close', and once() costs a wrapper per call.)
+    request.on('close', () => {
+      if (attempt.done) return;
+      if (r.upgradeOrConnect === true) {
+        const code = r.res?.statusCode;
+        if (typeof code === 'number') attempt.statusCode = code;
         this._stream(attempt);
-        return;
-      }
-      if (this._config.sizes) {
-        const declared = contentLength(response.headers['content-length']);
-        if (declared !== undefined) attempt.responseBytes = declared;
-        else this._countBody(response, attempt);
-      }
-      // One listener: 'close' follows 'end' at once (autoDestroy), and also
-      // comes when the body is cut short; `complete` tells the two apart.
-      // A body cut short after the client's own destroy: ClientRequest.destroy()
-      // dumps the response first (`_dumped`), then the socket's close reports
-      // an ECONNRESET "aborted" exactly as a reset by the peer would.
-      response.on('close', () => {
-        if (attempt.done) return;
-        const errored = (response as { errored?: unknown }).errored;
-        if (response.complete && errored == null) this._finish(attempt, undefined);
-        else if (errored == null) this._finish(attempt, undefined, true);
-        else this._finish(attempt, errored, (response as { _dumped?: unknown })._dumped === true);
-      });
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+      } else if (attempt.statusCode === undefined) this._finish(attempt, undefined, true);
+    });
+  });
+
+  private readonly _onHttpResponse = this._guarded((message: unknown): void => {
+    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+    const attempt = this._attempts.get(request);
+    if (attempt === undefined || attempt.done) return;
+    attempt.statusCode = response.statusCode;
+    if (request.method === 'GET' && isEventStream(response.headers['content-type'])) {
+      this._stream(attempt);
+      return;
     }
-  };
+    if (this._config.sizes) {
+      const declared = contentLength(response.headers['content-length']);
+      if (declared !== undefined) attempt.responseBytes = declared;
+      else this._countBody(response, attempt);
+    }
+    // One listener: 'close' follows 'end' at once (autoDestroy), and also
+    // comes when the body is cut short; `complete` tells the two apart.
+    // A body cut short after the client's own destroy: ClientRequest.destroy()
+    // dumps the response first (`_dumped`), then the socket's close reports
+    // an ECONNRESET "aborted" exactly as a reset by the peer would.
+    response.on('close', () => {
+      if (attempt.done) return;
+      const errored = (response as { errored?: unknown }).errored;
+      if (response.complete && errored == null) this._finish(attempt, undefined);
+      else if (errored == null) this._finish(attempt, undefined, true);
+      else this._finish(attempt, errored, (response as { _dumped?: unknown })._dumped === true);
+    });
+  });
 
   /**
    * Count a body of unknown length as it is pushed into the stream, without a
@@ -433,41 +439,33 @@ export class HttpClientPath {
     };
   }
 
-  private readonly _onHttpError = (message: unknown): void => {
-    try {
-      const { request, error } = message as { request: ClientRequest; error: unknown };
-      const attempt = this._attempts.get(request);
-      // After the client's own destroy()/abort() Node publishes "socket hang up"
-      // (ECONNRESET) with `destroyed` already true; a reset by the peer
-      // publishes it with `destroyed` still false.
-      if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'), request.destroyed === true);
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
-    }
-  };
+  private readonly _onHttpError = this._guarded((message: unknown): void => {
+    const { request, error } = message as { request: ClientRequest; error: unknown };
+    const attempt = this._attempts.get(request);
+    // After the client's own destroy()/abort() Node publishes "socket hang up"
+    // (ECONNRESET) with `destroyed` already true; a reset by the peer
+    // publishes it with `destroyed` still false.
+    if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'), request.destroyed === true);
+  });
 
   // ---- fetch (undici) --------------------------------------------------------
 
-  private readonly _onUndiciCreate = (message: unknown): void => {
-    try {
-      const request = (message as { request: UndiciRequest }).request;
-      // An upgrade (WebSocket) or CONNECT ends in a handed-over socket, which
-      // undici publishes nothing about: not a call, and no stream we could time.
-      if (request.method === 'CONNECT' || (request.upgrade !== undefined && request.upgrade !== null && request.upgrade !== false)) return;
-      const origin = String(request.origin ?? '');
-      const path = typeof request.path === 'string' ? request.path : '/';
-      let node: string | undefined;
-      if (this._config.mode !== 'nodeFor') {
-        node = this._nodeForOrigin(origin);
-      } else {
-        const [protocol, host, port] = splitOrigin(origin);
-        node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
-      }
-      this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+  private readonly _onUndiciCreate = this._guarded((message: unknown): void => {
+    const request = (message as { request: UndiciRequest }).request;
+    // An upgrade (WebSocket) or CONNECT ends in a handed-over socket, which
+    // undici publishes nothing about: not a call, and no stream we could time.
+    if (request.method === 'CONNECT' || (request.upgrade !== undefined && request.upgrade !== null && request.upgrade !== false)) return;
+    const origin = String(request.origin ?? '');
+    const path = typeof request.path === 'string' ? request.path : '/';
+    let node: string | undefined;
+    if (this._config.mode !== 'nodeFor') {
+      node = this._nodeForOrigin(origin);
+    } else {
+      const [protocol, host, port] = splitOrigin(origin);
+      node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
     }
-  };
+    this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
+  });
 
   /** Zero config and host:port maps: the node depends on the origin alone, so cache it. */
   private _nodeForOrigin(origin: string): string | undefined {
@@ -480,42 +478,30 @@ export class HttpClientPath {
     return node;
   }
 
-  private readonly _onUndiciHeaders = (message: unknown): void => {
-    try {
-      const { request, response } = message as { request: UndiciRequest; response: UndiciResponse };
-      const attempt = this._attempts.get(request as object);
-      if (attempt === undefined || attempt.done) return;
-      if (typeof response.statusCode === 'number') attempt.statusCode = response.statusCode;
-      if (request.method === 'GET' && isEventStream(undiciHeader(response.headers, 'content-type'))) {
-        this._stream(attempt);
-        return;
-      }
-      if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+  private readonly _onUndiciHeaders = this._guarded((message: unknown): void => {
+    const { request, response } = message as { request: UndiciRequest; response: UndiciResponse };
+    const attempt = this._attempts.get(request as object);
+    if (attempt === undefined || attempt.done) return;
+    if (typeof response.statusCode === 'number') attempt.statusCode = response.statusCode;
+    if (request.method === 'GET' && isEventStream(undiciHeader(response.headers, 'content-type'))) {
+      this._stream(attempt);
+      return;
     }
-  };
+    if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
+  });
 
   // A subscriber that throws surfaces as an uncaught exception in the host
   // (diagnostics_channel rethrows it on the next tick): every handler catches.
-  private readonly _onUndiciTrailers = (message: unknown): void => {
-    try {
-      const attempt = this._attempts.get((message as { request: object }).request);
-      if (attempt !== undefined) this._finish(attempt, undefined);
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
-    }
-  };
+  private readonly _onUndiciTrailers = this._guarded((message: unknown): void => {
+    const attempt = this._attempts.get((message as { request: object }).request);
+    if (attempt !== undefined) this._finish(attempt, undefined);
+  });
 
-  private readonly _onUndiciError = (message: unknown): void => {
-    try {
-      const { request, error } = message as { request: object; error: unknown };
-      const attempt = this._attempts.get(request);
-      if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
-    } catch (err) {
-      this._warn.warn('internal', () => `http path: ${describe(err)}`);
-    }
-  };
+  private readonly _onUndiciError = this._guarded((message: unknown): void => {
+    const { request, error } = message as { request: object; error: unknown };
+    const attempt = this._attempts.get(request);
+    if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
+  });
 }
 
 /**

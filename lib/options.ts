@@ -82,6 +82,21 @@ function row<T>(r: OptionRow<T>): OptionRow<T> {
   return Object.freeze(r);
 }
 
+/** A row that documents: resolved by its own code in config.ts, or read by someone else (the OTLP exporter, the entries). */
+function info(option: string, env: readonly string[], shown: string, doc: string): OptionRow {
+  return row({ option, env, shown, doc });
+}
+
+/** A number: the env value is held to the option's check; the default is shown as it is. */
+function numeric(option: string, env: string, check: (v: unknown) => Check<number>, parseEnv: (raw: string) => Check<number>, fallback: number, doc: string): OptionRow<number> {
+  return row({ option, env: [env], shown: `\`${fallback}\``, doc, check, parseEnv, default: fallback });
+}
+
+/** A true/false switch: env `true`/`1`/`false`/`0`. */
+function flag(option: string, env: string, fallback: boolean, doc: string, shown = `\`${fallback}\``): OptionRow<boolean> {
+  return row({ option, env: [env], shown, doc, check: checkBool, parseEnv: parseEnvBool, default: fallback });
+}
+
 const trimmed = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim());
 const lowered = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim().toLowerCase());
 const pathOrFalse = (v: unknown): Check<string | false> => (v === false ? ok(false) : checkPath(v));
@@ -99,14 +114,8 @@ export const O = {
     check: v => (typeof v === 'string' && v !== '' ? ok(v) : bad('must be a non-empty string')),
     parseEnv: raw => ok(raw.trim()), default: undefined,
   }),
-  resourceAttributes: row({
-    option: 'resourceAttributes', env: ['OTEL_RESOURCE_ATTRIBUTES'], shown: '',
-    doc: '`k=v,k2=v2` resource attributes (percent-encoded); the option\'s keys win',
-  }),
-  exporters: row({
-    option: 'exporters', env: ['OTEL_METRICS_EXPORTER'], shown: '`prometheus`',
-    doc: '`prometheus`, `otlp`, `console`, `none` (comma list)',
-  }),
+  resourceAttributes: info('resourceAttributes', ['OTEL_RESOURCE_ATTRIBUTES'], '', '`k=v,k2=v2` resource attributes (percent-encoded); the option\'s keys win'),
+  exporters: info('exporters', ['OTEL_METRICS_EXPORTER'], '`prometheus`', '`prometheus`, `otlp`, `console`, `none` (comma list)'),
   prometheusHost: row({
     option: 'prometheus.host', env: ['OTEL_EXPORTER_PROMETHEUS_HOST'], shown: '`0.0.0.0`', doc: 'bind address of `/metrics`',
     check: checkHost, parseEnv: trimmed(checkHost), default: DEFAULT_PROMETHEUS_HOST,
@@ -121,10 +130,7 @@ export const O = {
     },
     default: DEFAULT_PROMETHEUS_PORT as number | false,
   }),
-  prometheusListen: row({
-    option: '', env: ['GATEWAY_METRICS_PROMETHEUS_LISTEN'], shown: '`true`', doc: '`false`: no listener of our own',
-    check: checkBool, parseEnv: parseEnvBool, default: true,
-  }),
+  prometheusListen: flag('', 'GATEWAY_METRICS_PROMETHEUS_LISTEN', true, '`false`: no listener of our own'),
   prometheusPath: row({
     option: 'prometheus.path', env: ['GATEWAY_METRICS_PROMETHEUS_PATH'], shown: '`/metrics`', doc: 'exposition path',
     check: checkPath, parseEnv: trimmed(checkPath), default: '/metrics',
@@ -149,56 +155,22 @@ export const O = {
     option: 'statusPage.statsUrl', env: [], shown: '`stats`', doc: 'where a page served by `statusHandler` reads the stats (same origin)',
     check: checkSameOriginRef, default: 'stats',
   }),
-  slowP95Seconds: row({
-    option: 'statusPage.slowP95Seconds', env: ['GATEWAY_METRICS_STATUS_SLOW_P95'], shown: '`1`',
-    doc: 'status page: flag a node whose p95 is above this many seconds',
-    check: seconds, parseEnv: parseEnvNumber(seconds), default: DEFAULT_STATUS_SLOW_P95_SECONDS,
-  }),
-  errorPercent: row({
-    option: 'statusPage.errorPercent', env: ['GATEWAY_METRICS_STATUS_ERROR_PERCENT'], shown: '`5`',
-    doc: 'status page: flag a node whose error percentage is above this',
-    check: percent, parseEnv: parseEnvNumber(percent), default: DEFAULT_STATUS_ERROR_PERCENT,
-  }),
-  otlpProtocol: row({
-    option: 'otlp.protocol', env: ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], shown: '`http/protobuf`',
-    doc: '`http/protobuf`, `http/json`, `grpc`',
-  }),
-  otlpEndpoint: row({
-    option: 'otlp.endpoint', env: ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'], shown: '',
-    doc: 'the Collector\'s URL (env: read by the OTLP exporter itself)',
-  }),
-  otlpHeaders: row({
-    option: 'otlp.headers', env: ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'], shown: '',
-    doc: 'export headers (env: read by the OTLP exporter itself)',
-  }),
-  otlpExporterOwn: row({
-    option: '', env: ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE'], shown: '',
-    doc: 'and their generic `OTEL_EXPORTER_OTLP_*` forms: read by the OTLP exporter itself. Its `…_TIMEOUT` is not: we pass `otlp.exportTimeoutMillis`',
-  }),
-  exportIntervalMillis: row({
-    option: 'otlp.exportIntervalMillis', env: ['OTEL_METRIC_EXPORT_INTERVAL'], shown: '`60000`', doc: 'ms between OTLP exports',
-    check: positiveMs, parseEnv: intEnv(positiveMs), default: DEFAULT_EXPORT_INTERVAL_MS,
-  }),
-  exportTimeoutMillis: row({
-    option: 'otlp.exportTimeoutMillis', env: ['OTEL_METRIC_EXPORT_TIMEOUT'], shown: '`30000`',
-    doc: 'ms per export; also bounds `forceFlush()`, `shutdown()` and the flush on SIGTERM',
-    check: positiveMs, parseEnv: intEnv(positiveMs), default: DEFAULT_EXPORT_TIMEOUT_MS,
-  }),
+  slowP95Seconds: numeric('statusPage.slowP95Seconds', 'GATEWAY_METRICS_STATUS_SLOW_P95', seconds, parseEnvNumber(seconds), DEFAULT_STATUS_SLOW_P95_SECONDS, 'status page: flag a node whose p95 is above this many seconds'),
+  errorPercent: numeric('statusPage.errorPercent', 'GATEWAY_METRICS_STATUS_ERROR_PERCENT', percent, parseEnvNumber(percent), DEFAULT_STATUS_ERROR_PERCENT, 'status page: flag a node whose error percentage is above this'),
+  otlpProtocol: info('otlp.protocol', ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], '`http/protobuf`', '`http/protobuf`, `http/json`, `grpc`'),
+  otlpEndpoint: info('otlp.endpoint', ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'], '', 'the Collector\'s URL (env: read by the OTLP exporter itself)'),
+  otlpHeaders: info('otlp.headers', ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'], '', 'export headers (env: read by the OTLP exporter itself)'),
+  otlpExporterOwn: info('', ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE'], '', 'and their generic `OTEL_EXPORTER_OTLP_*` forms: read by the OTLP exporter itself. Its `…_TIMEOUT` is not: we pass `otlp.exportTimeoutMillis`'),
+  exportIntervalMillis: numeric('otlp.exportIntervalMillis', 'OTEL_METRIC_EXPORT_INTERVAL', positiveMs, intEnv(positiveMs), DEFAULT_EXPORT_INTERVAL_MS, 'ms between OTLP exports'),
+  exportTimeoutMillis: numeric('otlp.exportTimeoutMillis', 'OTEL_METRIC_EXPORT_TIMEOUT', positiveMs, intEnv(positiveMs), DEFAULT_EXPORT_TIMEOUT_MS, 'ms per export; also bounds `forceFlush()`, `shutdown()` and the flush on SIGTERM'),
   temporality: row<TemporalityPreference>({
     option: 'otlp.temporality', env: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'], shown: '`cumulative`',
     doc: '`cumulative`, `delta`, `lowmemory`',
     check: checkOneOf(TEMPORALITIES), parseEnv: lowered(checkOneOf(TEMPORALITIES)), default: 'cumulative',
   }),
-  sdkDisabled: row({
-    option: '', env: ['OTEL_SDK_DISABLED'], shown: '`false`', doc: '`true`: no exporters and no automatic paths',
-  }),
-  logLevel: row({
-    option: '', env: ['OTEL_LOG_LEVEL'], shown: '`warn`', doc: 'level of our console messages when the app has set no diag logger',
-  }),
-  configModule: row({
-    option: '', env: ['GATEWAY_METRICS_CONFIG'], shown: '',
-    doc: 'options module for the `register` entries (`.js`, `.cjs`, `.mjs`, `.json`)',
-  }),
+  sdkDisabled: info('', ['OTEL_SDK_DISABLED'], '`false`', '`true`: no exporters and no automatic paths'),
+  logLevel: info('', ['OTEL_LOG_LEVEL'], '`warn`', 'level of our console messages when the app has set no diag logger'),
+  configModule: info('', ['GATEWAY_METRICS_CONFIG'], '', 'options module for the `register` entries (`.js`, `.cjs`, `.mjs`, `.json`)'),
   prefix: row({
     option: 'prefix', env: ['GATEWAY_METRICS_PREFIX'], shown: '',
     doc: 'metric name prefix (env: invalid characters become `_`, as a Collector would do)',
@@ -220,31 +192,12 @@ export const O = {
     option: 'histogram', env: ['GATEWAY_METRICS_HISTOGRAM'], shown: '`explicit`', doc: '`exponential` for OTLP readers',
     check: checkOneOf(HISTOGRAMS), parseEnv: lowered(checkOneOf(HISTOGRAMS)), default: 'explicit',
   }),
-  maxNodes: row({
-    option: 'maxNodes', env: ['GATEWAY_METRICS_MAX_NODES'], shown: '`1000`', doc: 'live nodes before new ones become `node="_other"`',
-    check: nodeCount, parseEnv: intEnv(nodeCount), default: DEFAULT_MAX_NODES,
-  }),
-  nodeIdleTtl: row({
-    option: 'nodeIdleTtl', env: ['GATEWAY_METRICS_NODE_IDLE_TTL'], shown: '`600000`',
-    doc: 'ms of idleness after which a node is forgotten (`0` never)',
-    check: nonNegMs, parseEnv: intEnv(nonNegMs), default: DEFAULT_NODE_IDLE_TTL_MS,
-  }),
-  downAfterErrors: row({
-    option: 'downAfterErrors', env: ['GATEWAY_METRICS_DOWN_AFTER_ERRORS'], shown: '`0`',
-    doc: 'derived health: down after N consecutive errors (`0` off)',
-    check: errorCount, parseEnv: intEnv(errorCount), default: 0,
-  }),
-  http: row({
-    option: 'http', env: ['GATEWAY_METRICS_HTTP'], shown: '`true`', doc: '`false`: no automatic HTTP path',
-    check: checkBool, parseEnv: parseEnvBool, default: true,
-  }),
-  httpNodeFor: row({
-    option: 'http.nodeFor', env: ['GATEWAY_METRICS_HTTP_NODES'], shown: '',
-    doc: '`(url, defaultNode) => node`, or a `host:port` → node map (env: `host:port=node,…`); a map records only its destinations (default: all, `node="host:port"`)',
-  }),
-  httpIsError: row({
-    option: 'http.isError', env: [], shown: '`status >= 500`', doc: 'which response status codes are errors',
-  }),
+  maxNodes: numeric('maxNodes', 'GATEWAY_METRICS_MAX_NODES', nodeCount, intEnv(nodeCount), DEFAULT_MAX_NODES, 'live nodes before new ones become `node="_other"`'),
+  nodeIdleTtl: numeric('nodeIdleTtl', 'GATEWAY_METRICS_NODE_IDLE_TTL', nonNegMs, intEnv(nonNegMs), DEFAULT_NODE_IDLE_TTL_MS, 'ms of idleness after which a node is forgotten (`0` never)'),
+  downAfterErrors: numeric('downAfterErrors', 'GATEWAY_METRICS_DOWN_AFTER_ERRORS', errorCount, intEnv(errorCount), 0, 'derived health: down after N consecutive errors (`0` off)'),
+  http: flag('http', 'GATEWAY_METRICS_HTTP', true, '`false`: no automatic HTTP path'),
+  httpNodeFor: info('http.nodeFor', ['GATEWAY_METRICS_HTTP_NODES'], '', '`(url, defaultNode) => node`, or a `host:port` → node map (env: `host:port=node,…`); a map records only its destinations (default: all, `node="host:port"`)'),
+  httpIsError: info('http.isError', [], '`status >= 500`', 'which response status codes are errors'),
   httpSizes: row<boolean | 'histogram'>({
     option: 'http.sizes', env: ['GATEWAY_METRICS_HTTP_SIZES'], shown: '`true`',
     doc: 'body bytes from the automatic HTTP path: `true` (byte totals), `histogram` (also size histograms), `false`',
@@ -252,34 +205,13 @@ export const O = {
     parseEnv: raw => (raw.trim().toLowerCase() === 'histogram' ? ok('histogram' as const) : parseEnvBool(raw)),
     default: true,
   }),
-  exec: row({
-    option: 'exec', env: ['GATEWAY_METRICS_EXEC'], shown: '`true`', doc: '`false`: no automatic exec path (on by default, zero config)',
-    check: checkBool, parseEnv: parseEnvBool, default: true,
-  }),
-  execNodeFor: row({
-    option: 'exec.nodeFor', env: [], shown: '', doc: '`(file, args, defaultNode) => node`; `undefined` excludes a child',
-  }),
-  inboundHttp: row({
-    option: 'inboundHttp', env: ['GATEWAY_METRICS_INBOUND_HTTP'], shown: '`false`', doc: 'inbound `http.server.request.duration` via instrumentation-http',
-    check: checkBool, parseEnv: parseEnvBool, default: false,
-  }),
-  runtimeMetrics: row({
-    option: 'runtimeMetrics', env: ['GATEWAY_METRICS_RUNTIME_METRICS'], shown: '`true`', doc: 'event loop, heap and GC metrics',
-    check: checkBool, parseEnv: parseEnvBool, default: true,
-  }),
-  processMetrics: row({
-    option: 'processMetrics', env: ['GATEWAY_METRICS_PROCESS_METRICS'], shown: '`true`', doc: 'uptime, start time, CPU and memory',
-    check: checkBool, parseEnv: parseEnvBool, default: true,
-  }),
-  handleSignals: row({
-    option: 'handleSignals', env: ['GATEWAY_METRICS_HANDLE_SIGNALS'], shown: '`false` (`true` in the entries)', doc: 'flush on SIGTERM/SIGINT',
-    check: checkBool, parseEnv: parseEnvBool, default: false,
-  }),
-  globalMeterProvider: row({
-    option: 'globalMeterProvider', env: ['GATEWAY_METRICS_GLOBAL_METER_PROVIDER'], shown: '`false`',
-    doc: '`true`: our MeterProvider also becomes the global one (only without an app SDK)',
-    check: checkBool, parseEnv: parseEnvBool, default: false,
-  }),
+  exec: flag('exec', 'GATEWAY_METRICS_EXEC', true, '`false`: no automatic exec path (on by default, zero config)'),
+  execNodeFor: info('exec.nodeFor', [], '', '`(file, args, defaultNode) => node`; `undefined` excludes a child'),
+  inboundHttp: flag('inboundHttp', 'GATEWAY_METRICS_INBOUND_HTTP', false, 'inbound `http.server.request.duration` via instrumentation-http'),
+  runtimeMetrics: flag('runtimeMetrics', 'GATEWAY_METRICS_RUNTIME_METRICS', true, 'event loop, heap and GC metrics'),
+  processMetrics: flag('processMetrics', 'GATEWAY_METRICS_PROCESS_METRICS', true, 'uptime, start time, CPU and memory'),
+  handleSignals: flag('handleSignals', 'GATEWAY_METRICS_HANDLE_SIGNALS', false, 'flush on SIGTERM/SIGINT', '`false` (`true` in the entries)'),
+  globalMeterProvider: flag('globalMeterProvider', 'GATEWAY_METRICS_GLOBAL_METER_PROVIDER', false, '`true`: our MeterProvider also becomes the global one (only without an app SDK)'),
 } as const;
 
 export const OPTION_TABLE: readonly OptionRow[] = Object.freeze(Object.values(O) as OptionRow[]);

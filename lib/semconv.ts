@@ -72,79 +72,19 @@ export type DerivedErrorType = (typeof ERROR_TYPES)[number];
 /** Meter (instrumentation scope) name; shows up as `otel_scope_name`. */
 export const SCOPE_NAME = 'otel-gateway-metrics' as const;
 
-/** Description and unit of each gateway instrument, keyed by its unprefixed name. */
+/** Unit and description of each gateway instrument, keyed by its unprefixed name: the instruments are created from it. */
 export const INSTRUMENTS = {
-  [METRIC_REQUEST_DURATION]: {
-    kind: 'histogram',
-    unit: 's',
-    description: 'Duration of each attempt to reach a backend node over one transport.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_STATUS],
-  },
-  [METRIC_REQUEST_ERRORS]: {
-    kind: 'counter',
-    unit: '{error}',
-    description: 'Failed attempts to reach a backend node, by error type.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_ERROR_TYPE],
-  },
-  [METRIC_REQUESTS_ACTIVE]: {
-    kind: 'updowncounter',
-    unit: '{request}',
-    description: 'Attempts to reach a backend node that are in flight.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT],
-  },
-  [METRIC_FALLBACKS]: {
-    kind: 'counter',
-    unit: '{fallback}',
-    description: 'Requests that fell back from one transport to another.',
-    attributes: [ATTR_NODE, ATTR_FROM_TRANSPORT, ATTR_TO_TRANSPORT],
-  },
-  [METRIC_NODE_UP]: {
-    kind: 'gauge',
-    unit: '',
-    description: 'Whether the backend node is up (1) or down (0).',
-    attributes: [ATTR_NODE],
-  },
-  [METRIC_HEALTH_CHECK_DURATION]: {
-    kind: 'histogram',
-    unit: 's',
-    description: 'Duration of health checks of a backend node.',
-    attributes: [ATTR_NODE, ATTR_STATUS],
-  },
-  [METRIC_HEALTH_CHECK_FAILURES]: {
-    kind: 'counter',
-    unit: '{failure}',
-    description: 'Failed health checks of a backend node.',
-    attributes: [ATTR_NODE],
-  },
-  [METRIC_REQUEST_SIZE]: {
-    kind: 'histogram',
-    unit: 'By',
-    description: 'Size of request bodies sent to a backend node.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT],
-  },
-  [METRIC_RESPONSE_SIZE]: {
-    kind: 'histogram',
-    unit: 'By',
-    description: 'Size of response bodies received from a backend node.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT],
-  },
-  [METRIC_NETWORK_IO]: {
-    kind: 'counter',
-    unit: 'By',
-    description: 'Body bytes sent to (transmit) and received from (receive) a backend node.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT, ATTR_NETWORK_IO_DIRECTION],
-  },
-  [METRIC_STREAMS_OPENED]: {
-    kind: 'counter',
-    unit: '{stream}',
-    description: 'Long-lived streams opened to a backend node (GET text/event-stream, upgraded connections, CONNECT tunnels); not routed calls.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT],
-  },
-  [METRIC_STREAM_OPEN_DURATION]: {
-    kind: 'histogram',
-    unit: 's',
-    description: 'Time from the start of a stream request to its response headers.',
-    attributes: [ATTR_NODE, ATTR_TRANSPORT],
-  },
+  [METRIC_REQUEST_DURATION]: { unit: 's', description: 'Duration of each attempt to reach a backend node over one transport.' },
+  [METRIC_REQUEST_ERRORS]: { unit: '{error}', description: 'Failed attempts to reach a backend node, by error type.' },
+  [METRIC_REQUESTS_ACTIVE]: { unit: '{request}', description: 'Attempts to reach a backend node that are in flight.' },
+  [METRIC_FALLBACKS]: { unit: '{fallback}', description: 'Requests that fell back from one transport to another.' },
+  [METRIC_NODE_UP]: { unit: '', description: 'Whether the backend node is up (1) or down (0).' },
+  [METRIC_HEALTH_CHECK_DURATION]: { unit: 's', description: 'Duration of health checks of a backend node.' },
+  [METRIC_HEALTH_CHECK_FAILURES]: { unit: '{failure}', description: 'Failed health checks of a backend node.' },
+  [METRIC_REQUEST_SIZE]: { unit: 'By', description: 'Size of request bodies sent to a backend node.' },
+  [METRIC_RESPONSE_SIZE]: { unit: 'By', description: 'Size of response bodies received from a backend node.' },
+  [METRIC_NETWORK_IO]: { unit: 'By', description: 'Body bytes sent to (transmit) and received from (receive) a backend node.' },
+  [METRIC_STREAMS_OPENED]: { unit: '{stream}', description: 'Long-lived streams opened to a backend node (GET text/event-stream, upgraded connections, CONNECT tunnels); not routed calls.' },
+  [METRIC_STREAM_OPEN_DURATION]: { unit: 's', description: 'Time from the start of a stream request to its response headers.' },
 } as const;
 export type GatewayInstrumentName = keyof typeof INSTRUMENTS;

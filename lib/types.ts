@@ -150,11 +150,13 @@ export interface ExecPathOptions {
   nodeFor?: (file: string, args: readonly string[], defaultNode: string) => string | undefined | null;
 }
 
-export interface GatewayMetricsOptions {
-  /** `service.name`. Env `OTEL_SERVICE_NAME`. */
-  serviceName?: string;
-  /** Extra resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES`. */
-  resourceAttributes?: Attributes;
+/**
+ * The shape of the gateway instruments: names and buckets. register(),
+ * createGatewayMetrics() and gatewayViews() take the same options, with the
+ * same checks (one option table), so a provider built from gatewayViews() and
+ * createGatewayMetrics() with equal options gets equal instruments.
+ */
+export interface InstrumentOptions {
   /**
    * Prefix of every gateway metric name: `mcp` gives `mcp.gateway.request.duration`,
    * scraped as `mcp_gateway_request_duration_seconds`. Env `GATEWAY_METRICS_PREFIX`.
@@ -178,6 +180,36 @@ export interface GatewayMetricsOptions {
    */
   sizeBuckets?: readonly number[];
   /**
+   * Distinct live node names; beyond it new nodes are recorded as `node="_other"`.
+   * Env `GATEWAY_METRICS_MAX_NODES`.
+   * @default 1000
+   */
+  maxNodes?: number;
+}
+
+/** How nodes are tracked: register() and createGatewayMetrics(). */
+export interface NodeTrackingOptions {
+  /**
+   * A node idle for longer than this (ms) is forgotten: it leaves `maxNodes`
+   * accounting, `gateway_node_up` and the endpoint. `0` never forgets.
+   * Env `GATEWAY_METRICS_NODE_IDLE_TTL`.
+   * @default 600000
+   */
+  nodeIdleTtl?: number;
+  /**
+   * Derived health: a node is marked down after this many consecutive errors
+   * and up again after a success. `0` turns it off. Env `GATEWAY_METRICS_DOWN_AFTER_ERRORS`.
+   * @default 0
+   */
+  downAfterErrors?: number;
+}
+
+export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOptions {
+  /** `service.name`. Env `OTEL_SERVICE_NAME`. */
+  serviceName?: string;
+  /** Extra resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES`. */
+  resourceAttributes?: Attributes;
+  /**
    * `exponential` switches the duration histograms to base-2 exponential
    * aggregation for OTLP readers only; the Prometheus text endpoint keeps
    * explicit buckets. Env `GATEWAY_METRICS_HISTOGRAM`.
@@ -193,25 +225,6 @@ export interface GatewayMetricsOptions {
   /** Thresholds and stats location of the live status page. */
   statusPage?: StatusPageOptions;
   otlp?: OtlpOptions;
-  /**
-   * Distinct live node names; beyond it new nodes are recorded as `node="_other"`.
-   * Env `GATEWAY_METRICS_MAX_NODES`.
-   * @default 1000
-   */
-  maxNodes?: number;
-  /**
-   * A node idle for longer than this (ms) is forgotten: it leaves `maxNodes`
-   * accounting, `gateway_node_up` and the endpoint. `0` never forgets.
-   * Env `GATEWAY_METRICS_NODE_IDLE_TTL`.
-   * @default 600000
-   */
-  nodeIdleTtl?: number;
-  /**
-   * Derived health: a node is marked down after this many consecutive errors
-   * and up again after a success. `0` turns it off. Env `GATEWAY_METRICS_DOWN_AFTER_ERRORS`.
-   * @default 0
-   */
-  downAfterErrors?: number;
   /**
    * Time outbound HTTP calls automatically (http, https, fetch/undici). On by
    * default in zero-config mode (node = `host:port`); `false` turns it off.
@@ -262,23 +275,9 @@ export interface GatewayMetricsOptions {
   globalMeterProvider?: boolean;
 }
 
-export interface CreateGatewayMetricsOptions {
+export interface CreateGatewayMetricsOptions extends InstrumentOptions, NodeTrackingOptions {
   /** @default the global MeterProvider */
   meterProvider?: MeterProvider;
-  /** @default '' */
-  prefix?: string;
-  /** @default DEFAULT_DURATION_BUCKETS */
-  buckets?: readonly number[];
-  /** @default DEFAULT_HEALTH_CHECK_BUCKETS */
-  healthCheckBuckets?: readonly number[];
-  /** @default DEFAULT_SIZE_BUCKETS */
-  sizeBuckets?: readonly number[];
-  /** @default 1000 */
-  maxNodes?: number;
-  /** @default 600000 */
-  nodeIdleTtl?: number;
-  /** @default 0 (off) */
-  downAfterErrors?: number;
   /**
    * Also record `requestBytes`/`responseBytes` into the size histograms
    * (`gateway.request.size`, `gateway.response.size`). They always go to the
@@ -286,6 +285,22 @@ export interface CreateGatewayMetricsOptions {
    * @default false
    */
   sizeHistograms?: boolean;
+}
+
+export interface GatewayViewsOptions extends InstrumentOptions {
+  /**
+   * `exponential` makes the duration Views base-2 exponential for every reader of
+   * the provider. The stock Prometheus exporter drops exponential histograms, so
+   * only use it with OTLP-only providers. @default 'explicit'
+   */
+  histogram?: HistogramMode;
+  /**
+   * Whether to include the duration Views (gateway and http.server/client).
+   * `register()` leaves them out in exponential mode and sets the aggregation
+   * per reader instead. @default true
+   * @internal
+   */
+  durationViews?: boolean;
 }
 
 /** Labels of one attempt. */

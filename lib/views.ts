@@ -13,49 +13,10 @@ import type { AggregationType, ViewOptions, AggregationOption } from '@opentelem
 import { checkOption } from './config';
 import { O } from './options';
 import { cardinalityLimits } from './limits';
-import {
-  METRIC_FALLBACKS,
-  METRIC_HEALTH_CHECK_DURATION,
-  METRIC_HEALTH_CHECK_FAILURES,
-  METRIC_HTTP_CLIENT_DURATION,
-  METRIC_HTTP_SERVER_DURATION,
-  METRIC_NETWORK_IO,
-  METRIC_NODE_UP,
-  METRIC_REQUEST_DURATION,
-  METRIC_REQUEST_ERRORS,
-  METRIC_REQUEST_SIZE,
-  METRIC_REQUESTS_ACTIVE,
-  METRIC_RESPONSE_SIZE,
-  METRIC_STREAM_OPEN_DURATION,
-  METRIC_STREAMS_OPENED,
-} from './semconv';
-import type { HistogramMode } from './types';
+import * as sc from './semconv';
+import type { GatewayViewsOptions } from './types';
 
-export interface GatewayViewsOptions {
-  /** Same as `createGatewayMetrics({ prefix })`. @default '' */
-  prefix?: string;
-  /** @default DEFAULT_DURATION_BUCKETS */
-  buckets?: readonly number[];
-  /** @default DEFAULT_HEALTH_CHECK_BUCKETS */
-  healthCheckBuckets?: readonly number[];
-  /** @default DEFAULT_SIZE_BUCKETS */
-  sizeBuckets?: readonly number[];
-  /**
-   * `exponential` makes the duration Views base-2 exponential for every reader of
-   * the provider. The stock Prometheus exporter drops exponential histograms, so
-   * only use it with OTLP-only providers. @default 'explicit'
-   */
-  histogram?: HistogramMode;
-  /** @default 1000 */
-  maxNodes?: number;
-  /**
-   * Whether to include the duration Views (gateway and http.server/client).
-   * `register()` leaves them out in exponential mode and sets the aggregation
-   * per reader instead. @default true
-   * @internal
-   */
-  durationViews?: boolean;
-}
+export type { GatewayViewsOptions } from './types';
 
 // The AggregationType enum values, identical in sdk-metrics 2.x and 3.x (checked
 // by spec/sdk-lines.spec.ts against both).
@@ -93,33 +54,33 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
   if (options.durationViews !== false) {
     views.push(
       {
-        instrumentName: name(METRIC_REQUEST_DURATION),
+        instrumentName: name(sc.METRIC_REQUEST_DURATION),
         aggregation: durationAggregation,
         aggregationCardinalityLimit: limits.duration,
       },
       // instrumentation-http's own advice stops at 10 s; exec-style timeouts need 60 s.
-      { instrumentName: METRIC_HTTP_SERVER_DURATION, aggregation: durationAggregation },
-      { instrumentName: METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
+      { instrumentName: sc.METRIC_HTTP_SERVER_DURATION, aggregation: durationAggregation },
+      { instrumentName: sc.METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
       // Time to a stream's response headers: the same scale as a call's duration.
-      { instrumentName: name(METRIC_STREAM_OPEN_DURATION), aggregation: durationAggregation, aggregationCardinalityLimit: limits.streams },
+      { instrumentName: name(sc.METRIC_STREAM_OPEN_DURATION), aggregation: durationAggregation, aggregationCardinalityLimit: limits.streams },
     );
   }
   views.push(
-    { instrumentName: name(METRIC_REQUEST_ERRORS), aggregationCardinalityLimit: limits.errors },
-    { instrumentName: name(METRIC_REQUESTS_ACTIVE), aggregationCardinalityLimit: limits.active },
-    { instrumentName: name(METRIC_FALLBACKS), aggregationCardinalityLimit: limits.fallbacks },
-    { instrumentName: name(METRIC_NODE_UP), aggregationCardinalityLimit: limits.nodeUp },
+    { instrumentName: name(sc.METRIC_REQUEST_ERRORS), aggregationCardinalityLimit: limits.errors },
+    { instrumentName: name(sc.METRIC_REQUESTS_ACTIVE), aggregationCardinalityLimit: limits.active },
+    { instrumentName: name(sc.METRIC_FALLBACKS), aggregationCardinalityLimit: limits.fallbacks },
+    { instrumentName: name(sc.METRIC_NODE_UP), aggregationCardinalityLimit: limits.nodeUp },
     {
-      instrumentName: name(METRIC_HEALTH_CHECK_DURATION),
+      instrumentName: name(sc.METRIC_HEALTH_CHECK_DURATION),
       aggregation: explicit(healthBuckets),
       aggregationCardinalityLimit: limits.healthDuration,
     },
-    { instrumentName: name(METRIC_HEALTH_CHECK_FAILURES), aggregationCardinalityLimit: limits.healthFailures },
-    { instrumentName: name(METRIC_REQUEST_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
-    { instrumentName: name(METRIC_RESPONSE_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+    { instrumentName: name(sc.METRIC_HEALTH_CHECK_FAILURES), aggregationCardinalityLimit: limits.healthFailures },
+    { instrumentName: name(sc.METRIC_REQUEST_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
+    { instrumentName: name(sc.METRIC_RESPONSE_SIZE), aggregation: explicit(sizeBuckets), aggregationCardinalityLimit: limits.size },
     // Two directions per node × transport.
-    { instrumentName: name(METRIC_NETWORK_IO), aggregationCardinalityLimit: 2 * limits.size },
-    { instrumentName: name(METRIC_STREAMS_OPENED), aggregationCardinalityLimit: limits.streams },
+    { instrumentName: name(sc.METRIC_NETWORK_IO), aggregationCardinalityLimit: 2 * limits.size },
+    { instrumentName: name(sc.METRIC_STREAMS_OPENED), aggregationCardinalityLimit: limits.streams },
   );
   return views;
 }

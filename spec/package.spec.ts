@@ -126,7 +126,7 @@ describe('package', () => {
         'AttemptLabels', 'ConfigError', 'CreateGatewayMetricsOptions', 'DEFAULT_DURATION_BUCKETS', 'DEFAULT_HEALTH_CHECK_BUCKETS',
         'DEFAULT_SIZE_BUCKETS', 'EndOptions', 'EndTimer', 'ExecPathOptions', 'ExporterName', 'FallbackLabels', 'GatewayMetrics',
         'GatewayMetricsOptions', 'GatewayOtel', 'GatewayStats', 'GatewayViewsOptions', 'HealthCheckOptions', 'HistogramMode',
-        'HostPortMap', 'HttpPathOptions', 'LatencyQuantiles', 'MeasureOptions', 'OtlpOptions', 'OtlpProtocol', 'PodNodeMap',
+        'HostPortMap', 'HttpPathOptions', 'InstrumentOptions', 'LatencyQuantiles', 'MeasureOptions', 'NodeTrackingOptions', 'OtlpOptions', 'OtlpProtocol', 'PodNodeMap',
         'PrometheusAuth', 'PrometheusOptions', 'RecordOptions', 'SeriesStats', 'StatusPageOptions', 'TemporalityPreference',
         'WrapOptions', 'createGatewayMetrics', 'gatewayViews', 'getGatewayMetrics', 'getGatewayOtel', 'kubectlExecNodeFor',
         'register', 'semconv',
