@@ -16,6 +16,7 @@ export { kubectlExecNodeFor, type PodNodeMap } from './exec-path';
 export { type GatewayStats, type SeriesStats, type LatencyQuantiles } from './stats';
 export type { HealthCheckOptions } from './health';
 export * as semconv from './semconv';
+export type { Status } from './semconv';
 export type {
   AttemptLabels,
   CreateGatewayMetricsOptions,

@@ -59,6 +59,7 @@ import {
   SCOPE_NAME,
   STATUS_ERROR,
   STATUS_SUCCESS,
+  type Status,
 } from './semconv';
 import type {
   AttemptLabels,
@@ -372,7 +373,7 @@ export class GatewayMetrics {
       try {
         if (series === undefined) return seconds;
         series.active--;
-        let status: 'success' | 'error' = STATUS_SUCCESS;
+        let status: Status = STATUS_SUCCESS;
         let error: unknown;
         let errorType: string | undefined;
         let sizes: EndOptions | undefined;
@@ -668,7 +669,7 @@ export class GatewayMetrics {
   private _end(
     series: Series,
     t0: number,
-    status: 'success' | 'error',
+    status: Status,
     error: unknown,
     errorType: string | undefined,
     sizes: MeasureOptions | undefined,
@@ -685,7 +686,7 @@ export class GatewayMetrics {
   private _observe(
     series: Series,
     seconds: number,
-    status: 'success' | 'error',
+    status: Status,
     error: unknown,
     errorType: string | undefined,
     sizes: { requestBytes?: unknown; responseBytes?: unknown } | undefined,

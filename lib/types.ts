@@ -1,4 +1,5 @@
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
+import type { Status } from './semconv';
 
 export type ExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -317,7 +318,7 @@ export interface MeasureOptions extends AttemptLabels {
 }
 
 export interface RecordOptions extends MeasureOptions {
-  status: 'success' | 'error';
+  status: Status;
   durationSeconds: number;
   /** Kept as given (bounded); derived from `error` when omitted. */
   errorType?: string;
@@ -327,7 +328,7 @@ export interface RecordOptions extends MeasureOptions {
 export interface EndOptions {
   /** A non-null `error` marks the attempt failed (unless `status` says otherwise). */
   error?: unknown;
-  status?: 'success' | 'error';
+  status?: Status;
   errorType?: string;
   requestBytes?: number;
   responseBytes?: number;

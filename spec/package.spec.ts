@@ -127,7 +127,7 @@ describe('package', () => {
         'DEFAULT_SIZE_BUCKETS', 'EndOptions', 'EndTimer', 'ExecPathOptions', 'ExporterName', 'FallbackLabels', 'GatewayMetrics',
         'GatewayMetricsOptions', 'GatewayOtel', 'GatewayStats', 'GatewayViewsOptions', 'HealthCheckOptions', 'HistogramMode',
         'HostPortMap', 'HttpPathOptions', 'InstrumentOptions', 'LatencyQuantiles', 'MeasureOptions', 'NodeTrackingOptions', 'OtlpOptions', 'OtlpProtocol', 'PodNodeMap',
-        'PrometheusAuth', 'PrometheusOptions', 'RecordOptions', 'SeriesStats', 'StatusPageOptions', 'TemporalityPreference',
+        'PrometheusAuth', 'PrometheusOptions', 'RecordOptions', 'SeriesStats', 'Status', 'StatusPageOptions', 'TemporalityPreference',
         'WrapOptions', 'createGatewayMetrics', 'gatewayViews', 'getGatewayMetrics', 'getGatewayOtel', 'kubectlExecNodeFor',
         'register', 'semconv',
       ].sort());
