@@ -31,7 +31,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { RateLimitedWarner, describe } from './diag';
 import type { ResolvedHttpPath } from './config';
 import { errorTypeOf } from './errors';
-import type { GatewayMetrics, Series } from './metrics';
+import type { GatewayMetrics } from './metrics';
+import type { Series } from './series-registry';
 import { disableScope, enableScope } from './scope';
 import { TRANSPORT_HTTP } from './semconv';
 

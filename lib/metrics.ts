@@ -1,6 +1,9 @@
 /**
  * The gateway instruments and the request-path API (measure, record,
- * startTimer, wrap, recordFallback, setNodeUp, measureHealthCheck).
+ * startTimer, wrap, recordFallback, setNodeUp, measureHealthCheck). Label
+ * bounding and node state live in series-registry.ts; the automatic paths,
+ * the stats view and register() reach them through the internal methods here
+ * (hidden from the published declarations).
  *
  * Rules of this file:
  * - nothing here throws into the caller, or changes its result or error;
@@ -14,8 +17,6 @@
 import {
   metrics as otelMetrics,
   ValueType,
-  type Attributes,
-  type HrTime,
   type Counter,
   type Histogram,
   type Meter,
@@ -29,19 +30,11 @@ import { checkOption } from './config';
 import { O, type OptionRow } from './options';
 import { RateLimitedWarner, describe } from './diag';
 import { errorTypeOf } from './errors';
-import { MAX_ERROR_TYPES, MAX_LABEL_LENGTH, MAX_TRANSPORTS } from './limits';
 import { closeMark, enterMark, inMeasuredScope, openMark, runInMark } from './scope';
 import {
-  ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
-  ATTR_HTTP_STATUS_CLASS,
-  ATTR_NETWORK_IO_DIRECTION,
   ATTR_NODE,
-  ATTR_STATUS,
   ATTR_TO_TRANSPORT,
-  ATTR_TRANSPORT,
-  ERROR_TYPES,
-  ERROR_TYPE_OTHER,
   INSTRUMENTS,
   METRIC_FALLBACKS,
   METRIC_HEALTH_CHECK_DURATION,
@@ -55,7 +48,6 @@ import {
   METRIC_RESPONSE_SIZE,
   METRIC_STREAM_OPEN_DURATION,
   METRIC_STREAMS_OPENED,
-  NODE_OTHER,
   SCOPE_NAME,
   STATUS_ERROR,
   STATUS_SUCCESS,
@@ -71,82 +63,15 @@ import type {
   WrapOptions,
 } from './types';
 import { withPrefix } from './views';
+import { ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
 import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
 
-/** @internal One node × transport: its in-flight count and its frozen attribute sets. */
-export class Series {
-  active = 0;
-  /** Body bytes sent to / received from the node (reported as gateway.network.io). */
-  txBytes = 0;
-  rxBytes = 0;
-  /** [transmit, receive] attribute sets, made on the first bytes. */
-  ioAttrs: [Attributes, Attributes] | undefined = undefined;
-  /** Start time of this series' in-flight point. */
-  readonly startTime: HrTime = hrTime();
-  /** The value last given to the in-flight observable (NaN: never). */
-  reported = NaN;
-  readonly base: Attributes;
-  readonly ok: Attributes;
-  readonly err: Attributes;
-  /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
-  errorAttrs: Map<string, Attributes> | undefined = undefined;
-  constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
-    const node = nodeEntry.name;
-    this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
-    this.ok = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_SUCCESS });
-    this.err = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_ERROR });
-  }
-}
-
-/** @internal */
-export class NodeEntry {
-  lastSeen: number;
-  /** Start time of this node's up point. */
-  readonly startTime: HrTime = hrTime();
-  up: boolean | undefined = undefined;
-  consecutiveErrors = 0;
-  healthFailures = 0;
-  readonly transports = new Map<string, Series>();
-  readonly attrs: Attributes;
-  /** Made on first use: most nodes never fall back or get health-checked. */
-  fallbackAttrs: Map<string, Attributes> | undefined = undefined;
-  private _health: [Attributes, Attributes] | undefined = undefined;
-  constructor(readonly name: string, now: number) {
-    this.lastSeen = now;
-    this.attrs = Object.freeze({ [ATTR_NODE]: name });
-  }
-  healthAttrs(passed: boolean): Attributes {
-    this._health ??= [
-      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_SUCCESS }),
-      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_ERROR }),
-    ];
-    return this._health[passed ? 0 : 1];
-  }
-  get active(): number {
-    let n = 0;
-    for (const s of this.transports.values()) n += s.active;
-    return n;
-  }
-}
 
 export type EndTimer = (options?: EndOptions) => number;
 
-/** The series' [transmit, receive] attributes once it has seen bytes, else undefined. */
-function ioAttrsOf(series: Series): [Attributes, Attributes] | undefined {
-  if (series.ioAttrs === undefined) {
-    if (series.txBytes === 0 && series.rxBytes === 0) return undefined;
-    const node = series.nodeEntry.name;
-    series.ioAttrs = [
-      Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: series.transport, [ATTR_NETWORK_IO_DIRECTION]: 'transmit' }),
-      Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: series.transport, [ATTR_NETWORK_IO_DIRECTION]: 'receive' }),
-    ];
-  }
-  return series.ioAttrs;
-}
 
-const DERIVED_ERROR_TYPES: ReadonlySet<string> = new Set(ERROR_TYPES);
 
 function isThenable(value: unknown): boolean {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
@@ -157,15 +82,7 @@ function isThenable(value: unknown): boolean {
   }
 }
 
-interface WellFormed {
-  isWellFormed(): boolean;
-  toWellFormed(): string;
-}
 
-/** Lone surrogates replaced by U+FFFD (ES2024 string methods, in Node >= 20; the build's lib is ES2022). */
-function wellFormed(s: string): string {
-  return (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
-}
 
 function validBytes(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0;
@@ -195,14 +112,9 @@ export class GatewayMetrics {
   private readonly _up: ObservableGauge | undefined;
   private readonly _activeName: string;
   private readonly _upName: string;
-  /** No live node can expire before this time (performance.now()): see _reclaim(). */
-  private _noExpiryBefore = 0;
 
-  private readonly _nodes = new Map<string, NodeEntry>();
-  private _other: NodeEntry | undefined;
-  private readonly _transports = new Set<string>();
-  private readonly _errorTypes = new Set<string>(ERROR_TYPES);
   private readonly _warn = new RateLimitedWarner();
+  private readonly _registry: SeriesRegistry;
   private _disposed = false;
   /** Set on an instance handed out before register(): it records into the registration's. */
   private _forward: GatewayMetrics | undefined = undefined;
@@ -221,6 +133,7 @@ export class GatewayMetrics {
     this.maxNodes = checkOption(O.maxNodes, options.maxNodes);
     this.nodeIdleTtl = checkOption(O.nodeIdleTtl, options.nodeIdleTtl);
     this.downAfterErrors = checkOption(O.downAfterErrors, options.downAfterErrors);
+    this._registry = new SeriesRegistry(this.maxNodes, this.nodeIdleTtl, this._warn);
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
     const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
@@ -293,7 +206,7 @@ export class GatewayMetrics {
       this._warn.warn('measure-fn', () => `measure(): fn must be a function, got ${describe(fn)}; returned as is, not recorded`);
       return fn as T;
     }
-    const series = this._seriesOf(labels, 'measure');
+    const series = this._registry.seriesOf(labels, 'measure');
     const t0 = performance.now();
     if (series !== undefined) series.active++;
     const mark = openMark();
@@ -346,7 +259,7 @@ export class GatewayMetrics {
         this._warn.warn('duration', () => `record(): durationSeconds must be a finite number >= 0, got ${describe(durationSeconds)}; dropped`);
         return;
       }
-      const series = this._seriesOf(options, 'record');
+      const series = this._registry.seriesOf(options, 'record');
       if (series === undefined) return;
       this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined, performance.now());
     } catch (err) {
@@ -360,7 +273,7 @@ export class GatewayMetrics {
    */
   startTimer(labels: AttemptLabels): EndTimer {
     if (this._forward !== undefined) return this._forward.startTimer(labels);
-    const series = this._seriesOf(labels, 'startTimer');
+    const series = this._registry.seriesOf(labels, 'startTimer');
     const t0 = performance.now();
     if (series !== undefined) series.active++;
     const mark = enterMark();
@@ -433,9 +346,9 @@ export class GatewayMetrics {
         this._warn.warn('fallback', () => `recordFallback(): expected { node, from, to }, got ${describe(labels)}; dropped`);
         return;
       }
-      const entry = this._nodeOf(labels.node, 'recordFallback');
-      const from = this._transportOf(labels.from, 'recordFallback');
-      const to = this._transportOf(labels.to, 'recordFallback');
+      const entry = this._registry.nodeOf(labels.node, 'recordFallback');
+      const from = this._registry.transportOf(labels.from, 'recordFallback');
+      const to = this._registry.transportOf(labels.to, 'recordFallback');
       if (entry === undefined || from === undefined || to === undefined) return;
       const key = `${from}\u0000${to}`;
       entry.fallbackAttrs ??= new Map();
@@ -458,7 +371,7 @@ export class GatewayMetrics {
         this._warn.warn('up', () => `setNodeUp(): up must be a boolean, got ${describe(up)}; dropped`);
         return;
       }
-      const entry = this._nodeOf(node, 'setNodeUp');
+      const entry = this._registry.nodeOf(node, 'setNodeUp');
       if (entry !== undefined) {
         entry.up = up;
         // A node reported down gets no traffic; the report itself keeps it live.
@@ -477,7 +390,7 @@ export class GatewayMetrics {
    */
   async measureHealthCheck(node: string, check: () => unknown): Promise<boolean> {
     if (this._forward !== undefined) return this._forward.measureHealthCheck(node, check);
-    const entry = this._nodeOf(node, 'measureHealthCheck');
+    const entry = this._registry.nodeOf(node, 'measureHealthCheck');
     const t0 = performance.now();
     const mark = openMark();
     let passed = true;
@@ -514,7 +427,7 @@ export class GatewayMetrics {
   /** @internal Series for an automatic path, or undefined (bad label, already measured). */
   autoSeries(node: unknown, transport: string): Series | undefined {
     if (inMeasuredScope()) return undefined;
-    return this._seriesOf({ node: node as string, transport }, 'auto');
+    return this._registry.seriesOf({ node: node as string, transport }, 'auto');
   }
 
   /** @internal Start of an automatic attempt: counts it in flight. */
@@ -557,20 +470,11 @@ export class GatewayMetrics {
     }
   }
 
-  /**
-   * @internal
-   * Whether a `node` label value is live: called within `nodeIdleTtl`, or in
-   * flight. An expired node is not live even before a sweep removes it.
-   */
+  /** @internal Whether a `node` label value is live: called within `nodeIdleTtl`, or in flight. */
   isLiveNode(node: string, now = performance.now()): boolean {
-    if (node === NODE_OTHER) return true;
-    const entry = this._nodes.get(node);
-    return entry !== undefined && !this._expired(entry, now);
+    return this._registry.isLive(node, now);
   }
 
-  private _expired(entry: NodeEntry, now: number): boolean {
-    return this.nodeIdleTtl !== 0 && now - entry.lastSeen > this.nodeIdleTtl && entry.active === 0;
-  }
 
   /**
    * @internal
@@ -583,7 +487,7 @@ export class GatewayMetrics {
     const active: DataPoint<number>[] = [];
     const up: DataPoint<number>[] = [];
     const io: DataPoint<number>[] = [];
-    for (const entry of this._allEntries()) {
+    for (const entry of this._registry.allEntries()) {
       for (const s of entry.transports.values()) {
         active.push({ attributes: s.base, startTime: s.startTime, endTime, value: s.active });
         const attrs = ioAttrsOf(s);
@@ -629,20 +533,17 @@ export class GatewayMetrics {
 
   /** @internal Live nodes, for the stats view. */
   nodeEntries(): IterableIterator<NodeEntry> {
-    return this._nodes.values();
+    return this._registry.entries();
   }
 
   /** @internal */
   get otherEntry(): NodeEntry | undefined {
-    return this._other;
+    return this._registry.other;
   }
 
   /** @internal Forget nodes idle for longer than `nodeIdleTtl` (and not in flight). */
   sweep(now = performance.now()): void {
-    if (this.nodeIdleTtl === 0) return;
-    for (const [name, entry] of this._nodes) {
-      if (this._expired(entry, now)) this._nodes.delete(name);
-    }
+    this._registry.sweep(now);
   }
 
   /**
@@ -703,8 +604,8 @@ export class GatewayMetrics {
       }
     } else {
       this._duration.record(seconds, series.err);
-      const type = errorType !== undefined ? this._userErrorType(errorType) : errorTypeOf(error);
-      this._errors.add(1, this._errorAttrs(series, type, statusClass));
+      const type = errorType !== undefined ? this._registry.userErrorType(errorType) : errorTypeOf(error);
+      this._errors.add(1, this._registry.errorAttrs(series, type, statusClass));
       if (this.downAfterErrors > 0) {
         // Derived health: up until N consecutive errors.
         if (++entry.consecutiveErrors >= this.downAfterErrors) entry.up = false;
@@ -732,132 +633,12 @@ export class GatewayMetrics {
     }
   }
 
-  private _errorAttrs(series: Series, type: string, statusClass: string | undefined): Attributes {
-    const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
-    series.errorAttrs ??= new Map();
-    let attrs = series.errorAttrs.get(key);
-    if (attrs === undefined) {
-      const a: Attributes = {
-        [ATTR_NODE]: series.nodeEntry.name,
-        [ATTR_TRANSPORT]: series.transport,
-        [ATTR_ERROR_TYPE]: type,
-      };
-      if (statusClass !== undefined) a[ATTR_HTTP_STATUS_CLASS] = statusClass;
-      attrs = Object.freeze(a);
-      series.errorAttrs.set(key, attrs);
-    }
-    return attrs;
-  }
 
-  /** A user-supplied error type, kept if it is a bounded label value. */
-  private _userErrorType(raw: unknown): string {
-    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('errorType', () => `errorType must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(raw)}; using ${ERROR_TYPE_OTHER}`);
-      return ERROR_TYPE_OTHER;
-    }
-    const type = wellFormed(raw);
-    if (this._errorTypes.has(type)) return type;
-    if (this._errorTypes.size >= MAX_ERROR_TYPES + DERIVED_ERROR_TYPES.size) {
-      this._warn.warn('errorTypes', () => `more than ${MAX_ERROR_TYPES} distinct error types; ${describe(type)} recorded as ${ERROR_TYPE_OTHER}`);
-      return ERROR_TYPE_OTHER;
-    }
-    this._errorTypes.add(type);
-    return type;
-  }
 
-  private _seriesOf(labels: unknown, caller: string): Series | undefined {
-    try {
-      if (typeof labels !== 'object' || labels === null) {
-        this._warn.warn(`${caller}-labels`, () => `${caller}(): expected { node, transport }, got ${describe(labels)}; not recorded`);
-        return undefined;
-      }
-      const { node, transport } = labels as AttemptLabels;
-      // Fast path: a known node and transport, two Map lookups.
-      if (typeof node === 'string') {
-        const series = this._nodes.get(node)?.transports.get(transport);
-        if (series !== undefined) return series;
-      }
-      const entry = this._nodeOf(node, caller);
-      const t = this._transportOf(transport, caller);
-      if (entry === undefined || t === undefined) return undefined;
-      let series = entry.transports.get(t);
-      if (series === undefined) {
-        series = new Series(entry, t);
-        entry.transports.set(t, series);
-      }
-      return series;
-    } catch (err) {
-      this._internalError(err);
-      return undefined;
-    }
-  }
 
-  private _nodeOf(raw: unknown, caller: string): NodeEntry | undefined {
-    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('node', () => `${caller}(): node must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(raw)}; not recorded`);
-      return undefined;
-    }
-    // Exporters write label values as UTF-8, where every lone surrogate becomes
-    // U+FFFD: two names differing only there would be two entries with one
-    // label value (duplicate series in /metrics). Make the name well-formed
-    // first, so they are one node.
-    const node = wellFormed(raw);
-    const existing = this._nodes.get(node);
-    if (existing !== undefined) return existing;
-    if (node === NODE_OTHER) return this._otherNode();
-    if (this._nodes.size >= this.maxNodes && !this._reclaim(performance.now())) {
-      this._warn.warn('maxNodes', () => `more than maxNodes=${this.maxNodes} live nodes; ${describe(node)} and further new nodes are recorded as node="${NODE_OTHER}"`);
-      return this._otherNode();
-    }
-    const entry = new NodeEntry(node, performance.now());
-    this._nodes.set(node, entry);
-    return entry;
-  }
 
-  /**
-   * Frees the place of one expired node, if there is one: maxNodes counts live
-   * nodes only, swept or not. The map is scanned from its oldest end, and a
-   * live node met on the way moves to the newest end, so under churn the
-   * expired ones are found first. When every node is live, the earliest time
-   * one could expire is kept, and until then a new name goes to _other in
-   * O(1): a flood of new names does not rescan the map each time.
-   */
-  private _reclaim(now: number): boolean {
-    if (this.nodeIdleTtl === 0 || now < this._noExpiryBefore) return false;
-    let earliest = Infinity;
-    let left = this._nodes.size;
-    for (const [name, entry] of this._nodes) {
-      if (left-- === 0) break;
-      if (this._expired(entry, now)) {
-        this._nodes.delete(name);
-        return true;
-      }
-      earliest = Math.min(earliest, entry.active > 0 ? now + this.nodeIdleTtl : entry.lastSeen + this.nodeIdleTtl);
-      this._nodes.delete(name);
-      this._nodes.set(name, entry);
-    }
-    this._noExpiryBefore = earliest;
-    return false;
-  }
 
-  private _otherNode(): NodeEntry {
-    return (this._other ??= new NodeEntry(NODE_OTHER, performance.now()));
-  }
 
-  private _transportOf(raw: unknown, caller: string): string | undefined {
-    if (typeof raw !== 'string' || raw === '' || raw.length > MAX_LABEL_LENGTH) {
-      this._warn.warn('transport', () => `${caller}(): transport must be a non-empty string such as "http" or "exec", got ${describe(raw)}; not recorded`);
-      return undefined;
-    }
-    const transport = wellFormed(raw);
-    if (this._transports.has(transport)) return transport;
-    if (this._transports.size >= MAX_TRANSPORTS) {
-      this._warn.warn('transports', () => `more than ${MAX_TRANSPORTS} distinct transports; ${describe(transport)} recorded as "${NODE_OTHER}"`);
-      return NODE_OTHER;
-    }
-    this._transports.add(transport);
-    return transport;
-  }
 
   /**
    * Only series whose count changed since the last callback are observed: for
@@ -869,7 +650,7 @@ export class GatewayMetrics {
    * OTLP temporality preference.
    */
   private readonly _observeActive = (result: ObservableResult): void => {
-    for (const entry of this._allEntries()) {
+    for (const entry of this._registry.allEntries()) {
       for (const series of entry.transports.values()) {
         if (series.active !== series.reported) {
           series.reported = series.active;
@@ -880,7 +661,7 @@ export class GatewayMetrics {
   };
 
   private readonly _observeIo = (result: ObservableResult): void => {
-    for (const entry of this._allEntries()) {
+    for (const entry of this._registry.allEntries()) {
       for (const series of entry.transports.values()) {
         const attrs = ioAttrsOf(series);
         if (attrs === undefined) continue;
@@ -892,15 +673,11 @@ export class GatewayMetrics {
 
   private readonly _observeUp = (result: ObservableResult): void => {
     this.sweep();
-    for (const entry of this._allEntries()) {
+    for (const entry of this._registry.allEntries()) {
       if (entry.up !== undefined) result.observe(entry.up ? 1 : 0, entry.attrs);
     }
   };
 
-  private *_allEntries(): Generator<NodeEntry> {
-    yield* this._nodes.values();
-    if (this._other !== undefined) yield this._other;
-  }
 
   private _internalError(err: unknown): void {
     this._warn.warn('internal', () => `internal error (ignored, the call went ahead): ${describe(err)}`);

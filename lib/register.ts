@@ -31,6 +31,7 @@ import { ATTR_NODE, SCOPE_NAME } from './semconv';
 import { computeStats, type GatewayStats } from './stats';
 import { HealthChecker, type HealthCheckOptions } from './health';
 import { callWithTimeout } from './timeout';
+import { flushBeforeExit, flushOnSignals } from './process-hooks';
 import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from './types';
 import { gatewayViews } from './views';
 import { VERSION } from './version';
@@ -349,8 +350,8 @@ class Registration implements GatewayOtel {
     // A rejected `ready` nobody awaits must not crash the host (unhandled rejection).
     this.ready.catch(err => logger.warn(describe(err instanceof Error ? err.message : err)));
 
-    if (this._pushReaders.length > 0) this._installBeforeExit();
-    if (config.handleSignals) this._installSignalHandlers();
+    if (this._pushReaders.length > 0) this._disposers.push(flushBeforeExit(() => this.shutdown()));
+    if (config.handleSignals) this._disposers.push(flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
   }
 
   private _startInstrumentation(): void {
@@ -495,44 +496,4 @@ class Registration implements GatewayOtel {
     await flushing;
   }
 
-  private _installBeforeExit(): void {
-    // A short-lived script's last export: the reader's interval is unref'd, so
-    // without this the process ends before anything recorded since the last
-    // interval is sent. The async flush keeps the loop alive; exit code untouched.
-    let flushed = false;
-    const onBeforeExit = () => {
-      if (flushed) return;
-      flushed = true;
-      void this.shutdown();
-    };
-    process.on('beforeExit', onBeforeExit);
-    this._disposers.push(() => process.removeListener('beforeExit', onBeforeExit));
-  }
-
-  private _installSignalHandlers(): void {
-    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
-    const handlers = new Map<NodeJS.Signals, () => void>();
-    const remove = () => {
-      for (const [sig, h] of handlers) process.removeListener(sig, h);
-    };
-    for (const sig of signals) {
-      const onSignal = () => {
-        remove();
-        // Ours runs first (prepended), so an app handler added with once()
-        // before register() still counts here.
-        if (process.listenerCount(sig) > 0) {
-          // The app handles the signal and decides when to exit; it may still
-          // be draining requests, so keep recording and serving, and flush now.
-          void this.forceFlush();
-          return;
-        }
-        // Nobody else handles it: flush (bounded), then end the process the
-        // way the default action would have, by the same signal.
-        void this.shutdown().then(() => process.kill(process.pid, sig));
-      };
-      handlers.set(sig, onSignal);
-      process.prependListener(sig, onSignal);
-    }
-    this._disposers.push(remove);
-  }
 }

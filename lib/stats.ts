@@ -12,7 +12,8 @@ import {
   type MetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { GatewayMetrics, NodeEntry } from './metrics';
+import type { GatewayMetrics } from './metrics';
+import type { NodeEntry } from './series-registry';
 import {
   ATTR_FROM_TRANSPORT,
   ATTR_NODE,
