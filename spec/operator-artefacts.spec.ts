@@ -18,7 +18,7 @@ import { tools } from './helpers/tools';
 
 const EXAMPLES = join(ROOT, 'examples');
 const read = (name: string) => readFileSync(join(EXAMPLES, name), 'utf8');
-const ALERTS = ['SlowGatewayNode', 'HighGatewayErrorRate', 'GatewayNodeDown', 'GatewayExecFallbackSpike'];
+const ALERTS = ['SlowGatewayNode', 'HighGatewayErrorRate', 'GatewayNodeDown', 'GatewayExecFallbackSpike', 'SlowGatewayTool'];
 
 function promtool(args: string[], cwd: string): { status: number | null; out: string } {
   const r = spawnSync(tools().promtool, args, { cwd, encoding: 'utf8', timeout: 60_000 });
@@ -103,7 +103,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       const r = promtool(['check', 'config', 'prometheus.yml'], EXAMPLES);
       expect(r.status, r.out).to.equal(0);
       expect(r.out).to.include('SUCCESS: 1 rule files found');
-      expect(r.out).to.include('SUCCESS: 4 rules found');
+      expect(r.out).to.include('SUCCESS: 5 rules found');
     });
 
     it('prometheus.yml scrapes the plugin directly and the collector with honor_labels', () => {
@@ -116,10 +116,10 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       expect(jobs[1]).to.match(/targets: \['otel-collector:8889'\]/);
     });
 
-    it('promtool check rules passes on alerts.yml, which has the four alerts', () => {
+    it('promtool check rules passes on alerts.yml, which has the five alerts', () => {
       const r = promtool(['check', 'rules', 'alerts.yml'], EXAMPLES);
       expect(r.status, r.out).to.equal(0);
-      expect(r.out).to.include('SUCCESS: 4 rules found');
+      expect(r.out).to.include('SUCCESS: 5 rules found');
       expect([...alertBlocks(read('alerts.yml')).keys()]).to.deep.equal(ALERTS);
     });
 
@@ -177,7 +177,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       }
     });
 
-    it('has the panels operators need: p50/p95/p99 by node, HTTP vs exec, error rate by node, in-flight, fallbacks, node up', () => {
+    it('has the panels operators need: p50/p95/p99 by node, HTTP vs exec, error rate by node, in-flight, fallbacks, node up, slowest MCP tools, tool error rate', () => {
       const exprs = allTargets(dashboard()).map(t => t.expr.replace(/\s+/g, ' '));
       const has = (what: string, re: RegExp) => expect(exprs.some(e => re.test(e)), what).to.equal(true);
       for (const q of ['0.5', '0.95', '0.99']) has(`p${q} by node`, new RegExp(`^histogram_quantile\\(${q.replace('.', '\\.')}, sum by \\(le, node\\) \\(rate\\(gateway_request_duration_seconds_bucket\\{`));
@@ -186,6 +186,12 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       has('in-flight', /gateway_requests_active\{/);
       has('fallbacks', /rate\(gateway_fallbacks_total\{/);
       has('node up', /gateway_node_up\{/);
+      // Per MCP tool (tools/call only): the slowest tools, the tool error rate and its types, HTTP vs exec per tool.
+      const calls = String.raw`\{job=~"\$job", node=~"\$node", mcp_method_name="tools/call"`;
+      has('slowest tools', new RegExp(String.raw`^sort_desc\(topk\(10, histogram_quantile\(0\.95, sum by \(le, node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_bucket${calls}\}`));
+      has('tool error rate', new RegExp(String.raw`^\(sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}.* / sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}\}`));
+      has('tool errors by type', new RegExp(String.raw`^sum by \(node, gen_ai_tool_name, error_type\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}`));
+      has('HTTP vs exec per tool', new RegExp(String.raw`^histogram_quantile\(0\.95, sum by \(le, gen_ai_tool_name, transport\) \(rate\(mcp_client_operation_duration_seconds_bucket${calls}\}`));
       for (const e of exprs) expect(e, 'every query filters on the job and node variables').to.include('job=~"$job", node=~"$node"');
     });
 
