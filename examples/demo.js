@@ -160,7 +160,7 @@ function table(summary) {
       r.transport === 'http' ? String(summary.fallbacks[r.node] ?? 0) : '',
       summary.up[r.node] === undefined ? '-' : String(summary.up[r.node])]);
   }
-  // Per tool (tools/call on mcp_client_operation_duration_seconds), slowest p95 first within each node.
+  // Per node and tool (tools/call on mcp_client_operation_duration_seconds), by node, then tool name.
   const tools = [['node', 'tool', 'via', 'requests', 'errors', 'error %', 'p50', 'p95', 'p99']];
   for (const r of summary.tools) {
     tools.push([r.node, r.tool, r.transports.join('+'), String(r.requests), String(r.errors), pct(r.errors, r.requests), fmt(r.p50), fmt(r.p95), fmt(r.p99)]);

@@ -76,6 +76,7 @@ async function main() {
   }
 
   const router = new Router({ nodes, onFallback });
+  await router.connectAll(); // MCP nodes: one Streamable HTTP session each, before the first call
   if (mode === 'prom-client') instrumentRouterWithPromClient(router);
   const handler = new ProxyHandler(router);
   const server = http.createServer(handler.handle);

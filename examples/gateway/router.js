@@ -3,10 +3,12 @@
 //
 // A node with `mcp: true` runs an MCP agent (mcp-agent.js): the call's
 // `tools/call` goes through an MCP client (@modelcontextprotocol/sdk), over
-// Streamable HTTP to `http://<node.http>/mcp` (one session per node, kept),
+// Streamable HTTP to `http://<node.http>/mcp` (one session per node, opened by
+// connectAll() at start and kept; a call that finds none opens one itself),
 // or, when that is unreachable, over stdio to one persistent
-// `kubectl exec -i <pod> -- mcp-agent --stdio` child per node (kept, like an
-// MCP host keeps its stdio servers; restarted when it exits).
+// `kubectl exec -i <pod> -- mcp-agent --stdio` child per node (started by the
+// first call that needs it and kept, like an MCP host keeps its stdio
+// servers; restarted when it exits).
 //
 // Nothing here mentions metrics: with register({ http: { nodeFor }, exec: {
 // nodeFor } }) both attempts are timed automatically (one sample per attempt),
@@ -62,7 +64,7 @@ class Router {
 
   /** POST the call to the node's HTTP agent. */
   routeViaHTTP(node, rpc) {
-    if (node.mcp) return this.callTool(node, rpc, this.mcpHttp, () => this.connectHTTP(node), this.httpTimeoutMs);
+    if (node.mcp) return this.callTool(node, rpc, this.mcpHttp, () => this.connectHTTP(node), this.httpTimeoutMs, false);
     const body = JSON.stringify(rpc);
     const [host, port] = node.http.split(':');
     return new Promise((resolve, reject) => {
@@ -90,7 +92,7 @@ class Router {
 
   /** Run the agent in the node's pod and talk JSON-RPC over its stdio. */
   routeViaExec(node, rpc) {
-    if (node.mcp) return this.callTool(node, rpc, this.mcpExec, () => this.connectExec(node), this.execTimeoutMs);
+    if (node.mcp) return this.callTool(node, rpc, this.mcpExec, () => this.connectExec(node), this.execTimeoutMs, true);
     return new Promise((resolve, reject) => {
       const child = execFile(KUBECTL, ['exec', '-n', 'demo', '-i', node.pod, '--', 'agent', '--stdio'], { timeout: this.execTimeoutMs }, (err, stdout) => {
         const line = String(stdout).trim().split('\n').pop();
@@ -107,24 +109,49 @@ class Router {
     });
   }
 
+  /** Open the Streamable HTTP session of every MCP node (those that answer); calls reuse them. */
+  async connectAll() {
+    await Promise.all([...this.nodes.values()].filter(n => n.mcp && n.http).map(async node => {
+      try {
+        this.mcpHttp.set(node.name, Promise.resolve(await this.connectHTTP(node)));
+      } catch {
+        // Unreachable now: the first call tries again, and falls back to exec.
+      }
+    }));
+  }
+
   /**
-   * The call's `tools/call` through the node's MCP client (connected on first
-   * use, kept). Answers like the plain agents do: { status, body } with 200
-   * for a result and 500 for a tool error (isError) or a JSON-RPC error.
+   * The call's `tools/call` through the node's MCP client. Answers like the
+   * plain agents do: { status, body } with 200 for a result and 500 for a tool
+   * error (isError) or a JSON-RPC error. `shared`: calls that find no client
+   * wait for one connection (the stdio child: one process per node). Not
+   * shared (HTTP): each call that finds no session tries to open one itself,
+   * so that each call whose HTTP attempt fails falls back on its own attempt.
    */
-  async callTool(node, rpc, clients, connect, timeout) {
+  async callTool(node, rpc, clients, connect, timeout, shared) {
     if (rpc?.method !== 'tools/call' || typeof rpc.params?.name !== 'string') {
       throw new RouteError(`MCP node ${node.name} takes tools/call with params.name`, 400);
     }
     let client = clients.get(node.name);
+    let extra = false; // a session opened while another was opened too: closed after this call
     if (client === undefined) {
       client = connect();
-      clients.set(node.name, client);
+      if (shared) clients.set(node.name, client);
+      else {
+        client.then(c => {
+          if (clients.has(node.name)) extra = true;
+          else clients.set(node.name, client);
+        }, () => {});
+      }
     }
     try {
       const c = await client;
-      const result = await c.callTool({ name: rpc.params.name, arguments: rpc.params.arguments ?? {} }, undefined, { timeout });
-      return { status: result.isError ? 500 : 200, body: { jsonrpc: '2.0', id: rpc.id ?? null, result } };
+      try {
+        const result = await c.callTool({ name: rpc.params.name, arguments: rpc.params.arguments ?? {} }, undefined, { timeout });
+        return { status: result.isError ? 500 : 200, body: { jsonrpc: '2.0', id: rpc.id ?? null, result } };
+      } finally {
+        if (extra) c.close().catch(() => {});
+      }
     } catch (err) {
       // A session that failed to connect, whose agent went away, or that the
       // agent no longer knows (HTTP 404 after a restart) is dropped: the next
