@@ -211,8 +211,13 @@ describe('operator artefacts in examples/ (real promtool)', function () {
   describe('names and label keys are those of the real /metrics', () => {
     // The example gateway, one agent (one call answered 500) and a node whose
     // HTTP agent is down (exec fallback): every gateway metric and label key.
+    // MCP: one MCP agent over Streamable HTTP (a tools/call answered, one
+    // failing with isError) and an MCP node whose HTTP agent is down (its
+    // tools/call over the persistent kubectl-exec stdio agent): the names and
+    // keys of mcp_client_operation_duration_seconds.
     let names: Map<string, Set<string>>; // sample name → label keys
     let families: Set<string>; // metric family names (# TYPE), e.g. gateway_request_duration_seconds
+    const ours = (name: string) => name.startsWith('gateway_') || name.startsWith('mcp_client_');
     let procs: Proc[] = [];
 
     before(async function () {
@@ -221,21 +226,37 @@ describe('operator artefacts in examples/ (real promtool)', function () {
         const agent = startProcess('agent', process.execPath, ['examples/gateway/agent.js', '--http', '--port', '0', '--name', 'node-a'], { env: childEnv({}), lifetimeMs: 60_000 });
         procs.push(agent);
         const { port } = JSON.parse(await agent.line(/"port"/)) as { port: number };
-        const nodes = [{ name: 'node-a', http: `127.0.0.1:${port}`, pod: 'agent-a' }, { name: 'node-d', http: `127.0.0.1:${await freePort()}`, pod: 'agent-d' }];
+        const mcpAgent = startProcess('mcp-agent', process.execPath, ['examples/gateway/mcp-agent.js', '--http', '--port', '0', '--name', 'node-m'], { env: childEnv({}), lifetimeMs: 60_000 });
+        procs.push(mcpAgent);
+        const mcpPort = (JSON.parse(await mcpAgent.line(/"port"/)) as { port: number }).port;
+        const nodes = [
+          { name: 'node-a', http: `127.0.0.1:${port}`, pod: 'agent-a' },
+          { name: 'node-d', http: `127.0.0.1:${await freePort()}`, pod: 'agent-d' },
+          { name: 'node-m', http: `127.0.0.1:${mcpPort}`, pod: 'agent-m', mcp: true },
+          { name: 'node-n', http: `127.0.0.1:${await freePort()}`, pod: 'agent-n', mcp: true },
+        ];
+        const pods = { 'agent-a': { name: 'node-a' }, 'agent-d': { name: 'node-d' }, 'agent-m': { name: 'node-m' }, 'agent-n': { name: 'node-n' } };
         const gateway = startProcess('gateway', process.execPath, ['examples/gateway/gateway.js', '--nodes', JSON.stringify(nodes), '--port', '0', '--metrics-port', '0'], {
-          env: childEnv({ DEMO_PODS: JSON.stringify({ 'agent-a': { name: 'node-a' }, 'agent-d': { name: 'node-d' } }), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1' }),
+          env: childEnv({ DEMO_PODS: JSON.stringify(pods), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1' }),
           lifetimeMs: 60_000,
         });
         procs.push(gateway);
         const ready = JSON.parse(await gateway.line(/"gateway"/, 30_000)) as { gateway: string; metrics: string };
-        const stats = await loadgen.sendCalls(ready.gateway, [{ node: 'node-a' }, { node: 'node-a', fail: true }, { node: 'node-d' }], { concurrency: 1 });
-        expect(stats).to.deep.equal({ 'node-a': { sent: 2, ok: 1, failed: 1 }, 'node-d': { sent: 1, ok: 1, failed: 0 } });
+        const calls = [{ node: 'node-a' }, { node: 'node-a', fail: true }, { node: 'node-d' },
+          { node: 'node-m', tool: 'search' }, { node: 'node-m', tool: 'fetch_doc', fail: true }, { node: 'node-n', tool: 'summarize' }];
+        const stats = await loadgen.sendCalls(ready.gateway, calls, { concurrency: 1 });
+        expect(stats).to.deep.equal({
+          'node-a': { sent: 2, ok: 1, failed: 1 },
+          'node-d': { sent: 1, ok: 1, failed: 0 },
+          'node-m': { sent: 2, ok: 1, failed: 1, tools: { search: { sent: 1, ok: 1, failed: 0 }, fetch_doc: { sent: 1, ok: 0, failed: 1 } } },
+          'node-n': { sent: 1, ok: 1, failed: 0, tools: { summarize: { sent: 1, ok: 1, failed: 0 } } },
+        });
         const text = await (await fetch(ready.metrics)).text();
         const parsed = parseExposition(text);
-        families = new Set([...parsed.types.keys()].filter(n => n.startsWith('gateway_')));
+        families = new Set([...parsed.types.keys()].filter(ours));
         names = new Map();
         for (const s of parsed.samples) {
-          if (!s.name.startsWith('gateway_')) continue;
+          if (!ours(s.name)) continue;
           const keys = names.get(s.name) ?? new Set<string>();
           for (const k of Object.keys(s.labels)) keys.add(k);
           names.set(s.name, keys);
@@ -250,7 +271,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
     /** Metric names with their label matchers / by-clauses, from PromQL or series selectors in a text. */
     function references(text: string): { name: string; keys: string[] }[] {
       const out: { name: string; keys: string[] }[] = [];
-      for (const m of text.matchAll(/\b(gateway_[a-z_]+)(\{([^}]*)\})?/g)) {
+      for (const m of text.matchAll(/\b(gateway_[a-z_]+|mcp_client_[a-z_]+)(\{([^}]*)\})?/g)) {
         out.push({ name: m[1]!, keys: [...(m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)/g)].map(k => k[1]!) });
       }
       return out;
