@@ -27,6 +27,8 @@ export interface NodeStats extends Counts {
 interface Loadgen {
   sendCalls(url: string, calls: Call[], options: { concurrency?: number; rate?: number }): Promise<Record<string, NodeStats>>;
   plan(counts: Record<string, number>, failEvery?: Record<string, number>): Call[];
+  /** Arguments for the example MCP agent's tools. */
+  TOOL_ARGS: Record<string, Record<string, string>>;
 }
 
 // A plain CommonJS example file (no types): loaded as the example loads it.
