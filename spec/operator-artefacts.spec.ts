@@ -187,7 +187,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       has('fallbacks', /rate\(gateway_fallbacks_total\{/);
       has('node up', /gateway_node_up\{/);
       // Per MCP tool (tools/call only): the slowest tools, the tool error rate and its types, HTTP vs exec per tool.
-      const calls = String.raw`\{job=~"\$job", node=~"\$node", mcp_method_name="tools/call"`;
+      const calls = String.raw`\{job=~"\$job", node=~"\$node", mcp_method_name="tools/call", gen_ai_tool_name!=""`;
       has('slowest tools', new RegExp(String.raw`^sort_desc\(topk\(10, histogram_quantile\(0\.95, sum by \(le, node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_bucket${calls}\}`));
       has('tool error rate', new RegExp(String.raw`^\(sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}.* / sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}\}`));
       has('tool errors by type', new RegExp(String.raw`^sum by \(node, gen_ai_tool_name, error_type\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}`));
