@@ -9,7 +9,9 @@
 //   mcp: the node runs the MCP agent (mcp-agent.js): tools/call goes through an
 //   MCP client, Streamable HTTP first, a persistent stdio agent via kubectl
 //   exec when HTTP is unreachable (router.js). Without it, plain JSON-RPC.
-// Prints one JSON line when ready: { "gateway": url, "metrics": url }.
+// Prints one JSON line when ready: { "gateway": url, "metrics": url }. The
+// gateway takes JSON-RPC POSTs on /rpc (params.node names the node), and MCP
+// clients on /mcp (arguments.node of each tools/call; proxy-handler.js).
 // Plugin settings not given here come from the OTEL_* / GATEWAY_METRICS_* env.
 //
 // --synthetic-series N (benchmarks, bench/throughput.js): before serving,

@@ -230,7 +230,6 @@ function expectedMcp(stats: Record<string, NodeStats>): Counts {
   for (const n of NODES.filter(x => x.mcp)) {
     const s = stats[n.name]!;
     const [transport, network] = n.httpDown ? ['exec', 'pipe'] : ['http', 'tcp'];
-    if (n.httpDown) out[`${n.name} http tcp initialize - connection_refused`] = s.sent + 1;
     out[`${n.name} ${transport} ${network} initialize - -`] = 1;
     for (const [tool, t] of Object.entries(s.tools ?? {})) {
       if (t.ok > 0) out[`${n.name} ${transport} ${network} tools/call ${tool} -`] = t.ok;
@@ -544,11 +543,13 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       expect(rate['node-c'], name).to.equal(0);
       expect(rate['mcp-e'], name).to.equal(0);
       // mcp-f, per call: one refused HTTP attempt and one exec attempt; one of its exec calls is a tool error.
-      // Exactly (46 + 1) / 92 = 0.511 for the main load; rate() extrapolates
-      // each series to the window's edges, which for the tool_error counter
-      // (1 → 2 in the window) adds up to about one more error.
+      // mcp-f's HTTP series exists from the gateway's start (its refused
+      // start-up session), before the warm-up, so the window sees the
+      // warm-up's refused attempts too; its exec series start with the
+      // warm-up, so only the main load's: (4 + 46 + 1) / (4 + 46 + 46).
+      const w = plannedStats(MCP_WARMUP)['mcp-f']!;
       const f = plannedStats(MCP_MAIN)['mcp-f']!;
-      expect(rate['mcp-f']!, name).to.be.within((f.sent + f.failed) / (2 * f.sent) - 0.005, (f.sent + 2 * f.failed) / (2 * f.sent) + 0.005);
+      expect(rate['mcp-f']!, name).to.be.closeTo((w.sent + f.sent + f.failed) / (w.sent + 2 * f.sent), 0.01);
       expect(rate['node-b']!, name).to.be.closeTo(1 / FAIL_EVERY['node-b'], 0.01); // 50 of 500 in the window
       expect(rate['node-d']!, name).to.be.closeTo(0.5, 0.01); // one failed http + one exec attempt per request
     }
@@ -595,12 +596,22 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
     results.mcpCollector = viaCollector;
     expect(Object.keys(direct.count).filter(k => k.startsWith('mcp-')), 'MCP series').to.not.be.empty;
     expect(viaCollector.count, 'counts').to.deep.equal(direct.count);
-    expect(viaCollector.sum, 'sums').to.deep.equal(direct.sum);
     expect(viaCollector.bucket, 'buckets').to.deep.equal(direct.bucket);
+    // Sums: the same series, equal to 1e-12 relative. A run measured them
+    // 1–2 ulps apart on some series (e.g. 1.468786786999994 direct,
+    // 1.4687867869999938 through the collector): the two paths do not add
+    // the same doubles in the same order.
+    expect(Object.keys(viaCollector.sum), 'sum series').to.deep.equal(Object.keys(direct.sum));
+    for (const [k, v] of Object.entries(direct.sum)) expect(viaCollector.sum[k]!, `sum ${k}`).to.be.closeTo(v, 1e-12 * Math.max(1, Math.abs(v)));
     // One sample per JSON-RPC request: every tools/call per tool and outcome,
     // and each session's initialize. (The plain nodes' JSON-RPC calls are on
     // this metric too, without a tool name: their params carry none.)
-    const mcpNodes = Object.fromEntries(Object.entries(direct.count).filter(([k]) => k.startsWith('mcp-')));
+    // mcp-f's refused HTTP sessions are left out: fetch (the SDK's HTTP
+    // client) had not sent the initialize body when the connection was
+    // refused, so its method is not known to the gateway side (a run recorded
+    // no MCP sample for them; node:http, which buffers the body before the
+    // connect fails, gives one, as node-d's tools/call shows).
+    const mcpNodes = Object.fromEntries(Object.entries(direct.count).filter(([k]) => k.startsWith('mcp-') && !k.startsWith('mcp-f http ')));
     expect(mcpNodes).to.deep.equal(sorted(expectedMcp(stats)));
     // The slow tool: mcp-e's summarize calls (1.2 s) are all in the (1, 2] bucket of the convention's buckets.
     const summarize = (le: string) => direct.bucket[`mcp-e http tcp tools/call summarize - ${le}`];
