@@ -18,7 +18,7 @@ import { tools } from './helpers/tools';
 
 const EXAMPLES = join(ROOT, 'examples');
 const read = (name: string) => readFileSync(join(EXAMPLES, name), 'utf8');
-const ALERTS = ['SlowGatewayNode', 'HighGatewayErrorRate', 'GatewayNodeDown', 'GatewayExecFallbackSpike'];
+const ALERTS = ['SlowGatewayNode', 'HighGatewayErrorRate', 'GatewayNodeDown', 'GatewayExecFallbackSpike', 'SlowGatewayTool'];
 
 function promtool(args: string[], cwd: string): { status: number | null; out: string } {
   const r = spawnSync(tools().promtool, args, { cwd, encoding: 'utf8', timeout: 60_000 });
@@ -103,7 +103,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       const r = promtool(['check', 'config', 'prometheus.yml'], EXAMPLES);
       expect(r.status, r.out).to.equal(0);
       expect(r.out).to.include('SUCCESS: 1 rule files found');
-      expect(r.out).to.include('SUCCESS: 4 rules found');
+      expect(r.out).to.include('SUCCESS: 5 rules found');
     });
 
     it('prometheus.yml scrapes the plugin directly and the collector with honor_labels', () => {
@@ -116,10 +116,10 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       expect(jobs[1]).to.match(/targets: \['otel-collector:8889'\]/);
     });
 
-    it('promtool check rules passes on alerts.yml, which has the four alerts', () => {
+    it('promtool check rules passes on alerts.yml, which has the five alerts', () => {
       const r = promtool(['check', 'rules', 'alerts.yml'], EXAMPLES);
       expect(r.status, r.out).to.equal(0);
-      expect(r.out).to.include('SUCCESS: 4 rules found');
+      expect(r.out).to.include('SUCCESS: 5 rules found');
       expect([...alertBlocks(read('alerts.yml')).keys()]).to.deep.equal(ALERTS);
     });
 
@@ -177,7 +177,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       }
     });
 
-    it('has the panels operators need: p50/p95/p99 by node, HTTP vs exec, error rate by node, in-flight, fallbacks, node up', () => {
+    it('has the panels operators need: p50/p95/p99 by node, HTTP vs exec, error rate by node, in-flight, fallbacks, node up, slowest MCP tools, tool error rate', () => {
       const exprs = allTargets(dashboard()).map(t => t.expr.replace(/\s+/g, ' '));
       const has = (what: string, re: RegExp) => expect(exprs.some(e => re.test(e)), what).to.equal(true);
       for (const q of ['0.5', '0.95', '0.99']) has(`p${q} by node`, new RegExp(`^histogram_quantile\\(${q.replace('.', '\\.')}, sum by \\(le, node\\) \\(rate\\(gateway_request_duration_seconds_bucket\\{`));
@@ -186,6 +186,12 @@ describe('operator artefacts in examples/ (real promtool)', function () {
       has('in-flight', /gateway_requests_active\{/);
       has('fallbacks', /rate\(gateway_fallbacks_total\{/);
       has('node up', /gateway_node_up\{/);
+      // Per MCP tool (tools/call only): the slowest tools, the tool error rate and its types, HTTP vs exec per tool.
+      const calls = String.raw`\{job=~"\$job", node=~"\$node", mcp_method_name="tools/call", gen_ai_tool_name!=""`;
+      has('slowest tools', new RegExp(String.raw`^sort_desc\(topk\(10, histogram_quantile\(0\.95, sum by \(le, node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_bucket${calls}\}`));
+      has('tool error rate', new RegExp(String.raw`^\(sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}.* / sum by \(node, gen_ai_tool_name\) \(rate\(mcp_client_operation_duration_seconds_count${calls}\}`));
+      has('tool errors by type', new RegExp(String.raw`^sum by \(node, gen_ai_tool_name, error_type\) \(rate\(mcp_client_operation_duration_seconds_count${calls}, error_type!=""\}`));
+      has('HTTP vs exec per tool', new RegExp(String.raw`^histogram_quantile\(0\.95, sum by \(le, gen_ai_tool_name, transport\) \(rate\(mcp_client_operation_duration_seconds_bucket${calls}\}`));
       for (const e of exprs) expect(e, 'every query filters on the job and node variables').to.include('job=~"$job", node=~"$node"');
     });
 
@@ -205,8 +211,13 @@ describe('operator artefacts in examples/ (real promtool)', function () {
   describe('names and label keys are those of the real /metrics', () => {
     // The example gateway, one agent (one call answered 500) and a node whose
     // HTTP agent is down (exec fallback): every gateway metric and label key.
+    // MCP: one MCP agent over Streamable HTTP (a tools/call answered, one
+    // failing with isError) and an MCP node whose HTTP agent is down (its
+    // tools/call over the persistent kubectl-exec stdio agent): the names and
+    // keys of mcp_client_operation_duration_seconds.
     let names: Map<string, Set<string>>; // sample name → label keys
     let families: Set<string>; // metric family names (# TYPE), e.g. gateway_request_duration_seconds
+    const ours = (name: string) => name.startsWith('gateway_') || name.startsWith('mcp_client_');
     let procs: Proc[] = [];
 
     before(async function () {
@@ -215,21 +226,37 @@ describe('operator artefacts in examples/ (real promtool)', function () {
         const agent = startProcess('agent', process.execPath, ['examples/gateway/agent.js', '--http', '--port', '0', '--name', 'node-a'], { env: childEnv({}), lifetimeMs: 60_000 });
         procs.push(agent);
         const { port } = JSON.parse(await agent.line(/"port"/)) as { port: number };
-        const nodes = [{ name: 'node-a', http: `127.0.0.1:${port}`, pod: 'agent-a' }, { name: 'node-d', http: `127.0.0.1:${await freePort()}`, pod: 'agent-d' }];
+        const mcpAgent = startProcess('mcp-agent', process.execPath, ['examples/gateway/mcp-agent.js', '--http', '--port', '0', '--name', 'node-m'], { env: childEnv({}), lifetimeMs: 60_000 });
+        procs.push(mcpAgent);
+        const mcpPort = (JSON.parse(await mcpAgent.line(/"port"/)) as { port: number }).port;
+        const nodes = [
+          { name: 'node-a', http: `127.0.0.1:${port}`, pod: 'agent-a' },
+          { name: 'node-d', http: `127.0.0.1:${await freePort()}`, pod: 'agent-d' },
+          { name: 'node-m', http: `127.0.0.1:${mcpPort}`, pod: 'agent-m', mcp: true },
+          { name: 'node-n', http: `127.0.0.1:${await freePort()}`, pod: 'agent-n', mcp: true },
+        ];
+        const pods = { 'agent-a': { name: 'node-a' }, 'agent-d': { name: 'node-d' }, 'agent-m': { name: 'node-m' }, 'agent-n': { name: 'node-n' } };
         const gateway = startProcess('gateway', process.execPath, ['examples/gateway/gateway.js', '--nodes', JSON.stringify(nodes), '--port', '0', '--metrics-port', '0'], {
-          env: childEnv({ DEMO_PODS: JSON.stringify({ 'agent-a': { name: 'node-a' }, 'agent-d': { name: 'node-d' } }), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1' }),
+          env: childEnv({ DEMO_PODS: JSON.stringify(pods), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1' }),
           lifetimeMs: 60_000,
         });
         procs.push(gateway);
         const ready = JSON.parse(await gateway.line(/"gateway"/, 30_000)) as { gateway: string; metrics: string };
-        const stats = await loadgen.sendCalls(ready.gateway, [{ node: 'node-a' }, { node: 'node-a', fail: true }, { node: 'node-d' }], { concurrency: 1 });
-        expect(stats).to.deep.equal({ 'node-a': { sent: 2, ok: 1, failed: 1 }, 'node-d': { sent: 1, ok: 1, failed: 0 } });
+        const calls = [{ node: 'node-a' }, { node: 'node-a', fail: true }, { node: 'node-d' },
+          { node: 'node-m', tool: 'search' }, { node: 'node-m', tool: 'fetch_doc', fail: true }, { node: 'node-n', tool: 'summarize' }];
+        const stats = await loadgen.sendCalls(ready.gateway, calls, { concurrency: 1 });
+        expect(stats).to.deep.equal({
+          'node-a': { sent: 2, ok: 1, failed: 1 },
+          'node-d': { sent: 1, ok: 1, failed: 0 },
+          'node-m': { sent: 2, ok: 1, failed: 1, tools: { search: { sent: 1, ok: 1, failed: 0 }, fetch_doc: { sent: 1, ok: 0, failed: 1 } } },
+          'node-n': { sent: 1, ok: 1, failed: 0, tools: { summarize: { sent: 1, ok: 1, failed: 0 } } },
+        });
         const text = await (await fetch(ready.metrics)).text();
         const parsed = parseExposition(text);
-        families = new Set([...parsed.types.keys()].filter(n => n.startsWith('gateway_')));
+        families = new Set([...parsed.types.keys()].filter(ours));
         names = new Map();
         for (const s of parsed.samples) {
-          if (!s.name.startsWith('gateway_')) continue;
+          if (!ours(s.name)) continue;
           const keys = names.get(s.name) ?? new Set<string>();
           for (const k of Object.keys(s.labels)) keys.add(k);
           names.set(s.name, keys);
@@ -244,7 +271,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
     /** Metric names with their label matchers / by-clauses, from PromQL or series selectors in a text. */
     function references(text: string): { name: string; keys: string[] }[] {
       const out: { name: string; keys: string[] }[] = [];
-      for (const m of text.matchAll(/\b(gateway_[a-z_]+)(\{([^}]*)\})?/g)) {
+      for (const m of text.matchAll(/\b(gateway_[a-z_]+|mcp_client_[a-z_]+)(\{([^}]*)\})?/g)) {
         out.push({ name: m[1]!, keys: [...(m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)/g)].map(k => k[1]!) });
       }
       return out;

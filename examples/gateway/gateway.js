@@ -5,8 +5,13 @@
 //   node examples/gateway/gateway.js --nodes '<json>' [--port 8080] [--metrics otel|prom-client|none]
 //                                    [--metrics-port N] [--synthetic-series N] [--health-interval ms]
 //
-// --nodes: [{ "name": "node-a", "http": "127.0.0.1:7001", "pod": "agent-a" }, …]
-// Prints one JSON line when ready: { "gateway": url, "metrics": url }.
+// --nodes: [{ "name": "node-a", "http": "127.0.0.1:7001", "pod": "agent-a", "mcp": true }, …]
+//   mcp: the node runs the MCP agent (mcp-agent.js): tools/call goes through an
+//   MCP client, Streamable HTTP first, a persistent stdio agent via kubectl
+//   exec when HTTP is unreachable (router.js). Without it, plain JSON-RPC.
+// Prints one JSON line when ready: { "gateway": url, "metrics": url }. The
+// gateway takes JSON-RPC POSTs on /rpc (params.node names the node), and MCP
+// clients on /mcp (arguments.node of each tools/call; proxy-handler.js).
 // Plugin settings not given here come from the OTEL_* / GATEWAY_METRICS_* env.
 //
 // --synthetic-series N (benchmarks, bench/throughput.js): before serving,
@@ -73,6 +78,7 @@ async function main() {
   }
 
   const router = new Router({ nodes, onFallback });
+  await router.connectAll(); // MCP nodes: one Streamable HTTP session each, before the first call
   if (mode === 'prom-client') instrumentRouterWithPromClient(router);
   const handler = new ProxyHandler(router);
   const server = http.createServer(handler.handle);
@@ -84,7 +90,8 @@ async function main() {
   const stop = async () => {
     server.close();
     server.closeIdleConnections();
-    router.close();
+    // Close the MCP sessions before the metrics flush, so that what they do on close is in it.
+    await router.close();
     await shutdownMetrics();
     process.exit(0);
   };

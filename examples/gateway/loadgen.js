@@ -5,9 +5,19 @@
 const http = require('node:http');
 
 /**
- * One request plan entry per call: { node, fail } (fail makes the agent answer 500).
- * @typedef {{ node: string, fail?: boolean }} Call
+ * One request plan entry per call: { node, tool?, fail? }. fail makes the agent
+ * fail it (the plain agent answers 500; the MCP agent's tool answers isError).
+ * tool: the MCP tool the call runs (params.name, with TOOL_ARGS[tool] as its
+ * arguments); calls with a tool are also counted per tool.
+ * @typedef {{ node: string, tool?: string, fail?: boolean }} Call
  */
+
+/** Arguments for the example MCP agent's tools (mcp-agent.js). */
+const TOOL_ARGS = {
+  search: { query: 'gateway latency' },
+  fetch_doc: { id: 'doc-2' },
+  summarize: { text: 'Per-node, per-transport and per-tool latency of an MCP gateway.' },
+};
 
 function post(agent, url, body) {
   return new Promise(resolve => {
@@ -22,7 +32,8 @@ function post(agent, url, body) {
 
 /**
  * Send every call of `calls` (in order, `concurrency` at a time); resolves when
- * all have answered. Returns per node: { sent, ok, failed }.
+ * all have answered. Returns per node: { sent, ok, failed }, and for nodes that
+ * got calls with a tool also `tools: { [tool]: { sent, ok, failed } }`.
  */
 async function sendCalls(url, calls, { concurrency = 8, rate = 0 } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -40,11 +51,20 @@ async function sendCalls(url, calls, { concurrency = 8, rate = 0 } = {}) {
         if (due > Date.now()) await new Promise(r => setTimeout(r, due - Date.now()));
       }
       const s = (stats[call.node] ??= { sent: 0, ok: 0, failed: 0 });
-      s.sent++;
-      const body = JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { node: call.node, fail: call.fail === true } });
+      const counters = [s];
+      const params = { node: call.node, fail: call.fail === true };
+      if (call.tool !== undefined) {
+        counters.push(((s.tools ??= {})[call.tool] ??= { sent: 0, ok: 0, failed: 0 }));
+        params.name = call.tool;
+        params.arguments = { ...TOOL_ARGS[call.tool], ...(call.fail === true ? { fail: true } : {}) };
+      }
+      for (const c of counters) c.sent++;
+      const body = JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params });
       const status = await post(agent, url, body);
-      if (status === 200) s.ok++;
-      else s.failed++;
+      for (const c of counters) {
+        if (status === 200) c.ok++;
+        else c.failed++;
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
@@ -63,8 +83,11 @@ function plan(counts, failEvery = {}) {
   return calls;
 }
 
-/** Random calls by weight for `durationMs` at `rate` per second (the demo's open-ended load). */
-function weightedPlan(weights, rate, durationMs, failEvery = {}) {
+/**
+ * Random calls by weight for `durationMs` at `rate` per second (the demo's
+ * open-ended load). `tools`: each node's calls take these tools in turn.
+ */
+function weightedPlan(weights, rate, durationMs, failEvery = {}, tools = []) {
   const nodes = Object.keys(weights);
   const total = nodes.reduce((a, n) => a + weights[n], 0);
   const seen = {};
@@ -76,9 +99,11 @@ function weightedPlan(weights, rate, durationMs, failEvery = {}) {
     let r = (x / 2147483648) * total;
     const node = nodes.find(k => (r -= weights[k]) < 0) ?? nodes[nodes.length - 1];
     seen[node] = (seen[node] ?? 0) + 1;
-    calls.push({ node, fail: failEvery[node] > 0 && seen[node] % failEvery[node] === 0 });
+    const call = { node, fail: failEvery[node] > 0 && seen[node] % failEvery[node] === 0 };
+    if (tools.length > 0) call.tool = tools[(seen[node] - 1) % tools.length];
+    calls.push(call);
   }
   return calls;
 }
 
-module.exports = { sendCalls, plan, weightedPlan };
+module.exports = { sendCalls, plan, weightedPlan, TOOL_ARGS };

@@ -3,7 +3,14 @@
  *
  *   load generator → example gateway + otel-gateway-metrics ─┬─ /metrics ───────────────────────────── Prometheus
  *   (loopback, bounded)   (agents over HTTP, kubectl exec)    └─ OTLP/HTTP → OpenTelemetry Collector ─ :8889 ─┘
- *                                                                            (otel-collector.yaml)
+ *   MCP client ──/mcp──↗  (MCP agents: Streamable HTTP,                       (otel-collector.yaml)
+ *                          persistent stdio via kubectl exec)
+ *
+ * MCP: a real MCP client (@modelcontextprotocol/sdk) calls tools on the
+ * gateway's /mcp; the gateway routes each tools/call to the MCP agent of the
+ * node named in it: mcp-e over Streamable HTTP (its summarize is slow), mcp-f
+ * over the persistent stdio agent (its HTTP agent is down). Each JSON-RPC
+ * request is one attempt, and one sample of mcp_client_operation_duration_seconds.
  *
  * Every server is real, on 127.0.0.1 with free ports, in its own process group
  * with a bounded lifetime, and stopped (group-wide) after. Prometheus runs
@@ -37,6 +44,10 @@ interface NodeSpec {
   delayMs: number;
   /** Nobody listens on its HTTP address: every request falls back to exec. */
   httpDown?: boolean;
+  /** An MCP agent (examples/gateway/mcp-agent.js), called by the MCP client through the gateway's /mcp. */
+  mcp?: boolean;
+  /** MCP: per-tool delays (ms). */
+  slow?: Record<string, number>;
 }
 
 const NODES: NodeSpec[] = [
@@ -44,7 +55,10 @@ const NODES: NodeSpec[] = [
   { name: 'node-b', pod: 'agent-b', delayMs: 10 }, // fails every FAIL_EVERY-th call (HTTP 500)
   { name: 'node-c', pod: 'agent-c', delayMs: 1500 }, // the slow node
   { name: 'node-d', pod: 'agent-d', delayMs: 5, httpDown: true }, // HTTP down → kubectl exec
+  { name: 'mcp-e', pod: 'agent-e', delayMs: 5, mcp: true, slow: { summarize: 1200 } }, // MCP over Streamable HTTP; one slow tool
+  { name: 'mcp-f', pod: 'agent-f', delayMs: 5, mcp: true, httpDown: true }, // MCP, HTTP down → persistent stdio agent
 ];
+const NODE_NAMES = NODES.map(n => n.name).sort();
 const SLOW_NODE = 'node-c';
 const FAIL_EVERY = { 'node-b': 10 };
 /**
@@ -63,6 +77,81 @@ const CONCURRENCY = 16;
  * predecessor to increase from).
  */
 const WARMUP: Call[] = [{ node: 'node-a' }, { node: 'node-b', fail: true }, { node: 'node-b' }, { node: 'node-c' }, { node: 'node-d' }];
+/**
+ * The MCP client's tools/call requests, spread over the same LOAD_SECONDS.
+ * mcp-e: summarize (1.2 s) is 3 of its 104 calls (2.9%), so the tool's p95 is
+ * above 1 s (SlowGatewayTool) and the node's is not (only node-c's p95 is
+ * above 1 s). mcp-f: one tool error (isError) in 46 calls, 2.2% of its exec
+ * attempts, under HighGatewayErrorRate's 5%.
+ */
+const MCP_MAIN: Call[] = spreadCalls([
+  ...repeat(50, { node: 'mcp-e', tool: 'search' }), ...repeat(51, { node: 'mcp-e', tool: 'fetch_doc' }), ...repeat(3, { node: 'mcp-e', tool: 'summarize' }),
+  ...repeat(20, { node: 'mcp-f', tool: 'search' }), ...repeat(20, { node: 'mcp-f', tool: 'fetch_doc' }), { node: 'mcp-f', tool: 'fetch_doc', fail: true },
+  ...repeat(5, { node: 'mcp-f', tool: 'summarize' }),
+]);
+/** Every MCP series exists before the load (the error one too), as for WARMUP. */
+const MCP_WARMUP: Call[] = [
+  { node: 'mcp-e', tool: 'search' }, { node: 'mcp-e', tool: 'fetch_doc' }, { node: 'mcp-e', tool: 'summarize' },
+  { node: 'mcp-f', tool: 'search' }, { node: 'mcp-f', tool: 'fetch_doc' }, { node: 'mcp-f', tool: 'fetch_doc', fail: true }, { node: 'mcp-f', tool: 'summarize' },
+];
+const MCP_CONCURRENCY = 4;
+
+function repeat(n: number, call: Call): Call[] {
+  return Array.from({ length: n }, () => ({ ...call }));
+}
+
+/** Each (node, tool, fail) group's calls spread evenly over the run, as spreadPlan does per node. */
+function spreadCalls(calls: Call[]): Call[] {
+  const groups = new Map<string, Call[]>();
+  for (const c of calls) {
+    const k = `${c.node} ${c.tool} ${c.fail === true}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  const keyed = [...groups.values()].flatMap((g, order) => g.map((call, j) => ({ at: (j + 0.5) / g.length, order, call })));
+  return keyed.sort((a, b) => a.at - b.at || a.order - b.order).map(x => x.call);
+}
+
+/**
+ * A real MCP client (Streamable HTTP) on the gateway's /mcp: every call is a
+ * tools/call with the node in its arguments, `concurrency` at a time, paced
+ * evenly over `seconds`. Per node and tool: sent, ok (a result), failed (a
+ * result with isError, or an error).
+ */
+async function mcpCalls(url: string, calls: Call[], concurrency: number, seconds = 0): Promise<Record<string, NodeStats>> {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const client = new Client({ name: 'e2e-mcp-client', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const out: Record<string, NodeStats> = {};
+  const args = loadgen.TOOL_ARGS;
+  const interval = seconds > 0 ? (seconds * 1000) / calls.length : 0;
+  const t0 = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < calls.length) {
+      const i = next++;
+      const call = calls[i]!;
+      const due = t0 + i * interval;
+      if (due > Date.now()) await new Promise(r => setTimeout(r, due - Date.now()));
+      let ok = false;
+      try {
+        const result = await client.callTool({ name: call.tool!, arguments: { node: call.node, ...args[call.tool!], ...(call.fail ? { fail: true } : {}) } });
+        ok = result.isError !== true;
+      } catch {
+        ok = false;
+      }
+      const s = (out[call.node] ??= { sent: 0, ok: 0, failed: 0 });
+      for (const c of [s, ((s.tools ??= {})[call.tool!] ??= { sent: 0, ok: 0, failed: 0 })]) {
+        c.sent++;
+        if (ok) c.ok++;
+        else c.failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
+  await client.close();
+  return out;
+}
 
 const DIRECT_JOB = 'otel-gateway-metrics'; // scrape job of examples/prometheus.yml
 const COLLECTOR_SCRAPE_JOB = 'otel-collector'; // scrape job of examples/prometheus.yml
@@ -85,7 +174,20 @@ function expectedAttempts(stats: Record<string, NodeStats>): Counts {
   };
   for (const n of NODES) {
     const s = stats[n.name] ?? { sent: 0, ok: 0, failed: 0 };
-    if (n.httpDown) {
+    if (n.mcp) {
+      // One JSON-RPC request per attempt: each tools/call, plus the
+      // initialize of each session the gateway opens (over HTTP at its start;
+      // over stdio when the first call falls back). A down HTTP agent refuses
+      // the start-up session and every call's own session.
+      if (n.httpDown) {
+        add(`${n.name} http error`, s.sent + 1);
+        add(`${n.name} exec success`, s.ok + 1);
+        add(`${n.name} exec error`, s.failed);
+      } else {
+        add(`${n.name} http success`, s.ok + 1);
+        add(`${n.name} http error`, s.failed);
+      }
+    } else if (n.httpDown) {
       add(`${n.name} http error`, s.sent); // refused, then…
       add(`${n.name} exec success`, s.ok); // …exec
       add(`${n.name} exec error`, s.failed);
@@ -102,8 +204,13 @@ function expectedErrors(stats: Record<string, NodeStats>): Counts {
   const out: Counts = {};
   for (const n of NODES) {
     const s = stats[n.name]!;
-    if (n.httpDown) out[`${n.name} http connection_refused`] = s.sent;
-    else if (s.failed > 0) out[`${n.name} http http_5xx`] = s.failed;
+    if (n.mcp) {
+      if (n.httpDown) out[`${n.name} http connection_refused`] = s.sent + 1;
+      if (s.failed > 0) out[`${n.name} ${n.httpDown ? 'exec' : 'http'} tool_error`] = s.failed; // a result with isError
+    } else if (n.httpDown) out[`${n.name} http connection_refused`] = s.sent;
+    // The plain agent's failure is HTTP 500 with a JSON-RPC error body: the
+    // gateway's call is a JSON-RPC request, so its error type is the code.
+    else if (s.failed > 0) out[`${n.name} http -32000`] = s.failed;
   }
   return out;
 }
@@ -112,6 +219,26 @@ function expectedErrors(stats: Record<string, NodeStats>): Counts {
 function expectedFallbacks(stats: Record<string, NodeStats>): Counts {
   return Object.fromEntries(NODES.filter(n => n.httpDown).map(n => [`${n.name} http exec`, stats[n.name]!.sent]));
 }
+
+/**
+ * mcp_client_operation_duration_seconds_count per "node transport
+ * network_transport mcp_method_name gen_ai_tool_name error_type" ("-" for a
+ * label a series does not have).
+ */
+function expectedMcp(stats: Record<string, NodeStats>): Counts {
+  const out: Counts = {};
+  for (const n of NODES.filter(x => x.mcp)) {
+    const s = stats[n.name]!;
+    const [transport, network] = n.httpDown ? ['exec', 'pipe'] : ['http', 'tcp'];
+    out[`${n.name} ${transport} ${network} initialize - -`] = 1;
+    for (const [tool, t] of Object.entries(s.tools ?? {})) {
+      if (t.ok > 0) out[`${n.name} ${transport} ${network} tools/call ${tool} -`] = t.ok;
+      if (t.failed > 0) out[`${n.name} ${transport} ${network} tools/call ${tool} tool_error`] = t.failed;
+    }
+  }
+  return out;
+}
+const MCP_LABELS = ['node', 'transport', 'network_transport', 'mcp_method_name', 'gen_ai_tool_name', 'error_type'];
 
 function keyed(samples: VectorSample[], labels: string[]): Counts {
   const out: Counts = {};
@@ -187,6 +314,7 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
   let directTarget: string; // host:port of the gateway's /metrics
   let collectorTarget: string; // host:port of the collector's prometheus exporter
   let metricsUrl: string;
+  let mcpUrl: string; // the gateway's own MCP endpoint
   let metricsText: string;
   let stats: Record<string, NodeStats>;
   let planned: Record<string, NodeStats>;
@@ -241,21 +369,23 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       timings.collectorReadyMs = Date.now() - t0;
 
       // 2. Agents (node-d gets an address nobody listens on), then the gateway.
-      const nodes: { name: string; http: string; pod: string }[] = [];
+      const nodes: { name: string; http: string; pod: string; mcp?: boolean }[] = [];
+      const slowArg = (n: NodeSpec) => Object.entries(n.slow ?? {}).map(([tool, ms]) => `${tool}=${ms}`).join(',');
       for (const n of NODES) {
+        const mcp = n.mcp ? { mcp: true } : {};
         if (n.httpDown) {
-          nodes.push({ name: n.name, http: `127.0.0.1:${await freePort()}`, pod: n.pod });
+          nodes.push({ name: n.name, http: `127.0.0.1:${await freePort()}`, pod: n.pod, ...mcp });
           continue;
         }
-        const agent = startProcess(`agent ${n.name}`, process.execPath, ['examples/gateway/agent.js', '--http', '--port', '0', '--name', n.name, '--delay', String(n.delayMs)], {
-          env: childEnv({}),
-          lifetimeMs: LIFETIME_MS,
-        });
+        const agentArgs = n.mcp
+          ? ['examples/gateway/mcp-agent.js', '--http', '--port', '0', '--name', n.name, '--delay', String(n.delayMs), ...(n.slow ? ['--slow', slowArg(n)] : [])]
+          : ['examples/gateway/agent.js', '--http', '--port', '0', '--name', n.name, '--delay', String(n.delayMs)];
+        const agent = startProcess(`agent ${n.name}`, process.execPath, agentArgs, { env: childEnv({}), lifetimeMs: LIFETIME_MS });
         procs.push(agent);
         const { port } = JSON.parse(await agent.line(/"port"/)) as { port: number };
-        nodes.push({ name: n.name, http: `127.0.0.1:${port}`, pod: n.pod });
+        nodes.push({ name: n.name, http: `127.0.0.1:${port}`, pod: n.pod, ...mcp });
       }
-      const pods = Object.fromEntries(NODES.map(n => [n.pod, { name: n.name, delayMs: n.delayMs }]));
+      const pods = Object.fromEntries(NODES.map(n => [n.pod, { name: n.name, delayMs: n.delayMs, ...(n.slow ? { slow: n.slow } : {}) }]));
       gateway = startProcess('gateway', process.execPath, ['examples/gateway/gateway.js', '--nodes', JSON.stringify(nodes), '--port', '0', '--metrics-port', '0'], {
         env: childEnv({
           DEMO_PODS: JSON.stringify(pods),
@@ -295,16 +425,23 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
 
       // 4. Warm-up: every series exists and is scraped through both paths.
       const gatewayUrl = ready.gateway;
-      const warm = await loadgen.sendCalls(gatewayUrl, WARMUP, { concurrency: WARMUP.length });
+      mcpUrl = new URL('/mcp', gatewayUrl).href;
+      const warm = addStats(
+        await loadgen.sendCalls(gatewayUrl, WARMUP, { concurrency: WARMUP.length }),
+        await mcpCalls(mcpUrl, MCP_WARMUP, 1),
+      );
       await waitForAttempts('the warm-up attempts through both paths', expectedAttempts(warm), 30_000);
 
       // 5. The measured load: bounded in calls and time, paced evenly.
       const main = spreadPlan(MAIN_COUNTS, FAIL_EVERY);
       loadStart = Date.now() / 1000;
-      const mainStats = await loadgen.sendCalls(gatewayUrl, main, { concurrency: CONCURRENCY, rate: main.length / LOAD_SECONDS });
+      const [mainStats, mcpStats] = await Promise.all([
+        loadgen.sendCalls(gatewayUrl, main, { concurrency: CONCURRENCY, rate: main.length / LOAD_SECONDS }),
+        mcpCalls(mcpUrl, MCP_MAIN, MCP_CONCURRENCY, LOAD_SECONDS),
+      ]);
       timings.loadMs = Math.round((Date.now() / 1000 - loadStart) * 1000);
-      stats = addStats(warm, mainStats);
-      planned = addStats(plannedStats(WARMUP), plannedStats(main));
+      stats = addStats(warm, mainStats, mcpStats);
+      planned = addStats(plannedStats(WARMUP), plannedStats(MCP_WARMUP), plannedStats(main), plannedStats(MCP_MAIN));
 
       // 6. Until the final counts are in Prometheus through both paths (bounded), then fix the evaluation time.
       evalTime = await waitForAttempts('the final attempts through both paths', expectedAttempts(stats), 30_000);
@@ -385,13 +522,13 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       const slow = await prom.query(`${q(sel)} > 1`, evalTime);
       expect(slow.map(s => s.metric.node), `${name}; attempts by latency bucket: ${JSON.stringify(results.bucketsDirect)}`).to.deep.equal([SLOW_NODE]);
       const all = byLabel(await prom.query(q(sel), evalTime), 'node');
-      expect(Object.keys(all).sort(), name).to.deep.equal(NODES.map(n => n.name));
+      expect(Object.keys(all).sort(), name).to.deep.equal(NODE_NAMES);
       out[name] = all;
     }
     results.p95ByNode = out;
   });
 
-  it('(3) error rate by node is non-zero exactly for the failing nodes (node-b: 1 call in 10; node-d: every HTTP attempt)', async () => {
+  it('(3) error rate by node is non-zero exactly for the failing nodes (node-b: 1 call in 10; node-d and mcp-f: every HTTP attempt)', async () => {
     // The dashboard's "Error rate by node": failed attempts / attempts, 0 for nodes without errors.
     const q = (sel: string) =>
       `(sum by (node) (rate(gateway_request_errors_total${sel}[${RANGE}])) or 0 * sum by (node) (rate(gateway_request_duration_seconds_count${sel}[${RANGE}])))` +
@@ -400,10 +537,19 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
     for (const [name, sel] of [['both', ''], ['direct', `{${PATHS.direct}}`], ['collector', `{${PATHS.collector}}`]] as const) {
       const rate = byLabel(await prom.query(q(sel), evalTime), 'node');
       out[name] = rate;
-      expect(Object.keys(rate).sort(), name).to.deep.equal(NODES.map(n => n.name));
-      expect(Object.keys(rate).filter(n => rate[n]! > 0).sort(), `${name}: nodes with errors`).to.deep.equal(['node-b', 'node-d']);
+      expect(Object.keys(rate).sort(), name).to.deep.equal(NODE_NAMES);
+      expect(Object.keys(rate).filter(n => rate[n]! > 0).sort(), `${name}: nodes with errors`).to.deep.equal(['mcp-f', 'node-b', 'node-d']);
       expect(rate['node-a'], name).to.equal(0);
       expect(rate['node-c'], name).to.equal(0);
+      expect(rate['mcp-e'], name).to.equal(0);
+      // mcp-f, per call: one refused HTTP attempt and one exec attempt; one of its exec calls is a tool error.
+      // mcp-f's HTTP series exists from the gateway's start (its refused
+      // start-up session), before the warm-up, so the window sees the
+      // warm-up's refused attempts too; its exec series start with the
+      // warm-up, so only the main load's: (4 + 46 + 1) / (4 + 46 + 46).
+      const w = plannedStats(MCP_WARMUP)['mcp-f']!;
+      const f = plannedStats(MCP_MAIN)['mcp-f']!;
+      expect(rate['mcp-f']!, name).to.be.closeTo((w.sent + f.sent + f.failed) / (w.sent + 2 * f.sent), 0.01);
       expect(rate['node-b']!, name).to.be.closeTo(1 / FAIL_EVERY['node-b'], 0.01); // 50 of 500 in the window
       expect(rate['node-d']!, name).to.be.closeTo(0.5, 0.01); // one failed http + one exec attempt per request
     }
@@ -415,11 +561,12 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       expect(await attempts(path, evalTime)).to.deep.equal(sorted(expectedAttempts(stats)));
       expect(await counts('gateway_request_errors_total', path, ['node', 'transport', 'error_type'], evalTime)).to.deep.equal(sorted(expectedErrors(stats)));
       expect(await counts('gateway_fallbacks_total', path, ['node', 'from_transport', 'to_transport'], evalTime)).to.deep.equal(sorted(expectedFallbacks(stats)));
+      // In flight 0: also mcp-e's Streamable HTTP session (its event stream is open) and mcp-f's idle stdio agent.
       expect(await counts('gateway_requests_active', path, ['node', 'transport'], evalTime)).to.deep.equal({
-        'node-a http': 0, 'node-b http': 0, 'node-c http': 0, 'node-d exec': 0, 'node-d http': 0,
+        'mcp-e http': 0, 'mcp-f exec': 0, 'mcp-f http': 0, 'node-a http': 0, 'node-b http': 0, 'node-c http': 0, 'node-d exec': 0, 'node-d http': 0,
       });
-      // The example gateway health-checks each HTTP agent: node-d's never answers.
-      expect(await counts('gateway_node_up', path, ['node'], evalTime)).to.deep.equal({ 'node-a': 1, 'node-b': 1, 'node-c': 1, 'node-d': 0 });
+      // The example gateway health-checks each HTTP agent: node-d's and mcp-f's never answer.
+      expect(await counts('gateway_node_up', path, ['node'], evalTime)).to.deep.equal({ 'mcp-e': 1, 'mcp-f': 0, 'node-a': 1, 'node-b': 1, 'node-c': 1, 'node-d': 0 });
       // The +Inf bucket is the count, bucket by bucket.
       const inf = await counts('gateway_request_duration_seconds_bucket', path, ['node', 'transport', 'status', 'le'], evalTime);
       const infOnly = Object.fromEntries(Object.entries(inf).filter(([k]) => k.endsWith(' +Inf')).map(([k, v]) => [k.slice(0, -' +Inf'.length), v]));
@@ -433,13 +580,49 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
     const direct = await io('direct');
     expect(await io('collector')).to.deep.equal(direct);
     // Every node whose HTTP agent answered received response bodies over HTTP.
-    for (const node of ['node-a', 'node-b', 'node-c']) expect(direct[`${node} http receive`], node).to.be.above(0);
+    for (const node of ['node-a', 'node-b', 'node-c', 'mcp-e']) expect(direct[`${node} http receive`], node).to.be.above(0);
     results.networkIo = direct;
+  });
+
+  it('MCP: mcp_client_operation_duration_seconds is identical through the direct scrape and through the collector (series, counts, sums, buckets), and counts what the MCP client sent', async () => {
+    const mcp = (suffix: string, labels: string[]) => (path: PathName) =>
+      counts(`mcp_client_operation_duration_seconds_${suffix}`, path, labels, evalTime);
+    const count = mcp('count', MCP_LABELS);
+    const sum = mcp('sum', MCP_LABELS);
+    const bucket = mcp('bucket', [...MCP_LABELS, 'le']);
+    const direct = { count: await count('direct'), sum: await sum('direct'), bucket: await bucket('direct') };
+    const viaCollector = { count: await count('collector'), sum: await sum('collector'), bucket: await bucket('collector') };
+    results.mcpDirect = direct;
+    results.mcpCollector = viaCollector;
+    expect(Object.keys(direct.count).filter(k => k.startsWith('mcp-')), 'MCP series').to.not.be.empty;
+    expect(viaCollector.count, 'counts').to.deep.equal(direct.count);
+    expect(viaCollector.bucket, 'buckets').to.deep.equal(direct.bucket);
+    // Sums: the same series, equal to 1e-12 relative. A run measured them
+    // 1–2 ulps apart on some series (e.g. 1.468786786999994 direct,
+    // 1.4687867869999938 through the collector): the two paths do not add
+    // the same doubles in the same order.
+    expect(Object.keys(viaCollector.sum), 'sum series').to.deep.equal(Object.keys(direct.sum));
+    for (const [k, v] of Object.entries(direct.sum)) expect(viaCollector.sum[k]!, `sum ${k}`).to.be.closeTo(v, 1e-12 * Math.max(1, Math.abs(v)));
+    // One sample per JSON-RPC request: every tools/call per tool and outcome,
+    // and each session's initialize. (The plain nodes' JSON-RPC calls are on
+    // this metric too, without a tool name: their params carry none.)
+    // mcp-f's refused HTTP sessions are left out: fetch (the SDK's HTTP
+    // client) had not sent the initialize body when the connection was
+    // refused, so its method is not known to the gateway side (a run recorded
+    // no MCP sample for them; node:http, which buffers the body before the
+    // connect fails, gives one, as node-d's tools/call shows).
+    const mcpNodes = Object.fromEntries(Object.entries(direct.count).filter(([k]) => k.startsWith('mcp-') && !k.startsWith('mcp-f http ')));
+    expect(mcpNodes).to.deep.equal(sorted(expectedMcp(stats)));
+    // The slow tool: mcp-e's summarize calls (1.2 s) are all in the (1, 2] bucket of the convention's buckets.
+    const summarize = (le: string) => direct.bucket[`mcp-e http tcp tools/call summarize - ${le}`];
+    const n = stats['mcp-e']!.tools!.summarize!.sent;
+    expect([summarize('1'), summarize('2'), summarize('+Inf')]).to.deep.equal([0, n, n]);
+    results.mcpCount = direct.count;
   });
 
   it('(5) same metric names, label keys, bucket bounds, types and help through both paths (job/instance aside)', async () => {
     const shape = async (path: PathName) => {
-      const series = await prom.series(`{__name__=~"gateway_.+", ${PATHS[path]}}`, loadStart - 30, evalTime);
+      const series = await prom.series(`{__name__=~"gateway_.+|mcp_client_.+", ${PATHS[path]}}`, loadStart - 30, evalTime);
       const names: Record<string, Set<string>> = {};
       for (const s of series) {
         const keys = (names[s.__name__!] ??= new Set());
@@ -461,6 +644,11 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       gateway_node_up: ['node', ...scope],
       gateway_network_io_bytes_total: ['network_io_direction', 'node', ...scope, 'transport'],
     });
+    for (const suffix of ['bucket', 'count', 'sum']) {
+      expect(direct[`mcp_client_operation_duration_seconds_${suffix}`], suffix).to.include.members([
+        'error_type', 'gen_ai_tool_name', 'mcp_method_name', 'network_transport', 'node', ...scope, 'transport', ...(suffix === 'bucket' ? ['le'] : []),
+      ]);
+    }
     const les = async (path: PathName) =>
       (await prom.labelValues('le', `gateway_request_duration_seconds_bucket{${PATHS[path]}}`)).sort((a, b) => leNum(a) - leNum(b));
     const directLe = await les('direct');
@@ -507,7 +695,7 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
     const seen: Record<string, number> = {};
     for (const job of jobs) {
       const nodes = await prom.labelValues(vars.node!.label, substitute(vars.node!.selector, { job }));
-      expect(nodes.sort(), `node variable for job ${job}`).to.deep.equal(NODES.map(n => n.name));
+      expect(nodes.sort(), `node variable for job ${job}`).to.deep.equal(NODE_NAMES);
       for (const target of targets) {
         const expr = substitute(target.expr, { job, node: '.*', datasource: '' });
         const where = `${target.panel} [${target.refId}] job=${job}: ${expr}`;
@@ -523,7 +711,7 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
 
   it('examples/alerts.yml runs healthy on the real series: exactly the expected alerts are active, for both jobs', async () => {
     const rules = await prom.rules();
-    expect(rules.map(r => r.name).sort()).to.deep.equal(['GatewayExecFallbackSpike', 'GatewayNodeDown', 'HighGatewayErrorRate', 'SlowGatewayNode']);
+    expect(rules.map(r => r.name).sort()).to.deep.equal(['GatewayExecFallbackSpike', 'GatewayNodeDown', 'HighGatewayErrorRate', 'SlowGatewayNode', 'SlowGatewayTool']);
     for (const r of rules) {
       expect(r.type, r.name).to.equal('alerting');
       expect(r.lastError ?? '', r.name).to.equal('');
@@ -536,9 +724,15 @@ describe('e2e: gateway → /metrics and → OTLP → Collector (otel-collector.y
       `HighGatewayErrorRate job=${job} node=node-b transport=http`,
       `HighGatewayErrorRate job=${job} node=node-d transport=http`,
       `SlowGatewayNode job=${job} node=${SLOW_NODE}`,
+      // mcp-f: its HTTP agent is down, like node-d's.
+      `GatewayExecFallbackSpike job=${job} node=mcp-f`,
+      `GatewayNodeDown job=${job} node=mcp-f`,
+      `HighGatewayErrorRate job=${job} node=mcp-f transport=http`,
+      // mcp-e's summarize (p95 above 1 s), while mcp-e's own p95 is not.
+      `SlowGatewayTool job=${job} node=mcp-e gen_ai_tool_name=summarize`,
     ]).sort();
     const describeAlert = (a: { labels: Record<string, string> }) =>
-      [a.labels.alertname, ...['job', 'node', 'transport'].filter(k => a.labels[k] !== undefined).map(k => `${k}=${a.labels[k]}`)].join(' ');
+      [a.labels.alertname, ...['job', 'node', 'transport', 'gen_ai_tool_name'].filter(k => a.labels[k] !== undefined).map(k => `${k}=${a.labels[k]}`)].join(' ');
     const active = await waitFor('the expected alerts', async () => {
       const alerts = (await prom.alerts()).filter(a => a.state === 'pending' || a.state === 'firing');
       const got = alerts.map(describeAlert).sort();

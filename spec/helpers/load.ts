@@ -8,18 +8,27 @@ import { ROOT } from './child';
 
 export interface Call {
   node: string;
+  /** An MCP tool (MCP nodes of the example gateway): params.name of the tools/call. */
+  tool?: string;
   fail?: boolean;
 }
 
-export interface NodeStats {
+export interface Counts {
   sent: number;
   ok: number;
   failed: number;
 }
 
+export interface NodeStats extends Counts {
+  /** Per tool, for nodes that got calls with a tool. */
+  tools?: Record<string, Counts>;
+}
+
 interface Loadgen {
   sendCalls(url: string, calls: Call[], options: { concurrency?: number; rate?: number }): Promise<Record<string, NodeStats>>;
   plan(counts: Record<string, number>, failEvery?: Record<string, number>): Call[];
+  /** Arguments for the example MCP agent's tools. */
+  TOOL_ARGS: Record<string, Record<string, string>>;
 }
 
 // A plain CommonJS example file (no types): loaded as the example loads it.
@@ -42,15 +51,20 @@ export function spreadPlan(counts: Record<string, number>, failEvery: Record<str
   return keyed.map(x => x.call);
 }
 
-/** Per node totals of several runs of sendCalls. */
+function add(acc: Counts, s: Counts): void {
+  acc.sent += s.sent;
+  acc.ok += s.ok;
+  acc.failed += s.failed;
+}
+
+/** Per node (and per tool) totals of several runs of sendCalls. */
 export function addStats(...runs: Record<string, NodeStats>[]): Record<string, NodeStats> {
   const out: Record<string, NodeStats> = {};
   for (const run of runs) {
     for (const [node, s] of Object.entries(run)) {
       const acc = (out[node] ??= { sent: 0, ok: 0, failed: 0 });
-      acc.sent += s.sent;
-      acc.ok += s.ok;
-      acc.failed += s.failed;
+      add(acc, s);
+      for (const [tool, t] of Object.entries(s.tools ?? {})) add(((acc.tools ??= {})[tool] ??= { sent: 0, ok: 0, failed: 0 }), t);
     }
   }
   return out;
@@ -61,9 +75,13 @@ export function plannedStats(calls: Call[]): Record<string, NodeStats> {
   const out: Record<string, NodeStats> = {};
   for (const c of calls) {
     const s = (out[c.node] ??= { sent: 0, ok: 0, failed: 0 });
-    s.sent++;
-    if (c.fail) s.failed++;
-    else s.ok++;
+    const counters: Counts[] = [s];
+    if (c.tool !== undefined) counters.push(((s.tools ??= {})[c.tool] ??= { sent: 0, ok: 0, failed: 0 }));
+    for (const x of counters) {
+      x.sent++;
+      if (c.fail) x.failed++;
+      else x.ok++;
+    }
   }
   return out;
 }
