@@ -62,7 +62,7 @@ import type {
   RecordOptions,
   WrapOptions,
 } from './types';
-import { withPrefix } from './views';
+import { withPrefix } from './semconv';
 import { ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
 import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';

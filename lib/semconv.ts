@@ -88,3 +88,7 @@ export const INSTRUMENTS = {
   [METRIC_STREAM_OPEN_DURATION]: { unit: 's', description: 'Time from the start of a stream request to its response headers.' },
 } as const;
 export type GatewayInstrumentName = keyof typeof INSTRUMENTS;
+
+export function withPrefix(prefix: string, name: string): string {
+  return prefix === '' ? name : `${prefix}.${name}`;
+}

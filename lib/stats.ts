@@ -24,7 +24,7 @@ import {
   SCOPE_NAME,
   STATUS_ERROR,
 } from './semconv';
-import { withPrefix } from './views';
+import { withPrefix } from './semconv';
 
 export interface LatencyQuantiles {
   /** Seconds; null when there are no observations. */

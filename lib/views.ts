@@ -14,6 +14,7 @@ import { checkOption } from './config';
 import { O } from './options';
 import { cardinalityLimits } from './limits';
 import * as sc from './semconv';
+import { withPrefix } from './semconv';
 import type { GatewayViewsOptions } from './types';
 
 export type { GatewayViewsOptions } from './types';
@@ -26,9 +27,6 @@ const EXPONENTIAL_HISTOGRAM = 5 as AggregationType.EXPONENTIAL_HISTOGRAM;
 /** Max buckets of the exponential aggregation: the SDK default (160). */
 const EXPONENTIAL_MAX_SIZE = 160;
 
-export function withPrefix(prefix: string, name: string): string {
-  return prefix === '' ? name : `${prefix}.${name}`;
-}
 
 function explicit(boundaries: readonly number[]): AggregationOption {
   return { type: EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...boundaries] } };
