@@ -13,6 +13,7 @@ import type {
   ExecPathOptions,
   ExporterName,
   GatewayMetricsOptions,
+  McpOptions,
   HistogramMode,
   HttpPathOptions,
   OtlpProtocol,
@@ -30,6 +31,10 @@ export const DEFAULT_HEALTH_CHECK_BUCKETS: readonly number[] = Object.freeze([
 export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([
   256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
 ]);
+
+/** MCP defaults live with the MCP observation; re-exported here with the others. */
+export { DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './mcp';
+import { DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './mcp';
 
 export const DEFAULT_PROMETHEUS_HOST = '0.0.0.0';
 export const DEFAULT_PROMETHEUS_PORT = 9464;
@@ -64,6 +69,9 @@ export const KNOWN_GATEWAY_ENV = [
   'GATEWAY_METRICS_HTTP_NODES',
   'GATEWAY_METRICS_HTTP_SIZES',
   'GATEWAY_METRICS_EXEC',
+  'GATEWAY_METRICS_MCP',
+  'GATEWAY_METRICS_MCP_REQUEST_TIMEOUT',
+  'GATEWAY_METRICS_MAX_TOOLS',
   'GATEWAY_METRICS_INBOUND_HTTP',
   'GATEWAY_METRICS_RUNTIME_METRICS',
   'GATEWAY_METRICS_PROCESS_METRICS',
@@ -137,6 +145,9 @@ export interface ResolvedConfig {
   readonly http: ResolvedHttpPath | undefined;
   /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
+  /** The JSON-RPC observation (lib/mcp.ts), or undefined when it is off. */
+  readonly mcp: { readonly requestTimeoutMs: number } | undefined;
+  readonly maxTools: number;
   readonly inboundHttp: boolean;
   readonly runtimeMetrics: boolean;
   readonly processMetrics: boolean;
@@ -484,6 +495,21 @@ function resolveExec(value: unknown, r: Resolver): Readonly<ExecPathOptions> | u
   return Object.freeze({ nodeFor: o.nodeFor });
 }
 
+function resolveMcp(value: unknown, r: Resolver): { readonly requestTimeoutMs: number } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) {
+    if (!r.pick('mcp', undefined, checkBool, 'GATEWAY_METRICS_MCP', parseEnvBool, true)) return undefined;
+  } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('mcp', value, 'must be an object { requestTimeoutMs? }, or false to turn the JSON-RPC observation off');
+  }
+  const o = (value ?? {}) as Partial<McpOptions>;
+  rejectUnknownKeys('mcp', o as Record<string, unknown>, new Set(['requestTimeoutMs']));
+  const ms = (v: unknown) => checkPositiveInt(v, 86_400_000);
+  const requestTimeoutMs = r.pick('mcp.requestTimeoutMs', o.requestTimeoutMs, ms,
+    'GATEWAY_METRICS_MCP_REQUEST_TIMEOUT', intEnv(ms), DEFAULT_MCP_REQUEST_TIMEOUT_MS);
+  return Object.freeze({ requestTimeoutMs });
+}
+
 function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly ExporterName[] {
   if (options.exporters !== undefined) {
     const c = checkExporters(options.exporters);
@@ -547,7 +573,7 @@ function warnUnknownGatewayEnv(env: Env): void {
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'resourceAttributes', 'prefix', 'buckets', 'healthCheckBuckets', 'sizeBuckets',
   'histogram', 'exporters', 'prometheus', 'statusPage', 'otlp', 'maxNodes', 'nodeIdleTtl', 'downAfterErrors',
-  'http', 'exec', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals', 'globalMeterProvider',
+  'http', 'exec', 'mcp', 'maxTools', 'inboundHttp', 'runtimeMetrics', 'processMetrics', 'handleSignals', 'globalMeterProvider',
 ]);
 const KNOWN_PROMETHEUS = new Set(['host', 'port', 'path', 'statsPath', 'statusPath', 'auth']);
 const KNOWN_STATUS_PAGE = new Set(['statsUrl', 'slowP95Seconds', 'errorPercent']);
@@ -688,6 +714,9 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
 
   const http = resolveHttp(opts.http, r);
   const exec = resolveExec(opts.exec, r);
+  const mcp = resolveMcp(opts.mcp, r);
+  const toolCount = (v: unknown) => checkPositiveInt(v, 100_000);
+  const maxTools = r.pick('maxTools', opts.maxTools, toolCount, 'GATEWAY_METRICS_MAX_TOOLS', intEnv(toolCount), DEFAULT_MAX_TOOLS);
   const inboundHttp = r.pick('inboundHttp', opts.inboundHttp, checkBool, 'GATEWAY_METRICS_INBOUND_HTTP', parseEnvBool, false);
   const runtimeMetrics = r.pick('runtimeMetrics', opts.runtimeMetrics, checkBool, 'GATEWAY_METRICS_RUNTIME_METRICS', parseEnvBool, true);
   const processMetrics = r.pick('processMetrics', opts.processMetrics, checkBool, 'GATEWAY_METRICS_PROCESS_METRICS', parseEnvBool, true);
@@ -714,6 +743,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     downAfterErrors,
     http,
     exec,
+    mcp,
+    maxTools,
     inboundHttp,
     runtimeMetrics,
     processMetrics,

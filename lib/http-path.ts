@@ -32,6 +32,8 @@ import { errorTypeOf } from './errors';
 import type { GatewayMetrics, Series } from './metrics';
 import { disableScope, enableScope } from './scope';
 import { TRANSPORT_HTTP } from './semconv';
+// MCP Streamable HTTP (issue #13): the JSON-RPC requests of a POST are the routed calls.
+import { HttpExchange, outcomeOf, type McpCall, type McpTracker } from './mcp';
 
 interface Attempt {
   series: Series;
@@ -42,6 +44,9 @@ interface Attempt {
   responseBytes: number | undefined;
   /** The request's own timeout fired ('timeout' event): a destroy that follows is a timeout. */
   timedOut: boolean;
+  /** JSON-RPC in the body of a POST (MCP observation on), and the calls it carries. */
+  mcp: HttpExchange | undefined;
+  calls: McpCall[] | undefined;
 }
 
 /** Minimal shape of undici's request object in its diagnostics messages. */
@@ -50,6 +55,7 @@ interface UndiciRequest {
   path?: unknown;
   method?: unknown;
   body?: unknown;
+  headers?: unknown;
   upgrade?: unknown;
   /** Set by fetch from the extracted body (its body itself is an async generator). */
   contentLength?: unknown;
@@ -76,7 +82,14 @@ const CHANNELS = {
   undiciHeaders: 'undici:request:headers',
   undiciTrailers: 'undici:request:trailers',
   undiciError: 'undici:request:error',
+  // MCP observation: request and response body chunks (undici 7, also bundled with Node 24).
+  undiciBodyChunkSent: 'undici:request:bodyChunkSent',
+  undiciBodySent: 'undici:request:bodySent',
+  undiciBodyChunkReceived: 'undici:request:bodyChunkReceived',
 } as const;
+
+/** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
+const MCP_SESSION_HEADER = 'mcp-session-id';
 
 /** Bound on the origin → node cache (host:port maps stay small; URLs with many hosts must not grow it). */
 const ORIGIN_CACHE_MAX = 1024;
@@ -212,6 +225,8 @@ export class HttpClientPath {
   constructor(
     private readonly _metrics: GatewayMetrics,
     private readonly _config: ResolvedHttpPath,
+    /** The JSON-RPC observation, or undefined when it is off (each exchange is one call). */
+    private readonly _mcp?: McpTracker,
   ) {}
 
   /** Requests to this destination are the package's own (scrapes of its endpoint): never recorded. */
@@ -231,6 +246,11 @@ export class HttpClientPath {
     dc.subscribe(CHANNELS.undiciHeaders, this._onUndiciHeaders);
     dc.subscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
     dc.subscribe(CHANNELS.undiciError, this._onUndiciError);
+    if (this._mcp !== undefined) {
+      dc.subscribe(CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent);
+      dc.subscribe(CHANNELS.undiciBodySent, this._onUndiciBodySent);
+      dc.subscribe(CHANNELS.undiciBodyChunkReceived, this._onUndiciBodyChunkReceived);
+    }
   }
 
   disable(): void {
@@ -244,6 +264,11 @@ export class HttpClientPath {
     dc.unsubscribe(CHANNELS.undiciHeaders, this._onUndiciHeaders);
     dc.unsubscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
     dc.unsubscribe(CHANNELS.undiciError, this._onUndiciError);
+    if (this._mcp !== undefined) {
+      dc.unsubscribe(CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent);
+      dc.unsubscribe(CHANNELS.undiciBodySent, this._onUndiciBodySent);
+      dc.unsubscribe(CHANNELS.undiciBodyChunkReceived, this._onUndiciBodyChunkReceived);
+    }
   }
 
   // ---- node resolution --------------------------------------------------
@@ -296,6 +321,8 @@ export class HttpClientPath {
       requestBytes,
       responseBytes: undefined,
       timedOut: false,
+      mcp: undefined,
+      calls: undefined,
     };
     this._attempts.set(key, attempt);
     return attempt;
@@ -322,8 +349,117 @@ export class HttpClientPath {
     } else if (clientAborted) errorType = attempt.timedOut ? 'timeout' : 'aborted';
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
     const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
+    if (attempt.calls !== undefined) {
+      this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
+      return;
+    }
     this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes);
   }
+
+  // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
+
+  /**
+   * Each JSON-RPC request of the body is one call, ended with the exchange:
+   * a transport failure first gives its type to every call; otherwise the
+   * response with the call's id decides (error code, tool_error), and without
+   * one the HTTP status does, as for any exchange.
+   */
+  private _finishCalls(attempt: Attempt, calls: McpCall[], failed: boolean, exchangeType: string | undefined, code: number | undefined): void {
+    const exchange = attempt.mcp!;
+    exchange.responseEnd();
+    calls.forEach((call, i) => {
+      let type = exchangeType;
+      let rpcCode: number | undefined;
+      const response = failed ? undefined : exchange.responseTo(exchange.requests[i]!);
+      if (response !== undefined) ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
+      // Bytes belong to the exchange: counted once, with its first call.
+      this._mcp!.end(call, type, rpcCode, statusClass, i === 0 ? attempt.requestBytes : undefined, i === 0 ? attempt.responseBytes : undefined);
+    });
+  }
+
+  /** The request body is complete: its JSON-RPC requests become the calls, or the exchange is none. */
+  private _classify(attempt: Attempt): void {
+    const exchange = attempt.mcp;
+    if (exchange === undefined || attempt.done || attempt.calls !== undefined) return;
+    exchange.bodyEnd();
+    if (exchange.kind === 'none') {
+      // Notifications or responses only: not a routed call.
+      attempt.done = true;
+      this._metrics.autoDrop(attempt.series);
+    } else if (exchange.kind === 'requests') {
+      // The exchange's own in-flight count becomes the first call's.
+      attempt.calls = exchange.requests.map((m, i) => this._mcp!.begin(attempt.series, m, i === 0, attempt.t0));
+    }
+  }
+
+  /** Observe a node:http request body through its own write()/end() (the caller's arguments and results untouched). */
+  private _tapRequestBody(request: ClientRequest, attempt: Attempt): void {
+    const exchange = (attempt.mcp = new HttpExchange());
+    const path = this;
+    const write = request.write;
+    const end = request.end;
+    request.write = function (this: ClientRequest, ...args: unknown[]) {
+      try {
+        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+      } catch (err) {
+        path._warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as ClientRequest['write'];
+    request.end = function (this: ClientRequest, ...args: unknown[]) {
+      try {
+        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+        path._classify(attempt);
+      } catch (err) {
+        path._warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
+    } as ClientRequest['end'];
+  }
+
+  /** Feed a node:http response body to the exchange, through push() like _countBody. */
+  private _tapResponseBody(response: IncomingMessage, exchange: HttpExchange): void {
+    exchange.responseType(typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined);
+    const push = response.push;
+    const warn = this._warn;
+    response.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
+      try {
+        exchange.responseChunk(chunk, encoding);
+      } catch (err) {
+        warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return push.call(this, chunk, encoding);
+    };
+  }
+
+  private readonly _onUndiciBodyChunkSent = (message: unknown): void => {
+    try {
+      const { request, chunk } = message as { request: object; chunk: unknown };
+      this._attempts.get(request)?.mcp?.body(chunk);
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
+  };
+
+  private readonly _onUndiciBodySent = (message: unknown): void => {
+    try {
+      const attempt = this._attempts.get((message as { request: object }).request);
+      if (attempt !== undefined) this._classify(attempt);
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
+  };
+
+  private readonly _onUndiciBodyChunkReceived = (message: unknown): void => {
+    try {
+      const { request, chunk } = message as { request: object; chunk: unknown };
+      const attempt = this._attempts.get(request);
+      if (attempt?.calls !== undefined) attempt.mcp!.responseChunk(chunk);
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
+  };
 
   /** The attempt is a long-lived stream: not a call (see the top of this file). */
   private _stream(attempt: Attempt): void {
@@ -356,8 +492,10 @@ export class HttpClientPath {
       const requestBytes = this._config.sizes
         ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
         : undefined;
+      if (this._mcp !== undefined && request.method === 'DELETE' && request.getHeader(MCP_SESSION_HEADER) !== undefined) return;
       const attempt = this._begin(request, node, requestBytes);
       if (attempt === undefined) return;
+      if (this._mcp !== undefined && request.method === 'POST') this._tapRequestBody(request, attempt);
       const r = request as unknown as ClientRequestInternals;
       // A timeout is armed (option, setTimeout(), or the agent's): learn whether
       // it fired, since the destroy that usually follows reads as a reset.
@@ -401,6 +539,7 @@ export class HttpClientPath {
         if (declared !== undefined) attempt.responseBytes = declared;
         else this._countBody(response, attempt);
       }
+      if (attempt.calls !== undefined) this._tapResponseBody(response, attempt.mcp!);
       // One listener: 'close' follows 'end' at once (autoDestroy), and also
       // comes when the body is cut short; `complete` tells the two apart.
       // A body cut short after the client's own destroy: ClientRequest.destroy()
@@ -463,7 +602,9 @@ export class HttpClientPath {
         const [protocol, host, port] = splitOrigin(origin);
         node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
       }
-      this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
+      if (this._mcp !== undefined && request.method === 'DELETE' && undiciHeader(request.headers, MCP_SESSION_HEADER) !== undefined) return;
+      const attempt = this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
+      if (attempt !== undefined && this._mcp !== undefined && request.method === 'POST') attempt.mcp = new HttpExchange();
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }
@@ -491,6 +632,7 @@ export class HttpClientPath {
         return;
       }
       if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
+      if (attempt.calls !== undefined) attempt.mcp!.responseType(undiciHeader(response.headers, 'content-type'));
     } catch (err) {
       this._warn.warn('internal', () => `http path: ${describe(err)}`);
     }

@@ -81,6 +81,8 @@ import { withPrefix } from './views';
 import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
+// MCP calls (issue #13): the convention instrument and per-series tool bookkeeping.
+import { DEFAULT_MAX_TOOLS, McpMetrics, type McpSeries } from './mcp';
 
 /** One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
@@ -99,6 +101,8 @@ export class Series {
   readonly err: Attributes;
   /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
   errorAttrs: Map<string, Attributes> | undefined = undefined;
+  /** MCP calls of this series (lib/mcp.ts), made on the first one; dropped with the node. */
+  mcp: McpSeries | undefined = undefined;
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;
     this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
@@ -183,6 +187,8 @@ export class GatewayMetrics {
   readonly maxNodes: number;
   readonly nodeIdleTtl: number;
   readonly downAfterErrors: number;
+  /** `mcp.client.operation.duration` and the bounds on its tool names (lib/mcp.ts). */
+  readonly mcp: McpMetrics;
 
   private readonly _duration: Histogram;
   private readonly _errors: Counter;
@@ -238,6 +244,7 @@ export class GatewayMetrics {
     this.maxNodes = positive('maxNodes', options.maxNodes, DEFAULT_MAX_NODES, 1);
     this.nodeIdleTtl = positive('nodeIdleTtl', options.nodeIdleTtl, DEFAULT_NODE_IDLE_TTL_MS, 0);
     this.downAfterErrors = positive('downAfterErrors', options.downAfterErrors, 0, 0);
+    this.mcp = new McpMetrics(meter, positive('maxTools', options.maxTools, DEFAULT_MAX_TOOLS, 1));
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
     const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
@@ -555,6 +562,20 @@ export class GatewayMetrics {
     } catch (err) {
       this._internalError(err);
     }
+  }
+
+  /**
+   * An automatic attempt turned out not to be a routed call (a JSON-RPC
+   * notification, a stdio child that speaks JSON-RPC): it leaves in-flight
+   * and records nothing.
+   */
+  autoDrop(series: Series): void {
+    series.active--;
+  }
+
+  /** An error type as a bounded label value (at most MAX_ERROR_TYPES distinct, else `_OTHER`). */
+  boundedErrorType(raw: string): string {
+    return DERIVED_ERROR_TYPES.has(raw) ? raw : this._userErrorType(raw);
   }
 
   /**

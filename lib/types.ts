@@ -150,6 +150,16 @@ export interface ExecPathOptions {
   nodeFor?: (file: string, args: readonly string[], defaultNode: string) => string | undefined | null;
 }
 
+export interface McpOptions {
+  /**
+   * A JSON-RPC request over stdio with no response after this many ms ends as
+   * `error_type="timeout"` (the MCP SDK's own default request timeout is 60 s).
+   * Env `GATEWAY_METRICS_MCP_REQUEST_TIMEOUT`.
+   * @default 60000
+   */
+  requestTimeoutMs?: number;
+}
+
 export interface GatewayMetricsOptions {
   /** `service.name`. Env `OTEL_SERVICE_NAME`. */
   serviceName?: string;
@@ -227,6 +237,22 @@ export interface GatewayMetricsOptions {
    */
   exec?: ExecPathOptions | false;
   /**
+   * Time each MCP / JSON-RPC request as one routed call, over stdio (children
+   * of the exec path that speak JSON-RPC) and Streamable HTTP (POSTs of the
+   * HTTP path), also on `mcp.client.operation.duration`. `false` turns the
+   * JSON-RPC observation off: exec children are then timed per process and
+   * HTTP exchanges per exchange. Env `GATEWAY_METRICS_MCP=false`.
+   * @default {} (on)
+   */
+  mcp?: McpOptions | false;
+  /**
+   * Distinct tool and prompt names per node and transport on
+   * `mcp.client.operation.duration`; beyond it new names are recorded as
+   * `_other` (one warning). Env `GATEWAY_METRICS_MAX_TOOLS`.
+   * @default 100
+   */
+  maxTools?: number;
+  /**
    * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
    * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).
    * Env `GATEWAY_METRICS_INBOUND_HTTP`.
@@ -279,6 +305,8 @@ export interface CreateGatewayMetricsOptions {
   nodeIdleTtl?: number;
   /** @default 0 (off) */
   downAfterErrors?: number;
+  /** Distinct tool and prompt names per node and transport on `mcp.client.operation.duration`. @default 100 */
+  maxTools?: number;
   /**
    * Also record `requestBytes`/`responseBytes` into the size histograms
    * (`gateway.request.size`, `gateway.response.size`). They always go to the

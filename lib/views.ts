@@ -26,6 +26,7 @@ import {
   METRIC_HEALTH_CHECK_FAILURES,
   METRIC_HTTP_CLIENT_DURATION,
   METRIC_HTTP_SERVER_DURATION,
+  METRIC_MCP_CLIENT_OPERATION_DURATION,
   METRIC_NETWORK_IO,
   METRIC_NODE_UP,
   METRIC_REQUEST_DURATION,
@@ -37,6 +38,7 @@ import {
   METRIC_STREAMS_OPENED,
 } from './semconv';
 import type { HistogramMode } from './types';
+import { DEFAULT_MAX_TOOLS, MCP_DURATION_BUCKETS } from './mcp';
 
 export interface GatewayViewsOptions {
   /** Same as `createGatewayMetrics({ prefix })`. @default '' */
@@ -55,6 +57,8 @@ export interface GatewayViewsOptions {
   histogram?: HistogramMode;
   /** @default 1000 */
   maxNodes?: number;
+  /** Tool and prompt names per node and transport on `mcp.client.operation.duration`. @default 100 */
+  maxTools?: number;
   /**
    * Whether to include the duration Views (gateway and http.server/client).
    * `register()` leaves them out in exponential mode and sets the aggregation
@@ -100,7 +104,9 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
   }
   const maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
   if (!Number.isInteger(maxNodes) || maxNodes < 1) throw new ConfigError('maxNodes', maxNodes, 'must be a positive integer');
-  const limits = cardinalityLimits(maxNodes);
+  const maxTools = options.maxTools ?? DEFAULT_MAX_TOOLS;
+  if (!Number.isInteger(maxTools) || maxTools < 1) throw new ConfigError('maxTools', maxTools, 'must be a positive integer');
+  const limits = cardinalityLimits(maxNodes, maxTools);
   const name = (n: string) => withPrefix(prefix, n);
 
   const durationAggregation: AggregationOption =
@@ -121,6 +127,12 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
       { instrumentName: METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
       // Time to a stream's response headers: the same scale as a call's duration.
       { instrumentName: name(METRIC_STREAM_OPEN_DURATION), aggregation: durationAggregation, aggregationCardinalityLimit: limits.streams },
+      // The MCP convention metric: never prefixed, and the conventions' own bucket advice.
+      {
+        instrumentName: METRIC_MCP_CLIENT_OPERATION_DURATION,
+        aggregation: mode === 'exponential' ? durationAggregation : explicit(MCP_DURATION_BUCKETS),
+        aggregationCardinalityLimit: limits.mcp,
+      },
     );
   }
   views.push(
