@@ -75,6 +75,8 @@ interface ClientRequestInternals {
 }
 
 const CHANNELS = {
+  // MCP observation: made before the body is written (start comes after end()).
+  httpCreated: 'http.client.request.created',
   httpStart: 'http.client.request.start',
   httpResponse: 'http.client.response.finish',
   httpError: 'http.client.request.error',
@@ -217,6 +219,8 @@ export type OwnEndpoint = (host: string, port: string) => boolean;
 
 export class HttpClientPath {
   private readonly _attempts = new WeakMap<object, Attempt>();
+  /** node:http POST bodies seen since the request was created (MCP observation). */
+  private readonly _bodies = new WeakMap<object, HttpExchange>();
   private readonly _originNodes = new Map<string, string | null>();
   private readonly _warn = new RateLimitedWarner();
   private _enabled = false;
@@ -247,6 +251,7 @@ export class HttpClientPath {
     dc.subscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
     dc.subscribe(CHANNELS.undiciError, this._onUndiciError);
     if (this._mcp !== undefined) {
+      dc.subscribe(CHANNELS.httpCreated, this._onHttpCreated);
       dc.subscribe(CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent);
       dc.subscribe(CHANNELS.undiciBodySent, this._onUndiciBodySent);
       dc.subscribe(CHANNELS.undiciBodyChunkReceived, this._onUndiciBodyChunkReceived);
@@ -265,6 +270,7 @@ export class HttpClientPath {
     dc.unsubscribe(CHANNELS.undiciTrailers, this._onUndiciTrailers);
     dc.unsubscribe(CHANNELS.undiciError, this._onUndiciError);
     if (this._mcp !== undefined) {
+      dc.unsubscribe(CHANNELS.httpCreated, this._onHttpCreated);
       dc.unsubscribe(CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent);
       dc.unsubscribe(CHANNELS.undiciBodySent, this._onUndiciBodySent);
       dc.unsubscribe(CHANNELS.undiciBodyChunkReceived, this._onUndiciBodyChunkReceived);
@@ -393,30 +399,42 @@ export class HttpClientPath {
     }
   }
 
-  /** Observe a node:http request body through its own write()/end() (the caller's arguments and results untouched). */
-  private _tapRequestBody(request: ClientRequest, attempt: Attempt): void {
-    const exchange = (attempt.mcp = new HttpExchange());
-    const path = this;
-    const write = request.write;
-    const end = request.end;
-    request.write = function (this: ClientRequest, ...args: unknown[]) {
-      try {
-        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
-      } catch (err) {
-        path._warn.warn('internal', () => `http path: ${describe(err)}`);
-      }
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as ClientRequest['write'];
-    request.end = function (this: ClientRequest, ...args: unknown[]) {
-      try {
-        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
-        path._classify(attempt);
-      } catch (err) {
-        path._warn.warn('internal', () => `http path: ${describe(err)}`);
-      }
-      return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
-    } as ClientRequest['end'];
-  }
+  /**
+   * Observe a node:http POST body through the request's own write()/end()
+   * (the caller's arguments and results untouched). Installed when the request
+   * is created: Node publishes `http.client.request.start` only from the
+   * request's _finish(), after end().
+   */
+  private readonly _onHttpCreated = (message: unknown): void => {
+    try {
+      const request = (message as { request: ClientRequest }).request;
+      if (request.method !== 'POST') return;
+      const exchange = new HttpExchange();
+      this._bodies.set(request, exchange);
+      const path = this;
+      const write = request.write;
+      const end = request.end;
+      request.write = function (this: ClientRequest, ...args: unknown[]) {
+        try {
+          if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+        } catch (err) {
+          path._warn.warn('internal', () => `http path: ${describe(err)}`);
+        }
+        return (write as (...a: unknown[]) => boolean).apply(this, args);
+      } as ClientRequest['write'];
+      request.end = function (this: ClientRequest, ...args: unknown[]) {
+        try {
+          if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+          exchange.bodyEnd();
+        } catch (err) {
+          path._warn.warn('internal', () => `http path: ${describe(err)}`);
+        }
+        return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
+      } as ClientRequest['end'];
+    } catch (err) {
+      this._warn.warn('internal', () => `http path: ${describe(err)}`);
+    }
+  };
 
   /** Feed a node:http response body to the exchange, through push() like _countBody. */
   private _tapResponseBody(response: IncomingMessage, exchange: HttpExchange): void {
@@ -493,9 +511,16 @@ export class HttpClientPath {
         ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
         : undefined;
       if (this._mcp !== undefined && request.method === 'DELETE' && request.getHeader(MCP_SESSION_HEADER) !== undefined) return;
+      // The body is complete by now: a POST of JSON-RPC notifications only is no call at all.
+      const exchange = this._bodies.get(request);
+      if (exchange !== undefined) exchange.bodyEnd();
+      if (exchange?.kind === 'none') return;
       const attempt = this._begin(request, node, requestBytes);
       if (attempt === undefined) return;
-      if (this._mcp !== undefined && request.method === 'POST') this._tapRequestBody(request, attempt);
+      if (exchange !== undefined) {
+        attempt.mcp = exchange;
+        this._classify(attempt);
+      }
       const r = request as unknown as ClientRequestInternals;
       // A timeout is armed (option, setTimeout(), or the agent's): learn whether
       // it fired, since the destroy that usually follows reads as a reset.
