@@ -86,7 +86,7 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
     const missing = await c.callTool({ name: 'missing' }).then(() => undefined, (e: { code?: number }) => e);
     expect(missing?.code).to.equal(-32602);
     await c.getPrompt({ name: 'greet' });
-    const counted = JSON.parse((await c.callTool({ name: 'counts' })).content[0].text) as Record<string, number>;
+    const counted = JSON.parse((((await c.callTool({ name: 'counts' })).content) as { text: string }[])[0]!.text) as Record<string, number>;
     // Wait for the session's GET event stream, then look at an idle session.
     await waitFor('the GET stream', async () => (methods.includes('GET') ? true : undefined), 5000, 20);
     let rm = await h.collect();
@@ -150,9 +150,9 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
     await new Promise(res => setTimeout(res, 200));
     const rm = await h.collect();
     await c.close().catch(() => {});
-    const crash = point(rm, M, { ...node, 'gen_ai.tool.name': 'crash' });
+    const crash = point<Histogram>(rm, M, { ...node, 'gen_ai.tool.name': 'crash' });
     expect(crash.attributes['error.type']).to.equal('connection_reset');
-    expect((crash.value as Histogram).count).to.equal(1);
+    expect(crash.value.count).to.equal(1);
     expect(point(rm, E, { ...node, 'error.type': 'connection_reset' }).value).to.equal(1);
     expect(point(rm, A, node).value).to.equal(0);
   });

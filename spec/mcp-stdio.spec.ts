@@ -73,7 +73,7 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
     await c.getPrompt({ name: 'greet' });
     const missing = await c.callTool({ name: 'missing' }).then(() => undefined, (e: { code?: number }) => e);
     expect(missing?.code).to.equal(-32602);
-    const counted = JSON.parse((await c.callTool({ name: 'counts' })).content[0].text) as Record<string, number>;
+    const counted = JSON.parse((((await c.callTool({ name: 'counts' })).content) as { text: string }[])[0]!.text) as Record<string, number>;
     expect(counted).to.deep.equal({
       'tools/list': 1, 'tools/call echo': 2, 'tools/call fail': 1, 'prompts/get greet': 1, 'tools/call missing': 1, 'tools/call counts': 1,
     });
@@ -97,7 +97,7 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
     // initialize is the SDK's handshake (handled inside the server SDK, so not in its counts); the
     // notifications/initialized that follows it is no call.
     expect(mcp({ 'mcp.method.name': 'initialize' })).to.equal(1);
-    expect(points(rm, M).map(p => p.attributes['mcp.method.name']).filter(m => m.startsWith('notifications/'))).to.deep.equal([]);
+    expect(points(rm, M).map(p => String(p.attributes['mcp.method.name'])).filter(m => m.startsWith('notifications/'))).to.deep.equal([]);
     expect(total(rm, M)).to.equal(8);
 
     // Exact label sets of the outcomes.
