@@ -8,8 +8,9 @@
  * `HEAD_BYTES` (already held) and its last `TAIL_BYTES` (4 KiB), copy nothing
  * else, and read the few fields we need from those two ends with anchored
  * patterns (see readLong()). A 10 MB response line therefore costs one scan
- * for its newline and at most 68 KiB of copies, never a second copy of the
- * 10 MB. Per observed stream at most HEAD_BYTES + TAIL_BYTES are held.
+ * for its newline and the decoding of 8 KiB, never a copy of the 10 MB. Per
+ * observed stream, views of at most HEAD_BYTES + TAIL_BYTES are held (keeping
+ * the chunks they sit in alive until the line ends).
  *
  * Why both ends: the MCP SDK writes `{ result, jsonrpc, id }` and
  * `{ method, params, jsonrpc, id }` (JSON.stringify of objects built in that
@@ -21,6 +22,12 @@
 export const HEAD_BYTES = 64 * 1024;
 /** Of a longer line, this many of its last bytes are kept too. */
 export const TAIL_BYTES = 4 * 1024;
+/**
+ * Of a longer line, this many of its first bytes are read (the anchored
+ * patterns need the first keys only): decoding and scanning all 64 KiB of
+ * every long line took most of the 0.3 ms per MB the framing cost.
+ */
+export const LONG_HEAD_BYTES = 4 * 1024;
 /** Longest method / tool / prompt name we keep; longer ones are cut (labels are bounded). */
 export const MAX_NAME_LENGTH = 256;
 
@@ -97,7 +104,7 @@ export class LineFramer {
   flush(): void {
     if (this._length === 0) return;
     const line: Line = this._long
-      ? { head: decode(this._parts), tail: decode(this._tail), long: true, length: this._length }
+      ? { head: decode(firstBytes(this._parts, LONG_HEAD_BYTES)), tail: decode(this._tail), long: true, length: this._length }
       : { text: decode(this._parts), long: false };
     this._parts = [];
     this._held = 0;
@@ -129,19 +136,21 @@ export class LineFramer {
     this._length += n;
     if (!this._long) {
       const room = HEAD_BYTES - this._held;
+      // Views, not copies: a pipe hands each read its own buffer, and a
+      // written chunk must not be changed by the app while it is queued.
       if (n <= room) {
-        // Copied: the caller's chunk may be reused once push() returns.
-        this._parts.push(copy(slice(chunk, start, end)));
+        this._parts.push(slice(chunk, start, end));
         this._held += n;
         return;
       }
-      if (room > 0) this._parts.push(copy(slice(chunk, start, start + room)));
+      if (room > 0) this._parts.push(slice(chunk, start, start + room));
       this._held = HEAD_BYTES;
       this._long = true;
     }
-    // Long line: keep only its last TAIL_BYTES.
+    // Long line: keep views of its last TAIL_BYTES (at most the last two chunks
+    // stay referenced); they are copied once, when the line ends.
     const from = Math.max(start, end - TAIL_BYTES);
-    this._tail.push(copy(slice(chunk, from, end)));
+    this._tail.push(slice(chunk, from, end));
     this._tailHeld += end - from;
     while (this._tail.length > 1 && this._tailHeld - chunkLength(this._tail[0]!) >= TAIL_BYTES) {
       this._tailHeld -= chunkLength(this._tail.shift()!);
@@ -149,9 +158,18 @@ export class LineFramer {
   }
 }
 
-function copy(c: Chunk): Chunk {
-  return typeof c === 'string' ? c : Buffer.from(c);
+function firstBytes(parts: Chunk[], n: number): Chunk[] {
+  const out: Chunk[] = [];
+  let left = n;
+  for (const p of parts) {
+    if (left <= 0) break;
+    const len = chunkLength(p);
+    out.push(len <= left ? p : slice(p, 0, left));
+    left -= len;
+  }
+  return out;
 }
+
 
 /** What the observation needs of one JSON-RPC message. */
 export interface Message {
@@ -308,6 +326,35 @@ export function readLong(head: string, tail: string): Read {
 
 export function readLine(line: Line): Read {
   return line.long ? readLong(line.head, line.tail) : readText(line.text);
+}
+
+const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
+
+/**
+ * A response in the MCP SDK's shape, `{"result":…,"jsonrpc":"2.0","id":…}`,
+ * read without JSON.parse: a JSON.parse of a 50 KB tool result costs about
+ * ten times the decoding it needs, and the outcome is in the first and last
+ * bytes. `"isError"` outside a string can only be a key, so when the text
+ * holds it anywhere but as the closing key of the result, or the shape is
+ * anything else, undefined sends the line to readText().
+ */
+export function readSdkResponse(text: string): Read | undefined {
+  if (!HEAD_RESULT.test(text)) return undefined;
+  const tail = text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text;
+  const id = idOf(TAIL_ID.exec(tail));
+  if (id === undefined || !TAIL_JSONRPC_ID.test(tail)) return undefined;
+  let isError = false;
+  if (text.includes('"isError"')) {
+    if (!TAIL_IS_ERROR.test(tail)) return undefined;
+    isError = true;
+  }
+  return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError }] };
+}
+
+/** A line expected to hold responses (a server's stdout, an HTTP answer). */
+export function readAnswer(line: Line): Read {
+  if (line.long) return readLong(line.head, line.tail);
+  return readSdkResponse(line.text) ?? readText(line.text);
 }
 
 /**

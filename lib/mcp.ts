@@ -28,7 +28,7 @@
  */
 import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from './diag';
-import { LineFramer, SseReader, readLine, type Line, type Message, type Read } from './jsonrpc';
+import { LineFramer, SseReader, readAnswer, readLine, type Line, type Message, type Read } from './jsonrpc';
 import type { GatewayMetrics, Series } from './metrics';
 import {
   ATTR_ERROR_TYPE,
@@ -336,7 +336,7 @@ export class StdioObserver {
       return;
     }
     if (!line.long && line.text.trim() === '') return;
-    const read = readLine(line);
+    const read = readAnswer(line);
     if (!read.ok) {
       this._badLine('stdout', read, line);
       return;
@@ -482,7 +482,7 @@ export class HttpExchange {
 
   private _answer(line: Line): void {
     if (!line.long && line.text.trim() === '') return;
-    const read = readLine(line);
+    const read = readAnswer(line);
     if (!read.ok) return;
     for (const m of read.messages) {
       if (!m.response) continue;

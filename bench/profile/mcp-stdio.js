@@ -8,7 +8,8 @@
 // stdout with a 'data' listener and a line splitter as the MCP SDK does. It
 // reports its own CPU (user + system, process.cpuUsage) per call. Variants,
 // one process each per round, rotated across rounds:
-//   off   no exec path at all
+//   off   the package and the SDK loaded (a MeterProvider, gateway metrics),
+//         no exec path: the same heap, so the difference is the observation
 //   on    exec path + JSON-RPC observation (nodeFor → 'agent-1'): each call is
 //         two SDK records, the framing and parsing of both lines
 // Part A: `--calls` small calls (tools/call, a ~80 byte answer), CPU µs per call.
@@ -47,32 +48,36 @@ process.stdin.on('data', d => {
 
 async function gateway(variant, calls, bigCalls, mb) {
   const dist = path.join(ROOT, 'dist');
-  if (variant === 'on') {
-    const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
-    class Reader extends MetricReader {
-      constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
-      async onShutdown() {}
-      async onForceFlush() {}
-    }
-    const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-    const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
-    const { McpTracker } = require(path.join(dist, 'mcp.js'));
-    const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
-    new ExecInstrumentation(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
+  const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
+  class Reader extends MetricReader {
+    constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
+    async onShutdown() {}
+    async onForceFlush() {}
   }
+  const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
+  const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
+  const { McpTracker } = require(path.join(dist, 'mcp.js'));
+  const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
+  if (variant === 'on') new ExecInstrumentation(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
-  // The client side, the same in both variants: Buffer chunks, split on '\n' (the MCP SDK's ReadBuffer).
-  let pending = Buffer.alloc(0);
+  // The client side, the same in both variants: Buffer chunks, split on '\n', one
+  // concat per line (the MCP SDK's ReadBuffer concatenates per chunk, whose
+  // quadratic copying of a 1 MB line would drown the difference measured here).
+  let parts = [];
   let waiting;
   child.stdout.on('data', chunk => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    const nl = pending.indexOf(10);
-    if (nl !== -1) {
-      pending = pending.subarray(nl + 1);
-      const w = waiting;
-      waiting = undefined;
-      w();
+    const nl = chunk.indexOf(10);
+    if (nl === -1) {
+      parts.push(chunk);
+      return;
     }
+    parts.push(chunk.subarray(0, nl));
+    const line = Buffer.concat(parts);
+    parts = [chunk.subarray(nl + 1)];
+    if (line.length === 0) return;
+    const w = waiting;
+    waiting = undefined;
+    w();
   });
   let id = 0;
   const call = bytes => new Promise(resolve => {
