@@ -12,7 +12,8 @@ export {
 } from './config';
 export { kubectlExecNodeFor, parseKubectlExec, type PodNodeMap } from './exec-path';
 export { errorTypeOf } from './errors';
-export { bucketQuantile, type GatewayStats, type SeriesStats, type LatencyQuantiles } from './stats';
+export { bucketQuantile, type GatewayStats, type SeriesStats, type ToolStats, type LatencyQuantiles } from './stats';
+export { MCP_DURATION_BUCKETS, DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './mcp';
 export type { HealthCheckOptions } from './health';
 export * as semconv from './semconv';
 export type {
@@ -26,6 +27,7 @@ export type {
   HistogramMode,
   HostPortMap,
   HttpPathOptions,
+  McpOptions,
   MeasureOptions,
   OtlpOptions,
   OtlpProtocol,

@@ -244,6 +244,9 @@ export function readText(text: string): Read {
   const c = text.charCodeAt(first);
   // `{` or `[`: anything else is not JSON-RPC, and JSON.parse would only throw.
   if (c !== 123 && c !== 91) return first === text.length ? { ok: true, messages: [] } : NOT_JSON;
+  // Every JSON-RPC 2.0 message names its version: a JSON body of some other
+  // API (a POST the HTTP path sees) is not parsed at all.
+  if (!text.includes('"jsonrpc"')) return NOT_JSONRPC;
   let value: unknown;
   try {
     value = JSON.parse(text);

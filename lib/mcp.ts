@@ -393,6 +393,8 @@ export class StdioObserver {
     this._in.reset();
     for (const call of this._open.values()) this._tracker.end(call, errorType, undefined);
     this._open.clear();
+    // Writes after the exit (they fail with EPIPE) start no call.
+    this.state = 'off';
   }
 }
 

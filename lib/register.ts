@@ -381,6 +381,9 @@ class Registration implements GatewayOtel {
     } else {
       logger.info('exec path: off');
     }
+    logger.info(config.mcp === undefined
+      ? 'MCP (JSON-RPC) observation: off (children timed per process, HTTP per exchange)'
+      : `MCP (JSON-RPC) observation: on (each JSON-RPC request over stdio or Streamable HTTP is a call; stdio request timeout ${config.mcp.requestTimeoutMs} ms; mcp: false or GATEWAY_METRICS_MCP=false turns it off)`);
     if (config.inboundHttp) {
       try {
         const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
