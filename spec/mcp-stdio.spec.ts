@@ -188,6 +188,52 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
   });
 });
 
+describe('MCP over stdio: @modelcontextprotocol/server-everything (third-party server), zero config', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let exec: ExecInstrumentation;
+
+  beforeEach(() => {
+    h = harness();
+    exec = new ExecInstrumentation(h.metrics, {}, new McpTracker(h.metrics, 60_000));
+    exec.enable();
+  });
+  afterEach(async () => {
+    exec.disable();
+    await h.shutdown();
+  });
+
+  it('each request on the package\'s node; an unknown tool is what the server really answers', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const transport = new StdioClientTransport({
+      command: NODE, args: [resolve(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'], stderr: 'ignore',
+    });
+    const c = new Client({ name: 'spec', version: '1.0.0' });
+    await c.connect(transport);
+    await c.listTools();
+    for (const message of ['a', 'b', 'c']) await c.callTool({ name: 'echo', arguments: { message } });
+    // The server's answer, as the client sees it: a JSON-RPC error code or a result with isError.
+    const unknown = await c.callTool({ name: 'no-such-tool' }).then(
+      r => (r.isError === true ? 'tool_error' : 'success'),
+      (e: { code?: unknown }) => (typeof e.code === 'number' ? String(e.code) : 'no code'),
+    );
+    await c.close();
+    await new Promise(r => setTimeout(r, 200));
+    const rm = await h.collect();
+    const node = { node: '@modelcontextprotocol/server-everything', transport: 'exec' };
+    expect(points<Histogram>(rm, M).map(p => `${p.attributes.node} ${p.attributes['mcp.method.name']} ${p.attributes['gen_ai.tool.name'] ?? '-'} ${p.attributes['error.type'] ?? 'ok'} ${p.value.count}`).sort()).to.deep.equal([
+      `${node.node} initialize - ok 1`,
+      `${node.node} tools/call echo ok 3`,
+      `${node.node} tools/call no-such-tool ${unknown} 1`,
+      `${node.node} tools/list - ok 1`,
+    ]);
+    expect(unknown).to.match(/^-?[0-9]+$|^tool_error$/);
+    expect(total(rm, D, node)).to.equal(6);
+    expect(point(rm, A, node).value).to.equal(0);
+  });
+});
+
 describe('MCP over stdio: bad input (hand-written peer)', function () {
   this.timeout(30_000);
   let h: Harness;
