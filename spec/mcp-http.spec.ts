@@ -218,3 +218,56 @@ describe('MCP over Streamable HTTP: node:http client, JSON answers', function ()
     expect(point(rm, A, node).value).to.equal(0);
   });
 });
+
+describe('MCP over Streamable HTTP: a batch POST (fetch) to a hand-written JSON-RPC server', () => {
+  let h: Harness;
+  let path: HttpClientPath;
+  let server: http.Server;
+  let port: number;
+
+  beforeEach(async () => {
+    // Answers a batch with a JSON array: a result for id 1, a JSON-RPC error for id "two".
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify([
+          { jsonrpc: '2.0', id: 'two', error: { code: -32601, message: 'Method not found' } },
+          { jsonrpc: '2.0', id: 1, result: { content: [] } },
+        ]));
+      });
+    });
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+    h = harness();
+    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    path.enable();
+  });
+  afterEach(async () => {
+    path.disable();
+    await new Promise<void>(r => server.close(() => r()));
+    await h.shutdown();
+  });
+
+  it('each request of the batch is one call with its own outcome; the notification in it is none', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'a' } },
+        { jsonrpc: '2.0', method: 'notifications/progress' },
+        { jsonrpc: '2.0', id: 'two', method: 'tools/list' },
+      ]),
+    });
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.have.length(2);
+    await new Promise(r => setTimeout(r, 50));
+    const rm = await h.collect();
+    const node = { node: `127.0.0.1:${port}`, transport: 'http' };
+    expect(points<Histogram>(rm, M).map(p => `${p.attributes['mcp.method.name']} ${p.attributes['gen_ai.tool.name'] ?? '-'} ${p.attributes['error.type'] ?? 'ok'} ${p.value.count}`).sort())
+      .to.deep.equal(['tools/call a ok 1', 'tools/list - -32601 1']);
+    expect(histogram(rm, D, { ...node, status: 'success' }).count).to.equal(1);
+    expect(histogram(rm, D, { ...node, status: 'error' }).count).to.equal(1);
+    expect(point(rm, A, node).value).to.equal(0);
+  });
+});
