@@ -25,7 +25,7 @@ import {
 } from './checks';
 import { logger, describe } from './diag';
 import { KNOWN_GATEWAY_ENV, O, knownKeys, type OptionRow } from './options';
-import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from './types';
+import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, McpOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from './types';
 
 export {
   DEFAULT_DURATION_BUCKETS,
@@ -39,6 +39,8 @@ export {
   DEFAULT_EXPORT_TIMEOUT_MS,
   DEFAULT_STATUS_SLOW_P95_SECONDS,
   DEFAULT_STATUS_ERROR_PERCENT,
+  DEFAULT_MAX_TOOLS,
+  DEFAULT_MCP_REQUEST_TIMEOUT_MS,
   KNOWN_GATEWAY_ENV,
 } from './options';
 export { checkBuckets, checkPrefix, sanitizeName, parseHostPortNodes, parseResourceAttributes } from './checks';
@@ -109,6 +111,9 @@ export interface ResolvedConfig {
   readonly http: ResolvedHttpPath | undefined;
   /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
+  /** The JSON-RPC observation (mcp.ts), or undefined when it is off. */
+  readonly mcp: { readonly requestTimeoutMs: number } | undefined;
+  readonly maxTools: number;
   readonly inboundHttp: boolean;
   readonly runtimeMetrics: boolean;
   readonly processMetrics: boolean;
@@ -262,6 +267,18 @@ function resolveExec(value: unknown, r: Resolver): Readonly<ExecPathOptions> | u
     throw new ConfigError('exec.nodeFor', o.nodeFor, 'must be a function (file, args, defaultNode) => node | undefined');
   }
   return Object.freeze({ nodeFor: o.nodeFor });
+}
+
+function resolveMcp(value: unknown, r: Resolver): { readonly requestTimeoutMs: number } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) {
+    if (!r.leaf(O.mcp, undefined)) return undefined;
+  } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('mcp', value, 'must be an object { requestTimeoutMs? }, or false to turn the JSON-RPC observation off');
+  }
+  const o = (value ?? {}) as Partial<McpOptions>;
+  rejectUnknownKeys('mcp', o as Record<string, unknown>, knownKeys('mcp'));
+  return Object.freeze({ requestTimeoutMs: r.leaf(O.mcpRequestTimeout, o.requestTimeoutMs) });
 }
 
 function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly ExporterName[] {
@@ -428,6 +445,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
 
   const http = resolveHttp(opts.http, r);
   const exec = resolveExec(opts.exec, r);
+  const mcp = resolveMcp(opts.mcp, r);
+  const maxTools = r.leaf(O.maxTools, opts.maxTools);
   const inboundHttp = r.leaf(O.inboundHttp, opts.inboundHttp);
   const runtimeMetrics = r.leaf(O.runtimeMetrics, opts.runtimeMetrics);
   const processMetrics = r.leaf(O.processMetrics, opts.processMetrics);
@@ -453,6 +472,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     downAfterErrors,
     http,
     exec,
+    mcp,
+    maxTools,
     inboundHttp,
     runtimeMetrics,
     processMetrics,

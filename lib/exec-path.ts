@@ -36,6 +36,8 @@ import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
 import { TRANSPORT_EXEC } from './semconv';
 import type { ExecPathOptions } from './types';
 import { VERSION } from './version';
+// MCP calls over stdio (issue #13).
+import { ERROR_TYPE_CHILD_EXIT, StdioObserver, type McpTracker, type ObservedChild } from './mcp';
 
 export { parseKubectlExec, shellWords } from './exec-node';
 
@@ -118,10 +120,14 @@ export class ExecInstrumentation extends InstrumentationBase {
   private readonly _warn = new RateLimitedWarner();
   private _patchedExports: typeof childProcess | undefined;
 
-  constructor(metrics: GatewayMetrics, options: ExecPathOptions) {
+  private _mcp: McpTracker | undefined;
+
+  /** @param mcp the JSON-RPC observation, or undefined when it is off (per-process timing only). */
+  constructor(metrics: GatewayMetrics, options: ExecPathOptions, mcp?: McpTracker) {
     super('otel-gateway-metrics/exec', VERSION, { enabled: false });
     this._metrics = metrics;
     this._nodeFor = options.nodeFor;
+    this._mcp = mcp;
   }
 
   /**
@@ -222,6 +228,13 @@ export class ExecInstrumentation extends InstrumentationBase {
 
   private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined): void {
     try {
+      // MCP (issue #13): a child that speaks JSON-RPC on stdio is timed per
+      // request; its process attempt then leaves in-flight and records nothing.
+      let observer: StdioObserver | undefined;
+      if (this._mcp !== undefined) {
+        const o = new StdioObserver(this._mcp, series.nodeEntry.name, () => this._metrics.autoDrop(series));
+        if (o.attach(child as unknown as ObservedChild)) observer = o;
+      }
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       if (timeout !== undefined) {
@@ -235,6 +248,11 @@ export class ExecInstrumentation extends InstrumentationBase {
         else if (timedOut && (signal !== null || code !== 0 || (timeout!.byExeca && child.killed))) errorType = 'timeout';
         else if (signal !== null) errorType = 'signal';
         else if (code !== 0) errorType = 'exit_nonzero';
+        if (observer !== undefined) {
+          const on = observer.state === 'on';
+          observer.close(errorType === 'spawn_error' || errorType === 'timeout' ? errorType : ERROR_TYPE_CHILD_EXIT);
+          if (on) return;
+        }
         this._end(series, t0, errorType);
       });
     } catch (err) {

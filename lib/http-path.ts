@@ -5,9 +5,11 @@
  * Built on Node's diagnostics channels rather than
  * @opentelemetry/instrumentation-http: that one does not see fetch, cannot add
  * a node attribute, and costs 30–35% of a proxy's throughput on this machine
- * (BENCHMARKS.md). Subscribing patches no module; the one thing replaced is
- * `push` on a response whose length is not declared, to count its body bytes
- * without a 'data' listener (see _countBody). Unsubscribing undoes the rest.
+ * (BENCHMARKS.md). Subscribing patches no module. Per call, on the call's own
+ * objects only: `push` of a response whose length is not declared (to count
+ * its bytes, or read a JSON-RPC answer, without a 'data' listener), and
+ * `write`/`end` of a POST's request (to read the JSON-RPC method). Each
+ * wrapper passes its arguments and result through unchanged.
  *
  * The node is the real destination: the `host:port` the request connects to
  * (default port filled in, IPv6 as `[addr]:port`), the same key for node:http
@@ -35,6 +37,8 @@ import type { GatewayMetrics } from './metrics';
 import type { Series } from './series-registry';
 import { disableScope, enableScope } from './scope';
 import { TRANSPORT_HTTP } from './semconv';
+// MCP Streamable HTTP (issue #13): the JSON-RPC requests of a POST are the routed calls.
+import { HttpExchange, outcomeOf, type McpCall, type McpTracker } from './mcp';
 
 interface Attempt {
   series: Series;
@@ -45,6 +49,9 @@ interface Attempt {
   responseBytes: number | undefined;
   /** The request's own timeout fired ('timeout' event): a destroy that follows is a timeout. */
   timedOut: boolean;
+  /** JSON-RPC in the body of a POST (MCP observation on), and the calls it carries. */
+  mcp: HttpExchange | undefined;
+  calls: McpCall[] | undefined;
 }
 
 /** Minimal shape of undici's request object in its diagnostics messages. */
@@ -53,6 +60,7 @@ interface UndiciRequest {
   path?: unknown;
   method?: unknown;
   body?: unknown;
+  headers?: unknown;
   upgrade?: unknown;
   /** Set by fetch from the extracted body (its body itself is an async generator). */
   contentLength?: unknown;
@@ -72,6 +80,8 @@ interface ClientRequestInternals {
 }
 
 const CHANNELS = {
+  // MCP observation: made before the body is written (start comes after end()).
+  httpCreated: 'http.client.request.created',
   httpStart: 'http.client.request.start',
   httpResponse: 'http.client.response.finish',
   httpError: 'http.client.request.error',
@@ -79,7 +89,14 @@ const CHANNELS = {
   undiciHeaders: 'undici:request:headers',
   undiciTrailers: 'undici:request:trailers',
   undiciError: 'undici:request:error',
+  // MCP observation: request and response body chunks (undici 7, also bundled with Node 24).
+  undiciBodyChunkSent: 'undici:request:bodyChunkSent',
+  undiciBodySent: 'undici:request:bodySent',
+  undiciBodyChunkReceived: 'undici:request:bodyChunkReceived',
 } as const;
+
+/** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
+const MCP_SESSION_HEADER = 'mcp-session-id';
 
 /** Bound on the origin → node cache (host:port maps stay small; URLs with many hosts must not grow it). */
 const ORIGIN_CACHE_MAX = 1024;
@@ -207,6 +224,8 @@ export type OwnEndpoint = (host: string, port: string) => boolean;
 
 export class HttpClientPath {
   private readonly _attempts = new WeakMap<object, Attempt>();
+  /** node:http POST bodies seen since the request was created (MCP observation). */
+  private readonly _bodies = new WeakMap<object, HttpExchange>();
   private readonly _originNodes = new Map<string, string | null>();
   private readonly _warn = new RateLimitedWarner();
   private _enabled = false;
@@ -215,6 +234,8 @@ export class HttpClientPath {
   constructor(
     private readonly _metrics: GatewayMetrics,
     private readonly _config: ResolvedHttpPath,
+    /** The JSON-RPC observation, or undefined when it is off (each exchange is one call). */
+    private readonly _mcp?: McpTracker,
   ) {}
 
   /** Requests to this destination are the package's own (scrapes of its endpoint): never recorded. */
@@ -234,9 +255,13 @@ export class HttpClientPath {
     };
   }
 
-  /** Channel → handler, subscribed and unsubscribed in one loop (instrumentation-undici's ListenerRecord list). */
+  /**
+   * Channel → handler, subscribed and unsubscribed in one loop
+   * (instrumentation-undici's ListenerRecord list). The body channels only
+   * matter to the JSON-RPC observation.
+   */
   private _listeners(): readonly (readonly [string, (message: unknown) => void])[] {
-    return [
+    const listeners: [string, (message: unknown) => void][] = [
       [CHANNELS.httpStart, this._onHttpStart],
       [CHANNELS.httpResponse, this._onHttpResponse],
       [CHANNELS.httpError, this._onHttpError],
@@ -245,6 +270,15 @@ export class HttpClientPath {
       [CHANNELS.undiciTrailers, this._onUndiciTrailers],
       [CHANNELS.undiciError, this._onUndiciError],
     ];
+    if (this._mcp !== undefined) {
+      listeners.push(
+        [CHANNELS.httpCreated, this._onHttpCreated],
+        [CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent],
+        [CHANNELS.undiciBodySent, this._onUndiciBodySent],
+        [CHANNELS.undiciBodyChunkReceived, this._onUndiciBodyChunkReceived],
+      );
+    }
+    return listeners;
   }
 
   enable(): void {
@@ -311,6 +345,8 @@ export class HttpClientPath {
       requestBytes,
       responseBytes: undefined,
       timedOut: false,
+      mcp: undefined,
+      calls: undefined,
     };
     this._attempts.set(key, attempt);
     return attempt;
@@ -337,8 +373,113 @@ export class HttpClientPath {
     } else if (clientAborted) errorType = attempt.timedOut ? 'timeout' : 'aborted';
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
     const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
+    if (attempt.calls !== undefined) {
+      this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
+      return;
+    }
     this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes);
   }
+
+  // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
+
+  /**
+   * Each JSON-RPC request of the body is one call, ended with the exchange:
+   * a transport failure first gives its type to every call; otherwise the
+   * response with the call's id decides (error code, tool_error), and without
+   * one the HTTP status does, as for any exchange.
+   */
+  private _finishCalls(attempt: Attempt, calls: McpCall[], failed: boolean, exchangeType: string | undefined, code: number | undefined): void {
+    const exchange = attempt.mcp!;
+    exchange.responseEnd();
+    calls.forEach((call, i) => {
+      let type = exchangeType;
+      let rpcCode: number | undefined;
+      const response = failed ? undefined : exchange.responseTo(exchange.requests[i]!);
+      if (response !== undefined) ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
+      // Bytes belong to the exchange: counted once, with its first call.
+      this._mcp!.end(call, type, rpcCode, statusClass, i === 0 ? attempt.requestBytes : undefined, i === 0 ? attempt.responseBytes : undefined);
+    });
+  }
+
+  /** The request body is complete: its JSON-RPC requests become the calls, or the exchange is none. */
+  private _classify(attempt: Attempt): void {
+    const exchange = attempt.mcp;
+    if (exchange === undefined || attempt.done || attempt.calls !== undefined) return;
+    exchange.bodyEnd();
+    if (exchange.kind === 'none') {
+      // Notifications or responses only: not a routed call.
+      attempt.done = true;
+      this._metrics.autoDrop(attempt.series);
+    } else if (exchange.kind === 'requests') {
+      // The exchange's own in-flight count becomes the first call's.
+      attempt.calls = exchange.requests.map((m, i) => this._mcp!.begin(attempt.series, m, i === 0, attempt.t0));
+    }
+  }
+
+  /**
+   * Observe a node:http POST body through the request's own write()/end()
+   * (the caller's arguments and results untouched). Installed when the request
+   * is created: Node publishes `http.client.request.start` only from the
+   * request's _finish(), after end().
+   */
+  private readonly _onHttpCreated = this._guarded((message: unknown): void => {
+    const request = (message as { request: ClientRequest }).request;
+    if (request.method !== 'POST') return;
+    const exchange = new HttpExchange();
+    this._bodies.set(request, exchange);
+    const path = this;
+    const write = request.write;
+    const end = request.end;
+    request.write = function (this: ClientRequest, ...args: unknown[]) {
+      try {
+        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+      } catch (err) {
+        path._warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as ClientRequest['write'];
+    request.end = function (this: ClientRequest, ...args: unknown[]) {
+      try {
+        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
+        exchange.bodyEnd();
+      } catch (err) {
+        path._warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
+    } as ClientRequest['end'];
+  });
+
+  /** Feed a node:http response body to the exchange, through push() like _countBody. */
+  private _tapResponseBody(response: IncomingMessage, exchange: HttpExchange): void {
+    exchange.responseType(typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined);
+    const push = response.push;
+    const warn = this._warn;
+    response.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
+      try {
+        exchange.responseChunk(chunk, encoding);
+      } catch (err) {
+        warn.warn('internal', () => `http path: ${describe(err)}`);
+      }
+      return push.call(this, chunk, encoding);
+    };
+  }
+
+  private readonly _onUndiciBodyChunkSent = this._guarded((message: unknown): void => {
+    const { request, chunk } = message as { request: object; chunk: unknown };
+    this._attempts.get(request)?.mcp?.body(chunk);
+  });
+
+  private readonly _onUndiciBodySent = this._guarded((message: unknown): void => {
+    const attempt = this._attempts.get((message as { request: object }).request);
+    if (attempt !== undefined) this._classify(attempt);
+  });
+
+  private readonly _onUndiciBodyChunkReceived = this._guarded((message: unknown): void => {
+    const { request, chunk } = message as { request: object; chunk: unknown };
+    const attempt = this._attempts.get(request);
+    if (attempt?.calls !== undefined) attempt.mcp!.responseChunk(chunk);
+  });
 
   /** The attempt is a long-lived stream: not a call (see the top of this file). */
   private _stream(attempt: Attempt): void {
@@ -370,8 +511,17 @@ export class HttpClientPath {
     const requestBytes = this._config.sizes
       ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
       : undefined;
+    if (this._mcp !== undefined && request.method === 'DELETE' && request.getHeader(MCP_SESSION_HEADER) !== undefined) return;
+    // The body is complete by now: a POST of JSON-RPC notifications only is no call at all.
+    const exchange = this._bodies.get(request);
+    if (exchange !== undefined) exchange.bodyEnd();
+    if (exchange?.kind === 'none') return;
     const attempt = this._begin(request, node, requestBytes);
     if (attempt === undefined) return;
+    if (exchange !== undefined) {
+      attempt.mcp = exchange;
+      this._classify(attempt);
+    }
     const r = request as unknown as ClientRequestInternals;
     // A timeout is armed (option, setTimeout(), or the agent's): learn whether
     // it fired, since the destroy that usually follows reads as a reset.
@@ -411,6 +561,7 @@ export class HttpClientPath {
       if (declared !== undefined) attempt.responseBytes = declared;
       else this._countBody(response, attempt);
     }
+    if (attempt.calls !== undefined) this._tapResponseBody(response, attempt.mcp!);
     // One listener: 'close' follows 'end' at once (autoDestroy), and also
     // comes when the body is cut short; `complete` tells the two apart.
     // A body cut short after the client's own destroy: ClientRequest.destroy()
@@ -465,7 +616,9 @@ export class HttpClientPath {
       const [protocol, host, port] = splitOrigin(origin);
       node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
     }
-    this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
+    if (this._mcp !== undefined && request.method === 'DELETE' && undiciHeader(request.headers, MCP_SESSION_HEADER) !== undefined) return;
+    const attempt = this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
+    if (attempt !== undefined && this._mcp !== undefined && request.method === 'POST') attempt.mcp = new HttpExchange();
   });
 
   /** Zero config and host:port maps: the node depends on the origin alone, so cache it. */
@@ -489,6 +642,7 @@ export class HttpClientPath {
       return;
     }
     if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
+    if (attempt.calls !== undefined) attempt.mcp!.responseType(undiciHeader(response.headers, 'content-type'));
   });
 
   // A subscriber that throws surfaces as an uncaught exception in the host

@@ -13,7 +13,8 @@ export {
   ConfigError,
 } from './config';
 export { kubectlExecNodeFor, type PodNodeMap } from './exec-path';
-export { type GatewayStats, type SeriesStats, type LatencyQuantiles } from './stats';
+export { type GatewayStats, type SeriesStats, type ToolStats, type LatencyQuantiles } from './stats';
+export { MCP_DURATION_BUCKETS, DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './mcp';
 export type { HealthCheckOptions } from './health';
 export * as semconv from './semconv';
 export type { Status } from './semconv';
@@ -29,6 +30,7 @@ export type {
   HostPortMap,
   HttpPathOptions,
   InstrumentOptions,
+  McpOptions,
   MeasureOptions,
   NodeTrackingOptions,
   OtlpOptions,

@@ -4,6 +4,8 @@
  * derived from them (so nothing is silently folded into `otel_metric_overflow`).
  */
 
+import { MAX_MCP_METHODS } from './mcp';
+
 /** Longest accepted node / transport / error type (a Kubernetes node name is at most 253). */
 export const MAX_LABEL_LENGTH = 256;
 /** Distinct transports; beyond it a new transport is recorded as `_other`. */
@@ -30,13 +32,16 @@ export interface CardinalityLimits {
   readonly healthFailures: number;
   readonly size: number;
   readonly streams: number;
+  /** mcp.client.operation.duration: methods + tool/prompt names, by outcome. */
+  readonly mcp: number;
 }
+
 
 /**
  * Series bounds per instrument: (maxNodes + `_other`) × (transports + `_other`)
  * × the third label's values, plus one for the SDK's own overflow series.
  */
-export function cardinalityLimits(maxNodes: number): CardinalityLimits {
+export function cardinalityLimits(maxNodes: number, maxTools = 100): CardinalityLimits {
   const n = maxNodes + 1;
   const t = MAX_TRANSPORTS + 1;
   const e = MAX_ERROR_TYPES + 1;
@@ -51,5 +56,8 @@ export function cardinalityLimits(maxNodes: number): CardinalityLimits {
     healthFailures: n + 1,
     size: n * t + 1,
     streams: n * t + 1,
+    // (methods + names + the two _other) × (success + error types); the JSON-RPC
+    // code rides along with its error type, one value per type.
+    mcp: n * t * (MAX_MCP_METHODS + maxTools + 2) * (e + 1) + 1,
   });
 }

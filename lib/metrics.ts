@@ -63,10 +63,12 @@ import type {
   WrapOptions,
 } from './types';
 import { withPrefix } from './semconv';
-import { ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
+import { DERIVED_ERROR_TYPES, ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
 import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
+// MCP calls (issue #13): the convention instrument and per-series tool bookkeeping.
+import { McpMetrics } from './mcp';
 
 
 export type EndTimer = (options?: EndOptions) => number;
@@ -94,6 +96,8 @@ export class GatewayMetrics {
   readonly maxNodes: number;
   readonly nodeIdleTtl: number;
   readonly downAfterErrors: number;
+  /** @internal `mcp.client.operation.duration` and the bounds on its tool names (lib/mcp.ts). */
+  readonly mcp: McpMetrics;
 
   private readonly _duration: Histogram;
   private readonly _errors: Counter;
@@ -134,6 +138,7 @@ export class GatewayMetrics {
     this.nodeIdleTtl = checkOption(O.nodeIdleTtl, options.nodeIdleTtl);
     this.downAfterErrors = checkOption(O.downAfterErrors, options.downAfterErrors);
     this._registry = new SeriesRegistry(this.maxNodes, this.nodeIdleTtl, this._warn);
+    this.mcp = new McpMetrics(meter, checkOption(O.maxTools, options.maxTools));
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
     const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
@@ -451,6 +456,21 @@ export class GatewayMetrics {
     } catch (err) {
       this._internalError(err);
     }
+  }
+
+  /**
+   * @internal
+   * An automatic attempt turned out not to be a routed call (a JSON-RPC
+   * notification, a stdio child that speaks JSON-RPC): it leaves in-flight
+   * and records nothing.
+   */
+  autoDrop(series: Series): void {
+    series.active--;
+  }
+
+  /** @internal An error type as a bounded label value (at most MAX_ERROR_TYPES distinct, else `_OTHER`). */
+  boundedErrorType(raw: string): string {
+    return DERIVED_ERROR_TYPES.has(raw) ? raw : this._registry.userErrorType(raw);
   }
 
   /**

@@ -59,6 +59,10 @@ export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
 export const DEFAULT_STATUS_SLOW_P95_SECONDS = 1;
 /** … or whose error percentage is above this: the threshold of examples/alerts.yml's HighGatewayErrorRate. */
 export const DEFAULT_STATUS_ERROR_PERCENT = 5;
+/** Distinct tool and prompt names per node and transport on mcp.client.operation.duration; beyond it `_other`. */
+export const DEFAULT_MAX_TOOLS = 100;
+/** The MCP SDK's own default request timeout (DEFAULT_REQUEST_TIMEOUT_MSEC in its shared/protocol). */
+export const DEFAULT_MCP_REQUEST_TIMEOUT_MS = 60_000;
 /** maxNodes above this is refused: each live node costs series on every instrument (README, cardinality budget). */
 export const MAX_NODES_LIMIT = 1_000_000;
 
@@ -104,6 +108,8 @@ const nodeCount = (v: unknown) => checkPositiveInt(v, MAX_NODES_LIMIT);
 const positiveMs = (v: unknown) => checkPositiveInt(v);
 const nonNegMs = (v: unknown) => checkNonNegInt(v);
 const errorCount = (v: unknown) => checkNonNegInt(v, 1_000_000);
+const toolCount = (v: unknown) => checkPositiveInt(v, 100_000);
+const requestMs = (v: unknown) => checkPositiveInt(v, 86_400_000);
 const seconds = checkThreshold(86_400);
 const percent = checkThreshold(100);
 
@@ -207,6 +213,12 @@ export const O = {
   }),
   exec: flag('exec', 'GATEWAY_METRICS_EXEC', true, '`false`: no automatic exec path (on by default, zero config)'),
   execNodeFor: info('exec.nodeFor', [], '', '`(file, args, defaultNode) => node`; `undefined` excludes a child'),
+  mcp: flag('mcp', 'GATEWAY_METRICS_MCP', true,
+    '`false`: no JSON-RPC observation (exec children timed per process, HTTP per exchange); the option takes `false` or `{ requestTimeoutMs }`'),
+  mcpRequestTimeout: numeric('mcp.requestTimeoutMs', 'GATEWAY_METRICS_MCP_REQUEST_TIMEOUT', requestMs, intEnv(requestMs), DEFAULT_MCP_REQUEST_TIMEOUT_MS,
+    'ms after which a stdio JSON-RPC request with no response ends as `timeout`'),
+  maxTools: numeric('maxTools', 'GATEWAY_METRICS_MAX_TOOLS', toolCount, intEnv(toolCount), DEFAULT_MAX_TOOLS,
+    'tool and prompt names per node and transport on `mcp.client.operation.duration` before new ones become `_other`'),
   inboundHttp: flag('inboundHttp', 'GATEWAY_METRICS_INBOUND_HTTP', false, 'inbound `http.server.request.duration` via instrumentation-http'),
   runtimeMetrics: flag('runtimeMetrics', 'GATEWAY_METRICS_RUNTIME_METRICS', true, 'event loop, heap and GC metrics'),
   processMetrics: flag('processMetrics', 'GATEWAY_METRICS_PROCESS_METRICS', true, 'uptime, start time, CPU and memory'),

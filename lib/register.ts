@@ -25,6 +25,7 @@ import { PrometheusSerializer } from './exposition';
 import { HttpClientPath, keyHost, type OwnEndpoint } from './http-path';
 import { cardinalityLimits } from './limits';
 import { createGatewayMetrics, GatewayMetrics } from './metrics';
+import { McpTracker } from './mcp';
 import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from './delta-readers';
 import { ProcessMetrics } from './process-metrics';
 import { ATTR_NODE, SCOPE_NAME } from './semconv';
@@ -235,7 +236,7 @@ class Registration implements GatewayOtel {
     attrs['service.instance.id'] ??= randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
 
-    const limits = cardinalityLimits(config.maxNodes);
+    const limits = cardinalityLimits(config.maxNodes, config.maxTools);
     const readers: IMetricReader[] = [];
     const exporters = config.sdkDisabled ? [] : config.exporters;
     // Every reader collects in delta and forgets idle nodes (cumulative.ts says
@@ -282,6 +283,7 @@ class Registration implements GatewayOtel {
       healthCheckBuckets: config.healthCheckBuckets,
       sizeBuckets: config.sizeBuckets,
       maxNodes: config.maxNodes,
+      maxTools: config.maxTools,
       histogram: 'explicit',
       // Exponential mode: no View on the duration instruments, so each reader's
       // own aggregation selector decides (Prometheus explicit, OTLP exponential).
@@ -304,6 +306,7 @@ class Registration implements GatewayOtel {
       maxNodes: config.maxNodes,
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
+      maxTools: config.maxTools,
       sizeHistograms: config.http?.sizes === 'histogram',
     }, true);
     // Fold the SDK's deltas into the Prometheus store on a timer too: until a
@@ -373,13 +376,13 @@ class Registration implements GatewayOtel {
     }
     logger.info(httpModeLine(config));
     if (config.http !== undefined) {
-      const httpPath = new HttpClientPath(this.metrics, config.http);
+      const httpPath = new HttpClientPath(this.metrics, config.http, this._mcpTracker());
       this._httpPath = httpPath;
       httpPath.enable();
       this._disposers.push(() => httpPath.disable());
     }
     if (config.exec !== undefined) {
-      const exec = new ExecInstrumentation(this.metrics, config.exec);
+      const exec = new ExecInstrumentation(this.metrics, config.exec, this._mcpTracker());
       exec.enable();
       this._disposers.push(() => exec.disable());
       logger.info(config.exec.nodeFor === undefined
@@ -388,6 +391,9 @@ class Registration implements GatewayOtel {
     } else {
       logger.info('exec path: off');
     }
+    logger.info(config.mcp === undefined
+      ? 'MCP (JSON-RPC) observation: off (children timed per process, HTTP per exchange)'
+      : `MCP (JSON-RPC) observation: on (each JSON-RPC request over stdio or Streamable HTTP is a call; stdio request timeout ${config.mcp.requestTimeoutMs} ms; mcp: false or GATEWAY_METRICS_MCP=false turns it off)`);
     if (config.inboundHttp) {
       try {
         const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
@@ -407,6 +413,14 @@ class Registration implements GatewayOtel {
         logger.warn(`inbound HTTP metrics unavailable: ${describe(err)}`);
       }
     }
+  }
+
+  private _mcp: McpTracker | undefined;
+
+  /** The JSON-RPC observation shared by the exec and HTTP paths, or undefined when `mcp` is off. */
+  private _mcpTracker(): McpTracker | undefined {
+    if (this.config.mcp === undefined) return undefined;
+    return (this._mcp ??= new McpTracker(this.metrics, this.config.mcp.requestTimeoutMs));
   }
 
   async stats(): Promise<GatewayStats> {

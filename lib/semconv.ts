@@ -18,6 +18,30 @@ export const METRIC_STREAMS_OPENED = 'gateway.streams.opened' as const;
 export const METRIC_NETWORK_IO = 'gateway.network.io' as const;
 export const METRIC_STREAM_OPEN_DURATION = 'gateway.stream.open.duration' as const;
 
+/**
+ * MCP calls (issue #13): the semantic conventions' client operation duration
+ * (GenAI / MCP conventions, development status). Never prefixed.
+ */
+export const METRIC_MCP_CLIENT_OPERATION_DURATION = 'mcp.client.operation.duration' as const;
+export const ATTR_MCP_METHOD_NAME = 'mcp.method.name' as const;
+export const ATTR_GEN_AI_TOOL_NAME = 'gen_ai.tool.name' as const;
+export const ATTR_GEN_AI_PROMPT_NAME = 'gen_ai.prompt.name' as const;
+/** `execute_tool` on tools/call, as the conventions recommend. */
+export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name' as const;
+/** The JSON-RPC error code, as a string. */
+export const ATTR_RPC_RESPONSE_STATUS_CODE = 'rpc.response.status_code' as const;
+/** `pipe` for stdio, `tcp` for HTTP. */
+export const ATTR_NETWORK_TRANSPORT = 'network.transport' as const;
+export const MCP_INSTRUMENT = {
+  kind: 'histogram',
+  unit: 's',
+  description: 'Duration of each MCP (JSON-RPC) request routed to a backend node, from the request to its response.',
+  attributes: [
+    'node', 'transport', ATTR_MCP_METHOD_NAME, ATTR_GEN_AI_TOOL_NAME, ATTR_GEN_AI_PROMPT_NAME, ATTR_GEN_AI_OPERATION_NAME,
+    'error.type', ATTR_RPC_RESPONSE_STATUS_CODE, ATTR_NETWORK_TRANSPORT,
+  ],
+} as const;
+
 /** Instruments of other packages that our duration View also covers. */
 export const METRIC_HTTP_SERVER_DURATION = 'http.server.request.duration' as const;
 export const METRIC_HTTP_CLIENT_DURATION = 'http.client.request.duration' as const;
@@ -65,6 +89,9 @@ export const ERROR_TYPES = [
   'exit_nonzero',
   'signal',
   'spawn_error',
+  // MCP calls (lib/mcp.ts): a tools/call result with isError, a stdio request open when its child exited.
+  'tool_error',
+  'child_exit',
   ERROR_TYPE_OTHER,
 ] as const;
 export type DerivedErrorType = (typeof ERROR_TYPES)[number];

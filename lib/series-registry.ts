@@ -23,6 +23,7 @@ import {
   STATUS_SUCCESS,
 } from './semconv';
 import type { AttemptLabels } from './types';
+import type { McpSeries } from './mcp';
 
 /** @internal One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
@@ -41,6 +42,8 @@ export class Series {
   readonly err: Attributes;
   /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
   errorAttrs: Map<string, Attributes> | undefined = undefined;
+  /** MCP calls of this series (mcp.ts), made on the first one; dropped with the node. */
+  mcp: McpSeries | undefined = undefined;
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;
     this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });

@@ -15,7 +15,11 @@ import {
 import type { GatewayMetrics } from './metrics';
 import type { NodeEntry } from './series-registry';
 import {
+  ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_MCP_METHOD_NAME,
+  METRIC_MCP_CLIENT_OPERATION_DURATION,
   ATTR_NODE,
   ATTR_STATUS,
   ATTR_TRANSPORT,
@@ -33,6 +37,17 @@ export interface LatencyQuantiles {
   p99: number | null;
 }
 
+/** One tool of a node × transport, from `mcp.client.operation.duration` (tools/call only). */
+export interface ToolStats {
+  tool: string;
+  requests: number;
+  errors: number;
+  /** errors / requests; 0 when there were no requests. */
+  errorRate: number;
+  inFlight: number;
+  latency: LatencyQuantiles;
+}
+
 export interface SeriesStats {
   node: string;
   transport: string;
@@ -46,6 +61,8 @@ export interface SeriesStats {
   /** Fallbacks away from this node's transport (gateway_fallbacks_total{from_transport}). */
   fallbacks: number;
   latency: LatencyQuantiles;
+  /** Series that carried MCP tools/call requests: per tool, sorted by name. */
+  tools?: ToolStats[];
 }
 
 export interface GatewayStats {
@@ -122,6 +139,70 @@ function findMetric(rm: ResourceMetrics, name: string): MetricData | undefined {
   return undefined;
 }
 
+/** (node, transport) → tools, from the MCP metric's tools/call points and the live in-flight counts. */
+function toolStats(metrics: GatewayMetrics, rm: ResourceMetrics): Map<string, Map<string, Bucketed & { inFlight: number }>> {
+  const out = new Map<string, Map<string, Bucketed & { inFlight: number }>>();
+  const perSeries = (node: string, transport: string) => {
+    const key = `${node}\u0000${transport}`;
+    let m = out.get(key);
+    if (m === undefined) out.set(key, (m = new Map()));
+    return m;
+  };
+  const mcp = findMetric(rm, METRIC_MCP_CLIENT_OPERATION_DURATION);
+  if (mcp !== undefined && mcp.dataPointType === DataPointType.HISTOGRAM) {
+    for (const dp of mcp.dataPoints as DataPoint<Histogram>[]) {
+      const a = dp.attributes;
+      const node = a[ATTR_NODE];
+      const transport = a[ATTR_TRANSPORT];
+      const tool = a[ATTR_GEN_AI_TOOL_NAME];
+      if (a[ATTR_MCP_METHOD_NAME] !== 'tools/call' || typeof node !== 'string' || typeof transport !== 'string' || typeof tool !== 'string') continue;
+      if (!metrics.isLiveNode(node)) continue;
+      const m = perSeries(node, transport);
+      let b = m.get(tool);
+      if (b === undefined) {
+        b = { boundaries: dp.value.buckets.boundaries, counts: dp.value.buckets.counts.map(() => 0), count: 0, errors: 0, inFlight: 0 };
+        m.set(tool, b);
+      }
+      dp.value.buckets.counts.forEach((c, i) => (b!.counts[i] = (b!.counts[i] ?? 0) + c));
+      b.count += dp.value.count;
+      if (a[ATTR_ERROR_TYPE] !== undefined) b.errors += dp.value.count;
+    }
+  }
+  // In flight now: tools with calls open, also before their first finished.
+  const entries = [...metrics.nodeEntries()];
+  if (metrics.otherEntry !== undefined) entries.push(metrics.otherEntry);
+  for (const entry of entries) {
+    for (const [transport, s] of entry.transports) {
+      if (s.mcp === undefined) continue;
+      for (const op of new Set(s.mcp.ops.values())) {
+        if (op.method !== 'tools/call' || op.name === undefined || op.inFlight === 0) continue;
+        const m = perSeries(entry.name, transport);
+        let b = m.get(op.name);
+        if (b === undefined) m.set(op.name, (b = { boundaries: [], counts: [0], count: 0, errors: 0, inFlight: 0 }));
+        b.inFlight += op.inFlight;
+      }
+    }
+  }
+  return out;
+}
+
+function withTools(tools: Map<string, Bucketed & { inFlight: number }> | undefined): { tools?: ToolStats[] } {
+  if (tools === undefined || tools.size === 0) return {};
+  const list: ToolStats[] = [];
+  for (const [tool, b] of tools) {
+    list.push({
+      tool,
+      requests: b.count,
+      errors: b.errors,
+      errorRate: b.count === 0 ? 0 : b.errors / b.count,
+      inFlight: b.inFlight,
+      latency: b.count === 0 ? { p50: null, p95: null, p99: null } : quantiles(b),
+    });
+  }
+  list.sort((a, b) => (a.tool < b.tool ? -1 : a.tool > b.tool ? 1 : 0));
+  return { tools: list };
+}
+
 export async function computeStats(metrics: GatewayMetrics, reader: MetricReader | undefined, startedAt: number): Promise<GatewayStats> {
   if (reader === undefined) throw new Error('the stats view needs the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)');
   const { resourceMetrics } = await reader.collect();
@@ -157,6 +238,8 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
     }
   }
 
+  const tools = toolStats(metrics, resourceMetrics);
+
   const entries = new Map<string, NodeEntry>();
   for (const e of metrics.nodeEntries()) entries.set(e.name, e);
   if (metrics.otherEntry !== undefined) entries.set(metrics.otherEntry.name, metrics.otherEntry);
@@ -176,6 +259,7 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
       up: entry?.up ?? null,
       fallbacks: fallbacksFrom.get(`${b.node}\u0000${b.transport}`) ?? 0,
       latency: quantiles(b),
+      ...withTools(tools.get(`${b.node}\u0000${b.transport}`)),
     });
   }
   // Series with calls in flight but none finished yet.
@@ -186,6 +270,7 @@ export async function computeStats(metrics: GatewayMetrics, reader: MetricReader
         node: entry.name, transport, requests: 0, errors: 0, errorRate: 0, inFlight: s.active,
         up: entry.up ?? null, fallbacks: fallbacksFrom.get(`${entry.name}\u0000${transport}`) ?? 0,
         latency: { p50: null, p95: null, p99: null },
+        ...withTools(tools.get(`${entry.name}\u0000${transport}`)),
       });
     }
   }

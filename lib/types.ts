@@ -151,6 +151,16 @@ export interface ExecPathOptions {
   nodeFor?: (file: string, args: readonly string[], defaultNode: string) => string | undefined | null;
 }
 
+export interface McpOptions {
+  /**
+   * A JSON-RPC request over stdio with no response after this many ms ends as
+   * `error_type="timeout"` (the MCP SDK's own default request timeout is 60 s).
+   * Env `GATEWAY_METRICS_MCP_REQUEST_TIMEOUT`.
+   * @default 60000
+   */
+  requestTimeoutMs?: number;
+}
+
 /**
  * The shape of the gateway instruments: names and buckets. register(),
  * createGatewayMetrics() and gatewayViews() take the same options, with the
@@ -186,6 +196,13 @@ export interface InstrumentOptions {
    * @default 1000
    */
   maxNodes?: number;
+  /**
+   * Distinct tool and prompt names per node and transport on
+   * `mcp.client.operation.duration`; beyond it new names are recorded as
+   * `_other` (one warning). Env `GATEWAY_METRICS_MAX_TOOLS`.
+   * @default 100
+   */
+  maxTools?: number;
 }
 
 /** How nodes are tracked: register() and createGatewayMetrics(). */
@@ -240,6 +257,15 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
    * @default {} (on, zero config)
    */
   exec?: ExecPathOptions | false;
+  /**
+   * Time each MCP / JSON-RPC request as one routed call, over stdio (children
+   * of the exec path that speak JSON-RPC) and Streamable HTTP (POSTs of the
+   * HTTP path), also on `mcp.client.operation.duration`. `false` turns the
+   * JSON-RPC observation off: exec children are then timed per process and
+   * HTTP exchanges per exchange. Env `GATEWAY_METRICS_MCP=false`.
+   * @default {} (on)
+   */
+  mcp?: McpOptions | false;
   /**
    * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
    * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).

@@ -18,6 +18,7 @@ import { withPrefix } from './semconv';
 import type { GatewayViewsOptions } from './types';
 
 export type { GatewayViewsOptions } from './types';
+import { MCP_DURATION_BUCKETS } from './mcp';
 
 // The AggregationType enum values, identical in sdk-metrics 2.x and 3.x (checked
 // by spec/sdk-lines.spec.ts against both).
@@ -40,7 +41,8 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
   const sizeBuckets = checkOption(O.sizeBuckets, options.sizeBuckets);
   const mode = checkOption(O.histogram, options.histogram);
   const maxNodes = checkOption(O.maxNodes, options.maxNodes);
-  const limits = cardinalityLimits(maxNodes);
+  const maxTools = checkOption(O.maxTools, options.maxTools);
+  const limits = cardinalityLimits(maxNodes, maxTools);
   const name = (n: string) => withPrefix(prefix, n);
 
   const durationAggregation: AggregationOption =
@@ -61,6 +63,12 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
       { instrumentName: sc.METRIC_HTTP_CLIENT_DURATION, aggregation: durationAggregation },
       // Time to a stream's response headers: the same scale as a call's duration.
       { instrumentName: name(sc.METRIC_STREAM_OPEN_DURATION), aggregation: durationAggregation, aggregationCardinalityLimit: limits.streams },
+      // The MCP convention metric: never prefixed, and the conventions' own bucket advice.
+      {
+        instrumentName: sc.METRIC_MCP_CLIENT_OPERATION_DURATION,
+        aggregation: mode === 'exponential' ? durationAggregation : explicit(MCP_DURATION_BUCKETS),
+        aggregationCardinalityLimit: limits.mcp,
+      },
     );
   }
   views.push(

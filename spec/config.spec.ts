@@ -45,6 +45,9 @@ describe('config: resolveConfig(options, env)', () => {
     // The exec path is on, in zero-config mode (no nodeFor).
     expect(c.exec).to.deep.equal({});
     expect(Object.isFrozen(c.exec)).to.equal(true);
+    // The JSON-RPC (MCP) observation is on, with the MCP SDK's 60 s request timeout.
+    expect(c.mcp).to.deep.equal({ requestTimeoutMs: 60000 });
+    expect(c.maxTools).to.equal(100);
     expect(Object.isFrozen(c)).to.equal(true);
     expect(Object.isFrozen(c.prometheus)).to.equal(true);
     expect(diag.all()).to.deep.equal([]);
@@ -211,6 +214,11 @@ describe('config: resolveConfig(options, env)', () => {
       ['exec.nodeFor', { exec: { nodeFor: 'kubectl' as never } }, 'exec.nodeFor', /"kubectl"/],
       ['exec: true', { exec: true as never }, 'exec', /true.*object \{ nodeFor\? \}, or false/],
       ['exec: a function', { exec: (() => 'n') as never }, 'exec', /must be an object/],
+      ['mcp: true', { mcp: true as never }, 'mcp', /true.*requestTimeoutMs\? \}, or false/],
+      ['mcp.requestTimeoutMs', { mcp: { requestTimeoutMs: 0 } }, 'mcp.requestTimeoutMs', /0/],
+      ['unknown mcp option', { mcp: { timeout: 5 } } as never, 'mcp.timeout', /unknown option/],
+      ['maxTools', { maxTools: 0 }, 'maxTools', /0/],
+      ['maxTools not an integer', { maxTools: 2.5 }, 'maxTools', /2\.5/],
       ['inboundHttp', { inboundHttp: 'yes' as never }, 'inboundHttp', /"yes"/],
       ['runtimeMetrics', { runtimeMetrics: 1 as never }, 'runtimeMetrics', /1/],
       ['processMetrics', { processMetrics: null as never }, 'processMetrics', /null/],
@@ -279,6 +287,9 @@ describe('config: resolveConfig(options, env)', () => {
       ['GATEWAY_METRICS_MAX_NODES', 'lots', c => c.maxNodes, 1000],
       ['GATEWAY_METRICS_NODE_IDLE_TTL', '10m', c => c.nodeIdleTtl, 600000],
       ['GATEWAY_METRICS_DOWN_AFTER_ERRORS', 'three', c => c.downAfterErrors, 0],
+      ['GATEWAY_METRICS_MAX_TOOLS', '0', c => c.maxTools, 100],
+      ['GATEWAY_METRICS_MCP', 'off', c => c.mcp, { requestTimeoutMs: 60000 }],
+      ['GATEWAY_METRICS_MCP_REQUEST_TIMEOUT', '30s', c => c.mcp?.requestTimeoutMs, 60000],
       ['GATEWAY_METRICS_HTTP_NODES', 'no-equals-sign', c => c.http?.mode, 'zero-config'],
       ['GATEWAY_METRICS_HTTP', 'off', c => c.http?.mode, 'zero-config'],
       ['GATEWAY_METRICS_INBOUND_HTTP', 'yes', c => c.inboundHttp, false],
@@ -324,6 +335,16 @@ describe('config: resolveConfig(options, env)', () => {
       expect(resolveConfig({ exec: false }, { GATEWAY_METRICS_EXEC: 'true' }).exec).to.equal(undefined);
       expect(resolveConfig({ exec: { nodeFor: undefined } }, {}).exec).to.deep.equal({});
       expect(diag.warn).to.have.length(1);
+    });
+    it('GATEWAY_METRICS_MCP / _MAX_TOOLS / _MCP_REQUEST_TIMEOUT: env applies, an option wins', () => {
+      expect(resolveConfig({}, { GATEWAY_METRICS_MCP: 'false' }).mcp).to.equal(undefined);
+      expect(resolveConfig({ mcp: {} }, { GATEWAY_METRICS_MCP: 'false' }).mcp).to.deep.equal({ requestTimeoutMs: 60000 });
+      expect(resolveConfig({ mcp: false }, { GATEWAY_METRICS_MCP: 'true' }).mcp).to.equal(undefined);
+      expect(resolveConfig({}, { GATEWAY_METRICS_MCP_REQUEST_TIMEOUT: '5000' }).mcp).to.deep.equal({ requestTimeoutMs: 5000 });
+      expect(resolveConfig({ mcp: { requestTimeoutMs: 100 } }, { GATEWAY_METRICS_MCP_REQUEST_TIMEOUT: '5000' }).mcp).to.deep.equal({ requestTimeoutMs: 100 });
+      expect(resolveConfig({}, { GATEWAY_METRICS_MAX_TOOLS: '7' }).maxTools).to.equal(7);
+      expect(resolveConfig({ maxTools: 3 }, { GATEWAY_METRICS_MAX_TOOLS: '7' }).maxTools).to.equal(3);
+      expect(diag.warn).to.deep.equal([]);
     });
     it('GATEWAY_METRICS_PREFIX with invalid characters is sanitized like a Collector would', () => {
       const c = resolveConfig({}, { GATEWAY_METRICS_PREFIX: 'my-app.v2' });

@@ -1,25 +1,23 @@
 /**
- * supergateway (stdio → Streamable HTTP, stateless) as a real process under
- * the `--require` entry with no configuration, @modelcontextprotocol/
+ * supergateway (stdio → Streamable HTTP) as a real process under the
+ * `--require` entry with no configuration, @modelcontextprotocol/
  * server-everything as its stdio server, driven by the MCP SDK's Streamable
- * HTTP client. Zero config must record each HTTP request on a node named
- * after the stdio server.
+ * HTTP client. Its stdio children speak JSON-RPC, so each request supergateway
+ * writes to a child is one call on a node named after the stdio server, timed
+ * to the child's answer; the children's lifetimes are no samples.
  *
  * What to expect, from supergateway's stateless gateway
  * (dist/gateways/stdioToStatelessStreamableHttp.js): every POST to /mcp
- * spawns one child (`spawn(stdioCmd, { shell: true, detached: true })`),
- * writes an `initialize` to it before the forwarded message (unless the
- * message is the initialize itself), and answers. GET and DELETE answer 405
- * and spawn nothing. The exec path records one sample per child process
- * (spawn to close), so one sample per POST: the auto-initialize and the
- * forwarded message share their child's sample. How each child ends decides
- * its status, and supergateway ends them two ways:
- * - after a request's reply (`initialize`, `tools/list`, `tools/call`) it
- *   sends SIGTERM to the child's process group (`release()` → `stop()`):
- *   `status="error"`, `error_type="signal"`, which is how the process ended;
- * - after a notification (`notifications/initialized`) it ends the child's
- *   stdin and lets it exit (`hasOneWayMessage` → `child.stdin.end()`): the
- *   server exits 0, `status="success"`.
+ * spawns one child (`spawn(stdioCmd, { shell: true, detached: true })`) and
+ * writes an `initialize` request to it before the forwarded message (unless
+ * the message is the initialize itself), then `notifications/initialized`,
+ * then the message. GET and DELETE answer 405 and spawn nothing. Each child is
+ * ended once its POST is answered: SIGTERM to its process group after a
+ * request's reply, stdin EOF after a notification. Neither is an error: no
+ * request is open by then.
+ *
+ * The stateful gateway (`--stateful`) keeps one child per session, so the
+ * session's requests are calls on one child and nothing is in flight between them.
  */
 import { expect } from 'chai';
 import { resolve } from 'node:path';
@@ -37,7 +35,7 @@ describe('supergateway stateless stdio→Streamable HTTP under --require, no con
   this.timeout(60_000);
   after(() => stopAll(2000));
 
-  it('records one exec sample per POST on the stdio server\'s package name', async () => {
+  it('times each request supergateway writes to a child, on the stdio server\'s package name; no sample per child', async () => {
     const [mcpPort, metricsPort] = await freePorts(2);
     const gateway = startProcess('supergateway', NODE, [
       '--require', resolve(ROOT, 'dist/register-entry.js'),
@@ -76,28 +74,93 @@ describe('supergateway stateless stdio→Streamable HTTP under --require, no con
     // The SDK also tries the GET event stream once (405 from a stateless gateway).
     expect(sent.POST).to.equal(4);
 
-    // Each child is recorded at its 'close', after supergateway's SIGTERM reached it.
+    // initialize (the client's), then one auto-initialize per later POST, tools/list, tools/call.
     const node = { node: NODE_NAME, transport: 'exec' };
-    const parsed = await waitFor('every child recorded and none in flight', async () => {
+    const parsed = await waitFor('every call recorded and none in flight', async () => {
       const { parsed: p } = await scrape(metricsUrl);
       const recorded = sumOf(p, 'gateway_request_duration_seconds_count', node);
       const active = sumOf(p, 'gateway_requests_active', node);
-      return recorded === sent.POST && active === 0 ? p : undefined;
+      return recorded === 6 && active === 0 ? p : undefined;
     }, 15_000, 200);
-
-    // 3 requests ended by SIGTERM, 1 notification ended by stdin EOF (see above).
-    expect(series(parsed, 'gateway_request_duration_seconds_count')).to.deep.equal([
-      `${NODE_NAME}/exec/error 3`,
-      `${NODE_NAME}/exec/success 1`,
-    ]);
-    expect(series(parsed, 'gateway_request_errors_total', 'error_type')).to.deep.equal([
-      `${NODE_NAME}/exec/signal 3`,
+    expect(series(parsed, 'gateway_request_duration_seconds_count')).to.deep.equal([`${NODE_NAME}/exec/success 6`]);
+    expect(find(parsed, 'gateway_request_errors_total')).to.deep.equal([]);
+    expect(mcpCalls(parsed)).to.deep.equal([
+      `${NODE_NAME} initialize - - 4`,
+      `${NODE_NAME} tools/call echo - 1`,
+      `${NODE_NAME} tools/list - - 1`,
     ]);
     expect(sumOf(parsed, 'gateway_requests_active', node)).to.equal(0);
     // No other node: supergateway starts nothing else, and the package's own endpoint is not a call.
     expect([...new Set(find(parsed, 'gateway_request_duration_seconds_count').map(s => s.labels.node))]).to.deep.equal([NODE_NAME]);
   });
 });
+
+describe('supergateway --stateful stdio→Streamable HTTP under --require, no configuration', function () {
+  this.timeout(60_000);
+  after(() => stopAll(2000));
+
+  it('times each request of the session on its one child; nothing in flight while idle, the child\'s life no sample', async () => {
+    const [mcpPort, metricsPort] = await freePorts(2);
+    const gateway = startProcess('supergateway-stateful', NODE, [
+      '--require', resolve(ROOT, 'dist/register-entry.js'),
+      'node_modules/supergateway/dist/index.js',
+      '--stdio', `"${NODE}" ${SERVER} stdio`,
+      '--outputTransport', 'streamableHttp',
+      '--stateful',
+      '--port', String(mcpPort),
+      '--healthEndpoint', '/healthz',
+    ], {
+      env: childEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }),
+      lifetimeMs: 55_000,
+    });
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await waitForHttp200('the metrics endpoint', metricsUrl, 20_000, gateway);
+    await waitForHttp200('supergateway', `http://127.0.0.1:${mcpPort}/healthz`, 20_000, gateway);
+
+    const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${mcpPort}/mcp`));
+    const client = new Client({ name: 'spec', version: '1.0.0' });
+    await client.connect(transport);
+    await client.listTools();
+    for (const message of ['a', 'b']) await client.callTool({ name: 'echo', arguments: { message } });
+    const unknown = await client.callTool({ name: 'no-such-tool' }).then(r => r, (e: { code?: number }) => e);
+
+    const node = { node: NODE_NAME, transport: 'exec' };
+    const idle = await waitFor('the session idle and its calls recorded', async () => {
+      const { parsed: p } = await scrape(metricsUrl);
+      return sumOf(p, 'gateway_request_duration_seconds_count', node) === 5 ? p : undefined;
+    }, 15_000, 200);
+    // The child lives on, and holds nothing in flight.
+    expect(sumOf(idle, 'gateway_requests_active', node)).to.equal(0);
+    const calls = mcpCalls(idle);
+    expect(calls.filter(c => !c.includes('no-such-tool'))).to.deep.equal([
+      `${NODE_NAME} initialize - - 1`,
+      `${NODE_NAME} tools/call echo - 2`,
+      `${NODE_NAME} tools/list - - 1`,
+    ]);
+    // What server-everything really answers for an unknown tool, as the client saw it.
+    const seen = 'code' in (unknown as object) && typeof (unknown as { code?: unknown }).code === 'number'
+      ? String((unknown as { code: number }).code)
+      : (unknown as { isError?: boolean }).isError === true ? 'tool_error' : '-';
+    expect(calls.filter(c => c.includes('no-such-tool'))).to.deep.equal([`${NODE_NAME} tools/call no-such-tool ${seen} 1`]);
+    expect(seen).to.not.equal('-');
+
+    await transport.terminateSession();
+    await client.close();
+    // The session's end stops the child: still no sample for its lifetime, no error.
+    await new Promise(r => setTimeout(r, 1000));
+    const { parsed } = await scrape(metricsUrl);
+    expect(sumOf(parsed, 'gateway_request_duration_seconds_count', node)).to.equal(5);
+    expect(sumOf(parsed, 'gateway_requests_active', node)).to.equal(0);
+    expect(find(parsed, 'gateway_request_errors_total').map(s => s.labels.error_type)).to.deep.equal(seen === '-' ? [] : [seen]);
+  });
+});
+
+/** `node method tool error_type count` of mcp_client_operation_duration_seconds, sorted. */
+function mcpCalls(p: Parsed): string[] {
+  return find(p, 'mcp_client_operation_duration_seconds_count')
+    .map(s => `${s.labels.node} ${s.labels.mcp_method_name} ${s.labels.gen_ai_tool_name ?? '-'} ${s.labels.error_type ?? '-'} ${s.value}`)
+    .sort();
+}
 
 function sumOf(p: Parsed, name: string, labels: Record<string, string>): number {
   return find(p, name, labels).reduce((a, s) => a + s.value, 0);

@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// What the MCP stdio observation adds per call and per MB piped.
+//
+//   node bench/profile/mcp-stdio.js [--calls 2000] [--big 60] [--mb 1] [--rounds 5]
+//
+// A gateway process (pinned to core 1) spawns a JSON-RPC peer (an inline
+// script, below) and makes sequential calls over its stdin/stdout, reading
+// stdout with a 'data' listener and a line splitter as the MCP SDK does. It
+// reports its own CPU (user + system, process.cpuUsage) per call. Variants,
+// one process each per round, rotated across rounds:
+//   off   the package and the SDK loaded (a MeterProvider, gateway metrics),
+//         no exec path: the same heap, so the difference is the observation
+//   on    exec path + JSON-RPC observation (nodeFor → 'agent-1'): each call is
+//         two SDK records, the framing and parsing of both lines
+// Part A: `--calls` small calls (tools/call, a ~80 byte answer), CPU µs per call.
+// Part B: `--big` calls answered with `--mb` MB lines, CPU µs per MB piped.
+// Each figure is `on` minus `off` of the same round; medians and IQR over rounds.
+// Part C: the observation alone, no I/O: a request line written and its answer
+// pushed through a StdioObserver on a stand-in child, ns per call.
+// Bounded: rounds × 2 × (calls × ~0.1 ms + big × mb × ~3 ms) plus part C's 50,000 calls × rounds.
+'use strict';
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { ROOT, num, meta, writeResult, startNode } = require('../lib/common');
+const { summary, rotate, sig } = require('../lib/stats');
+
+const PEER = `
+const big = new Map();
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', d => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) !== -1) {
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    const m = JSON.parse(line);
+    const size = m.params && m.params.arguments && m.params.arguments.bytes || 0;
+    let text = 'ok';
+    if (size > 0) {
+      if (!big.has(size)) big.set(size, 'x'.repeat(size));
+      text = big.get(size);
+    }
+    process.stdout.write(JSON.stringify({ result: { content: [{ type: 'text', text }] }, jsonrpc: '2.0', id: m.id }) + '\\n');
+  }
+});
+`;
+
+async function gateway(variant, calls, bigCalls, mb) {
+  const dist = path.join(ROOT, 'dist');
+  const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
+  class Reader extends MetricReader {
+    constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
+    async onShutdown() {}
+    async onForceFlush() {}
+  }
+  const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
+  const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
+  const { McpTracker } = require(path.join(dist, 'mcp.js'));
+  const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
+  if (variant === 'on') new ExecInstrumentation(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
+  const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // The client side, the same in both variants: Buffer chunks, split on '\n', one
+  // concat per line (the MCP SDK's ReadBuffer concatenates per chunk, whose
+  // quadratic copying of a 1 MB line would drown the difference measured here).
+  let parts = [];
+  let waiting;
+  child.stdout.on('data', chunk => {
+    const nl = chunk.indexOf(10);
+    if (nl === -1) {
+      parts.push(chunk);
+      return;
+    }
+    parts.push(chunk.subarray(0, nl));
+    const line = Buffer.concat(parts);
+    parts = [chunk.subarray(nl + 1)];
+    if (line.length === 0) return;
+    const w = waiting;
+    waiting = undefined;
+    w();
+  });
+  let id = 0;
+  const call = bytes => new Promise(resolve => {
+    waiting = resolve;
+    child.stdin.write(JSON.stringify({ method: 'tools/call', params: { name: 'echo', arguments: { bytes } }, jsonrpc: '2.0', id: ++id }) + '\n');
+  });
+  for (let i = 0; i < 200; i++) await call(0); // warm-up
+  let c0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await call(0);
+  let cpu = process.cpuUsage(c0);
+  const smallUs = (cpu.user + cpu.system) / calls;
+  const bytes = Math.round(mb * 1024 * 1024);
+  await call(bytes);
+  c0 = process.cpuUsage();
+  for (let i = 0; i < bigCalls; i++) await call(bytes);
+  cpu = process.cpuUsage(c0);
+  const perMbUs = (cpu.user + cpu.system) / (bigCalls * mb);
+  child.stdin.end();
+  await new Promise(r => child.on('close', r));
+  process.stdout.write(`${JSON.stringify({ variant, smallUs, perMbUs })}\n`);
+}
+
+async function observerOnly(n) {
+  const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
+  class Reader extends MetricReader {
+    constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
+    async onShutdown() {}
+    async onForceFlush() {}
+  }
+  const dist = path.join(ROOT, 'dist');
+  const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
+  const { McpTracker, StdioObserver } = require(path.join(dist, 'mcp.js'));
+  const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
+  const series = metrics.autoSeries('agent-1', 'exec');
+  metrics.autoStart(series);
+  const observer = new StdioObserver(new McpTracker(metrics, 60_000), 'agent-1', () => metrics.autoDrop(series));
+  const child = { stdin: { write() {}, end() {} }, stdout: { push() {} } };
+  observer.attach(child);
+  const once = i => {
+    child.stdin.write(`{"method":"tools/call","params":{"name":"echo","arguments":{}},"jsonrpc":"2.0","id":${i}}\n`);
+    child.stdout.push(Buffer.from(`{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":${i}}\n`));
+  };
+  for (let i = 0; i < 20_000; i++) once(i);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) once(20_000 + i);
+  const ns = Number(process.hrtime.bigint() - t0) / n;
+  process.stdout.write(`${JSON.stringify({ ns })}\n`);
+}
+
+async function main() {
+  if (process.argv[2] === '--gateway') return gateway(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
+  if (process.argv[2] === '--observer') return observerOnly(Number(process.argv[3]));
+  const calls = num('calls', 2000);
+  const bigCalls = num('big', 60);
+  const mb = num('mb', 1);
+  const rounds = num('rounds', 5);
+  const variants = ['off', 'on'];
+  const perRound = [];
+  for (let round = 0; round < rounds; round++) {
+    const row = {};
+    for (const v of rotate(variants, round)) {
+      const { child: c, info } = await startNode(__filename, ['--gateway', v, String(calls), String(bigCalls), String(mb)], { cpu: 1, timeoutMs: 120_000 });
+      await new Promise(r => c.once('exit', r));
+      row[v] = info;
+    }
+    const { child: c, info } = await startNode(__filename, ['--observer', '50000'], { cpu: 1, timeoutMs: 120_000 });
+    await new Promise(r => c.once('exit', r));
+    row.observerNs = info.ns;
+    perRound.push(row);
+    console.log(`round ${round + 1}: small off ${sig(row.off.smallUs)} / on ${sig(row.on.smallUs)} µs per call; ` +
+      `${mb} MB lines off ${sig(row.off.perMbUs)} / on ${sig(row.on.perMbUs)} µs per MB; observer alone ${sig(row.observerNs)} ns per call`);
+  }
+  let runMeta;
+  try {
+    runMeta = meta('node bench/profile/mcp-stdio.js');
+  } catch (err) {
+    runMeta = { command: 'node bench/profile/mcp-stdio.js', date: new Date().toISOString(), node: process.version, metaError: err.code };
+  }
+  const result = {
+    meta: runMeta, calls, bigCalls, mb, rounds,
+    small: { off: summary(perRound.map(r => r.off.smallUs)), on: summary(perRound.map(r => r.on.smallUs)), delta: summary(perRound.map(r => r.on.smallUs - r.off.smallUs)) },
+    perMb: { off: summary(perRound.map(r => r.off.perMbUs)), on: summary(perRound.map(r => r.on.perMbUs)), delta: summary(perRound.map(r => r.on.perMbUs - r.off.perMbUs)) },
+    observerNs: summary(perRound.map(r => r.observerNs)),
+  };
+  const line = (label, s, unit) => console.log(`  ${label.padEnd(34)} ${sig(s.median)} ${unit} (IQR ${sig(s.q1)} to ${sig(s.q3)})`);
+  console.log('medians over rounds:');
+  line('A. gateway CPU per small call, off', result.small.off, 'µs');
+  line('   on', result.small.on, 'µs');
+  line('   on − off', result.small.delta, 'µs');
+  line(`B. gateway CPU per MB (${mb} MB lines), off`, result.perMb.off, 'µs');
+  line('   on', result.perMb.on, 'µs');
+  line('   on − off', result.perMb.delta, 'µs');
+  line('C. observer alone, per call', result.observerNs, 'ns');
+  console.log(`wrote ${writeResult('mcp-stdio', result)}`);
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,404 @@
+/**
+ * JSON-RPC 2.0 framing and message reading for the MCP observation (lib/mcp.ts):
+ * newline-delimited messages (MCP's stdio transport, SSE `data:` lines) and
+ * whole-body documents (a Streamable HTTP POST and its JSON answer).
+ *
+ * Bounds. A line is kept whole only up to `HEAD_BYTES` (64 KiB): that is
+ * parsed with JSON.parse. Past it, the line is "long": we keep its first
+ * `HEAD_BYTES` (already held) and its last `TAIL_BYTES` (4 KiB), copy nothing
+ * else, and read the few fields we need from those two ends with anchored
+ * patterns (see readLong()). A 10 MB response line therefore costs one scan
+ * for its newline and the decoding of 8 KiB, never a copy of the 10 MB. Per
+ * observed stream, views of at most HEAD_BYTES + TAIL_BYTES are held (keeping
+ * the chunks they sit in alive until the line ends).
+ *
+ * Why both ends: the MCP SDK writes `{ result, jsonrpc, id }` and
+ * `{ method, params, jsonrpc, id }` (JSON.stringify of objects built in that
+ * order), so its `id` is the last key of the line, and a CallToolResult's
+ * `isError` follows its `content`; other implementations put `id` first.
+ */
+
+/** A line up to this many bytes (or string characters) is parsed whole. */
+export const HEAD_BYTES = 64 * 1024;
+/** Of a longer line, this many of its last bytes are kept too. */
+export const TAIL_BYTES = 4 * 1024;
+/**
+ * Of a longer line, this many of its first bytes are read (the anchored
+ * patterns need the first keys only): decoding and scanning all 64 KiB of
+ * every long line took most of the 0.3 ms per MB the framing cost.
+ */
+export const LONG_HEAD_BYTES = 4 * 1024;
+/** Longest method / tool / prompt name we keep; longer ones are cut (labels are bounded). */
+export const MAX_NAME_LENGTH = 256;
+
+type Chunk = string | Uint8Array;
+
+const NL = 10;
+
+function chunkLength(c: Chunk): number {
+  return typeof c === 'string' ? c.length : c.byteLength;
+}
+
+function indexOfNewline(c: Chunk, from: number): number {
+  return typeof c === 'string' ? c.indexOf('\n', from) : (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)).indexOf(NL, from);
+}
+
+function slice(c: Chunk, start: number, end: number): Chunk {
+  return typeof c === 'string' ? c.slice(start, end) : c.subarray(start, end);
+}
+
+function decode(parts: Chunk[]): string {
+  if (parts.length === 1) {
+    const p = parts[0]!;
+    return typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+  }
+  if (parts.every(p => typeof p === 'string')) return (parts as string[]).join('');
+  return Buffer.concat(parts.map(p => (typeof p === 'string' ? Buffer.from(p) : p))).toString('utf8');
+}
+
+/** A line as the framer hands it over: whole, or its two ends. */
+export type Line = { text: string; long: false } | { head: string; tail: string; long: true; length: number };
+
+/**
+ * Splits a stream into lines ('\n', a trailing '\r' dropped by JSON.parse's
+ * whitespace rules), holding at most HEAD_BYTES + TAIL_BYTES.
+ */
+export class LineFramer {
+  private _parts: Chunk[] = [];
+  private _held = 0;
+  private _long = false;
+  private _length = 0;
+  private _tail: Chunk[] = [];
+  private _tailHeld = 0;
+
+  constructor(private readonly _onLine: (line: Line) => void) {}
+
+  /** Whether part of a line is held (the stream stopped mid-line). */
+  get pending(): boolean {
+    return this._length > 0;
+  }
+
+  push(chunk: Chunk): void {
+    const n = chunkLength(chunk);
+    let start = 0;
+    while (start < n) {
+      const nl = indexOfNewline(chunk, start);
+      if (nl === -1) {
+        this._add(chunk, start, n);
+        return;
+      }
+      if (this._length === 0 && nl - start <= HEAD_BYTES) {
+        // The common case: a whole line inside one chunk, decoded straight from it.
+        // Blank lines are handed on too: they end SSE events.
+        this._onLine({ text: nl > start ? decode([slice(chunk, start, nl)]) : '', long: false });
+      } else {
+        this._add(chunk, start, nl);
+        if (this._length === 0) this._onLine({ text: '', long: false });
+        else this.flush();
+      }
+      start = nl + 1;
+    }
+  }
+
+  /** Hand over what is held as a line (end of a document or of the stream). */
+  flush(): void {
+    if (this._length === 0) return;
+    const line: Line = this._long
+      ? { head: decode(firstBytes(this._parts, LONG_HEAD_BYTES)), tail: decode(this._tail), long: true, length: this._length }
+      : { text: decode(this._parts), long: false };
+    this._parts = [];
+    this._held = 0;
+    this._long = false;
+    this._length = 0;
+    this._tail = [];
+    this._tailHeld = 0;
+    this._onLine(line);
+  }
+
+  /** Add a chunk to the current line without looking for newlines (whole-body documents). */
+  append(chunk: Chunk): void {
+    this._add(chunk, 0, chunkLength(chunk));
+  }
+
+  /** Drop what is held. */
+  reset(): void {
+    this._parts = [];
+    this._held = 0;
+    this._long = false;
+    this._length = 0;
+    this._tail = [];
+    this._tailHeld = 0;
+  }
+
+  private _add(chunk: Chunk, start: number, end: number): void {
+    if (end <= start) return;
+    const n = end - start;
+    this._length += n;
+    if (!this._long) {
+      const room = HEAD_BYTES - this._held;
+      // Views, not copies: a pipe hands each read its own buffer, and a
+      // written chunk must not be changed by the app while it is queued.
+      if (n <= room) {
+        this._parts.push(slice(chunk, start, end));
+        this._held += n;
+        return;
+      }
+      if (room > 0) this._parts.push(slice(chunk, start, start + room));
+      this._held = HEAD_BYTES;
+      this._long = true;
+    }
+    // Long line: keep views of its last TAIL_BYTES (at most the last two chunks
+    // stay referenced); they are copied once, when the line ends.
+    const from = Math.max(start, end - TAIL_BYTES);
+    this._tail.push(slice(chunk, from, end));
+    this._tailHeld += end - from;
+    while (this._tail.length > 1 && this._tailHeld - chunkLength(this._tail[0]!) >= TAIL_BYTES) {
+      this._tailHeld -= chunkLength(this._tail.shift()!);
+    }
+  }
+}
+
+function firstBytes(parts: Chunk[], n: number): Chunk[] {
+  const out: Chunk[] = [];
+  let left = n;
+  for (const p of parts) {
+    if (left <= 0) break;
+    const len = chunkLength(p);
+    out.push(len <= left ? p : slice(p, 0, left));
+    left -= len;
+  }
+  return out;
+}
+
+
+/** What the observation needs of one JSON-RPC message. */
+export interface Message {
+  /** Request or response id (number or string); undefined for notifications. */
+  id: string | number | null | undefined;
+  /** Set on requests and notifications. */
+  method: string | undefined;
+  /** `params.name` of `tools/call` / `prompts/get`. */
+  name: string | undefined;
+  /** A response (has `result` or `error`). */
+  response: boolean;
+  /** `error.code` of an error response (NaN when the code is missing or not an integer). */
+  errorCode: number | undefined;
+  /** `result.isError === true`. */
+  isError: boolean;
+  /** `params.requestId` of `notifications/cancelled`. */
+  requestId?: string | number;
+}
+
+/** Result of reading a line or document. */
+export type Read =
+  | { ok: true; messages: Message[] }
+  | { ok: false; reason: 'not-json' | 'not-jsonrpc' };
+
+const NOT_JSON: Read = { ok: false, reason: 'not-json' };
+const NOT_JSONRPC: Read = { ok: false, reason: 'not-jsonrpc' };
+
+function boundedName(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  return v.length > MAX_NAME_LENGTH ? v.slice(0, MAX_NAME_LENGTH) : v;
+}
+
+function fromObject(o: unknown): Message | undefined {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+  const m = o as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return undefined;
+  const id = m.id;
+  if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') return undefined;
+  const method = typeof m.method === 'string' ? m.method : undefined;
+  const hasResult = 'result' in m;
+  const error = m.error;
+  const response = method === undefined && (hasResult || error !== undefined);
+  if (method === undefined && !response) return undefined;
+  let name: string | undefined;
+  if (method === 'tools/call' || method === 'prompts/get') {
+    const params = m.params;
+    if (typeof params === 'object' && params !== null) name = boundedName((params as Record<string, unknown>).name);
+  }
+  let errorCode: number | undefined;
+  if (response && error !== undefined) {
+    const code = typeof error === 'object' && error !== null ? (error as Record<string, unknown>).code : undefined;
+    errorCode = typeof code === 'number' && Number.isInteger(code) ? code : NaN;
+  }
+  let isError = false;
+  if (response && hasResult) {
+    const r = m.result;
+    isError = typeof r === 'object' && r !== null && (r as Record<string, unknown>).isError === true;
+  }
+  const out: Message = { id, method: method === undefined ? undefined : boundedName(method), name, response, errorCode, isError };
+  if (method === 'notifications/cancelled') {
+    const params = m.params;
+    const rid = typeof params === 'object' && params !== null ? (params as Record<string, unknown>).requestId : undefined;
+    if (typeof rid === 'string' || typeof rid === 'number') out.requestId = rid;
+  }
+  return out;
+}
+
+/** A whole line or document: one message, or a batch (array). */
+export function readText(text: string): Read {
+  let first = 0;
+  while (first < text.length && (text.charCodeAt(first) <= 32)) first++;
+  const c = text.charCodeAt(first);
+  // `{` or `[`: anything else is not JSON-RPC, and JSON.parse would only throw.
+  if (c !== 123 && c !== 91) return first === text.length ? { ok: true, messages: [] } : NOT_JSON;
+  // Every JSON-RPC 2.0 message names its version: a JSON body of some other
+  // API (a POST the HTTP path sees) is not parsed at all.
+  if (!text.includes('"jsonrpc"')) return NOT_JSONRPC;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+  if (Array.isArray(value)) {
+    const messages: Message[] = [];
+    for (const v of value) {
+      const m = fromObject(v);
+      if (m !== undefined) messages.push(m);
+    }
+    return messages.length === 0 && value.length > 0 ? NOT_JSONRPC : { ok: true, messages };
+  }
+  const m = fromObject(value);
+  return m === undefined ? NOT_JSONRPC : { ok: true, messages: [m] };
+}
+
+const STRING = '"((?:[^"\\\\]|\\\\.){0,512})"';
+const ID = `(-?[0-9]+|${STRING})`;
+// The id as the first key (or after "jsonrpc"), or as the last key of the line.
+const HEAD_ID = new RegExp(`^\\s*\\{\\s*(?:"jsonrpc"\\s*:\\s*"2\\.0"\\s*,\\s*)?"id"\\s*:\\s*${ID}`);
+const TAIL_ID = new RegExp(`"id"\\s*:\\s*${ID}\\s*\\}\\s*$`);
+const HEAD_METHOD = new RegExp(`^\\s*\\{\\s*(?:"(?:jsonrpc|id)"\\s*:\\s*(?:"[^"]{0,512}"|-?[0-9]+)\\s*,\\s*){0,2}"method"\\s*:\\s*${STRING}`);
+const HEAD_NAME = new RegExp(`"params"\\s*:\\s*\\{\\s*"name"\\s*:\\s*${STRING}`);
+const HEAD_RESULT = /^\s*\{\s*(?:"(?:jsonrpc|id)"\s*:\s*(?:"[^"]{0,512}"|-?[0-9]+)\s*,\s*){0,2}"result"\s*:/;
+const HEAD_ERROR = /^\s*\{\s*(?:"(?:jsonrpc|id)"\s*:\s*(?:"[^"]{0,512}"|-?[0-9]+)\s*,\s*){0,2}"error"\s*:\s*\{\s*"code"\s*:\s*(-?[0-9]+)/;
+// `"isError":true` closing the result object, just before the line's own keys or its end.
+const TAIL_IS_ERROR = /"isError"\s*:\s*true\s*(?:,\s*"_meta"\s*:\s*\{[^{}]*\}\s*)?\}\s*(?:,\s*"(?:jsonrpc|id)"\s*:\s*(?:"[^"]{0,512}"|-?[0-9]+)\s*){0,2}\}\s*$/;
+
+function idOf(m: RegExpExecArray | null): string | number | undefined {
+  if (m === null) return undefined;
+  if (m[2] !== undefined) {
+    try {
+      return JSON.parse(`"${m[2]}"`) as string;
+    } catch {
+      return undefined;
+    }
+  }
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function unquote(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  try {
+    return boundedName(JSON.parse(`"${s}"`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A line too long to parse: the id, method, tool name and outcome read from
+ * its first 64 KiB and last 4 KiB with anchored patterns. A single message
+ * only (a batch this long is not read). Heuristic by nature: an `isError`
+ * that is not the last key of the result is not seen (the call then counts
+ * as a success); documented in the README.
+ */
+export function readLong(head: string, tail: string): Read {
+  if (!/^\s*\{/.test(head)) return /^\s*\[/.test(head) ? NOT_JSONRPC : NOT_JSON;
+  if (!/"jsonrpc"\s*:\s*"2\.0"/.test(head) && !/"jsonrpc"\s*:\s*"2\.0"/.test(tail)) return NOT_JSONRPC;
+  const id = idOf(HEAD_ID.exec(head)) ?? idOf(TAIL_ID.exec(tail));
+  const method = HEAD_METHOD.exec(head);
+  if (method !== null) {
+    const name = unquote(method[1]);
+    let toolOrPrompt: string | undefined;
+    if (name === 'tools/call' || name === 'prompts/get') toolOrPrompt = unquote(HEAD_NAME.exec(head)?.[1]);
+    return { ok: true, messages: [{ id, method: name, name: toolOrPrompt, response: false, errorCode: undefined, isError: false }] };
+  }
+  const error = HEAD_ERROR.exec(head);
+  if (error !== null) {
+    return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: Number(error[1]), isError: false }] };
+  }
+  if (HEAD_RESULT.test(head) || id !== undefined) {
+    return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError: TAIL_IS_ERROR.test(tail) }] };
+  }
+  return NOT_JSONRPC;
+}
+
+export function readLine(line: Line): Read {
+  return line.long ? readLong(line.head, line.tail) : readText(line.text);
+}
+
+const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
+
+/**
+ * A response in the MCP SDK's shape, `{"result":…,"jsonrpc":"2.0","id":…}`,
+ * read without JSON.parse: a JSON.parse of a 50 KB tool result costs about
+ * ten times the decoding it needs, and the outcome is in the first and last
+ * bytes. `"isError"` outside a string can only be a key, so when the text
+ * holds it anywhere but as the closing key of the result, or the shape is
+ * anything else, undefined sends the line to readText().
+ */
+export function readSdkResponse(text: string): Read | undefined {
+  if (!HEAD_RESULT.test(text)) return undefined;
+  const tail = text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text;
+  const id = idOf(TAIL_ID.exec(tail));
+  if (id === undefined || !TAIL_JSONRPC_ID.test(tail)) return undefined;
+  let isError = false;
+  if (text.includes('"isError"')) {
+    if (!TAIL_IS_ERROR.test(tail)) return undefined;
+    isError = true;
+  }
+  return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError }] };
+}
+
+/** A line expected to hold responses (a server's stdout, an HTTP answer). */
+export function readAnswer(line: Line): Read {
+  if (line.long) return readLong(line.head, line.tail);
+  return readSdkResponse(line.text) ?? readText(line.text);
+}
+
+/**
+ * Server-Sent Events: lines in, the `data` of each event out (data lines
+ * joined with '\n', per the SSE parsing rules). A long data line is handed on
+ * as a long line.
+ */
+export class SseReader {
+  private _data: Line[] = [];
+  readonly framer: LineFramer;
+
+  constructor(private readonly _onEvent: (data: Line) => void) {
+    this.framer = new LineFramer(line => this._line(line));
+  }
+
+  private _line(line: Line): void {
+    if (line.long) {
+      if (line.head.startsWith('data:')) this._data.push({ head: line.head.slice(line.head.startsWith('data: ') ? 6 : 5), tail: line.tail, long: true, length: line.length });
+      return;
+    }
+    let text = line.text;
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text === '') {
+      this.dispatch();
+      return;
+    }
+    if (text.startsWith('data:')) this._data.push({ text: text.slice(text.startsWith('data: ') ? 6 : 5), long: false });
+  }
+
+  /** End of an event (blank line) or of the stream. */
+  dispatch(): void {
+    const data = this._data;
+    if (data.length === 0) return;
+    this._data = [];
+    if (data.length === 1) this._onEvent(data[0]!);
+    else if (data.every(d => !d.long)) this._onEvent({ text: data.map(d => (d as { text: string }).text).join('\n'), long: false });
+    else this._onEvent(data.find(d => d.long)!);
+  }
+
+  end(): void {
+    this.framer.flush();
+    this.dispatch();
+  }
+}
