@@ -25,7 +25,7 @@ import {
 import type { AttemptLabels } from './types';
 import type { McpSeries } from './mcp';
 
-/** @internal One node × transport: its in-flight count and its frozen attribute sets. */
+/** One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
   active = 0;
   /** Body bytes sent to / received from the node (reported as gateway.network.io). */
@@ -52,7 +52,7 @@ export class Series {
   }
 }
 
-/** @internal */
+/** One node: last seen, up, health, and its series per transport. */
 export class NodeEntry {
   lastSeen: number;
   /** Start time of this node's up point. */
