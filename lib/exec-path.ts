@@ -31,6 +31,7 @@ import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { RateLimitedWarner, describe } from './diag';
 import type { GatewayMetrics } from './metrics';
 import type { Series } from './series-registry';
+import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from './scope';
 import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
 import { TRANSPORT_EXEC } from './semconv';
@@ -114,7 +115,7 @@ function callerTimeout(options: { timeout?: unknown; timeoutDuration?: unknown }
   return undefined;
 }
 
-export class ExecInstrumentation extends InstrumentationBase {
+export class ExecPath extends InstrumentationBase implements AutomaticPath {
   private _metrics!: GatewayMetrics;
   private _nodeFor!: ExecPathOptions['nodeFor'];
   private readonly _warn = new RateLimitedWarner();

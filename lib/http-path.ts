@@ -35,6 +35,7 @@ import type { ResolvedHttpPath } from './config';
 import { errorTypeOf } from './errors';
 import type { GatewayMetrics } from './metrics';
 import type { Series } from './series-registry';
+import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from './scope';
 import { TRANSPORT_HTTP } from './semconv';
 // MCP Streamable HTTP (issue #13): the JSON-RPC requests of a POST are the routed calls.
@@ -222,7 +223,7 @@ function knownConnectPort(request: ClientRequest, socket: ClientRequest['socket'
 /** Says whether a destination is this process's own metrics endpoint. */
 export type OwnEndpoint = (host: string, port: string) => boolean;
 
-export class HttpClientPath {
+export class HttpPath implements AutomaticPath {
   private readonly _attempts = new WeakMap<object, Attempt>();
   /** node:http POST bodies seen since the request was created (MCP observation). */
   private readonly _bodies = new WeakMap<object, HttpExchange>();

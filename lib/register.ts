@@ -20,9 +20,10 @@ import {
 import { resolveConfig, type ResolvedConfig } from './config';
 import { logger, describe } from './diag';
 import { createMetricsServer, listen, MetricsEndpoint } from './endpoint';
-import { ExecInstrumentation } from './exec-path';
+import { ExecPath } from './exec-path';
 import { PrometheusSerializer } from './exposition';
-import { HttpClientPath, keyHost, type OwnEndpoint } from './http-path';
+import { HttpPath, keyHost, type OwnEndpoint } from './http-path';
+import type { AutomaticPath } from './path';
 import { cardinalityLimits } from './limits';
 import { createGatewayMetrics, GatewayMetrics } from './metrics';
 import { McpTracker } from './mcp';
@@ -224,7 +225,7 @@ class Registration implements GatewayOtel {
   private readonly _server: http.Server | undefined;
   private readonly _disposers: (() => void)[] = [];
   private readonly _health = new Set<HealthChecker>();
-  private _httpPath: HttpClientPath | undefined;
+  private _httpPath: HttpPath | undefined;
   private _shutdown: Promise<void> | undefined;
   private _shutdownWait: Promise<void> | undefined;
 
@@ -375,21 +376,22 @@ class Registration implements GatewayOtel {
       this._disposers.push(() => proc.disable());
     }
     logger.info(httpModeLine(config));
+    const paths: AutomaticPath[] = [];
     if (config.http !== undefined) {
-      const httpPath = new HttpClientPath(this.metrics, config.http, this._mcpTracker());
-      this._httpPath = httpPath;
-      httpPath.enable();
-      this._disposers.push(() => httpPath.disable());
+      this._httpPath = new HttpPath(this.metrics, config.http, this._mcpTracker());
+      paths.push(this._httpPath);
     }
     if (config.exec !== undefined) {
-      const exec = new ExecInstrumentation(this.metrics, config.exec, this._mcpTracker());
-      exec.enable();
-      this._disposers.push(() => exec.disable());
+      paths.push(new ExecPath(this.metrics, config.exec, this._mcpTracker()));
       logger.info(config.exec.nodeFor === undefined
         ? 'exec path: zero-config (every child process is recorded; node named after its command: pod, script, package or image; exec: false or GATEWAY_METRICS_EXEC=false turns it off)'
         : 'exec path: nodeFor (child processes it maps are recorded, on the node it returns)');
     } else {
       logger.info('exec path: off');
+    }
+    for (const path of paths) {
+      path.enable();
+      this._disposers.push(() => path.disable());
     }
     logger.info(config.mcp === undefined
       ? 'MCP (JSON-RPC) observation: off (children timed per process, HTTP per exchange)'

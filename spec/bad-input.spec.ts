@@ -209,14 +209,14 @@ describe('bad input on the automatic paths', () => {
   it('HTTP path: any nodeFor result (objects, numbers, huge strings, throws) never breaks the call', async () => {
     const http = await import('node:http');
     const { resolveConfig } = await import('../lib/config');
-    const { HttpClientPath } = await import('../lib/http-path');
+    const { HttpPath } = await import('../lib/http-path');
     const diag = captureDiag();
     const h = harness();
     const server = http.createServer((_q, r) => r.end('ok'));
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as import('node:net').AddressInfo).port;
     let next: unknown;
-    const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: () => {
+    const path = new HttpPath(h.metrics, resolveConfig({ http: { nodeFor: () => {
       if (next instanceof Error) throw next;
       return next as string;
     } } }, {}).http!);

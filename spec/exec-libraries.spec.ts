@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
-import { ExecInstrumentation } from '../lib/exec-path';
+import { ExecPath } from '../lib/exec-path';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, type Harness } from './helpers/metrics';
 
@@ -157,13 +157,13 @@ describe('exec path, zero config, real libraries and real child processes', func
   this.timeout(30_000);
   before(async () => ({ execa } = await import('execa')));
   let h: Harness;
-  let exec: ExecInstrumentation;
+  let exec: ExecPath;
   let diag: Captured;
 
   beforeEach(() => {
     diag = captureDiag();
     h = harness();
-    exec = new ExecInstrumentation(h.metrics, {});
+    exec = new ExecPath(h.metrics, {});
     exec.enable();
   });
   /** Sum and count of one duration series so far (0 before its first sample). */

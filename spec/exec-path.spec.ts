@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as cp from 'node:child_process';
 import { promisify } from 'node:util';
 import { kubectlExecNodeFor, semconv } from '../lib';
-import { ExecInstrumentation, parseKubectlExec, shellWords } from '../lib/exec-path';
+import { ExecPath, parseKubectlExec, shellWords } from '../lib/exec-path';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 import { runNode } from './helpers/child';
@@ -23,7 +23,7 @@ function execFileP(file: string, args: string[], options: cp.ExecFileOptions = {
 
 describe('automatic exec path (child_process, InstrumentationBase)', () => {
   let h: Harness;
-  let exec: ExecInstrumentation;
+  let exec: ExecPath;
   let diag: Captured;
   /** The undocumented method every asynchronous spawn goes through (what the exec path hooks). */
 const proto = () => (cp.ChildProcess.prototype as unknown as { spawn: unknown }).spawn;
@@ -32,7 +32,7 @@ const originals = { spawn: cp.spawn, execFile: cp.execFile, exec: cp.exec, proto
   beforeEach(() => {
     diag = captureDiag();
     h = harness();
-    exec = new ExecInstrumentation(h.metrics, { nodeFor });
+    exec = new ExecPath(h.metrics, { nodeFor });
     exec.enable();
   });
   afterEach(async () => {
@@ -142,7 +142,7 @@ const originals = { spawn: cp.spawn, execFile: cp.execFile, exec: cp.exec, proto
 
   it('survives a nodeFor that throws: the process runs, nothing is recorded', async () => {
     exec.disable();
-    exec = new ExecInstrumentation(h.metrics, { nodeFor: () => { throw new Error('mapper broke'); } });
+    exec = new ExecPath(h.metrics, { nodeFor: () => { throw new Error('mapper broke'); } });
     exec.enable();
     const r = await execFileP(NODE, ['-e', 'process.stdout.write("still")']);
     expect(r.stdout).to.equal('still');

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv, type HttpPathOptions } from '../lib';
 import { resolveConfig } from '../lib/config';
 import { errorTypeOf } from '../lib/errors';
-import { HttpClientPath, hostHeaderKey, keyHost } from '../lib/http-path';
+import { HttpPath, hostHeaderKey, keyHost } from '../lib/http-path';
 import { startAgent, refusedPort, type Agent } from './helpers/agents';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
@@ -37,12 +37,12 @@ function request(url: string, options: http.RequestOptions = {}, body?: string):
 
 describe('HTTP path: the node is the real destination', () => {
   let h: Harness;
-  let path: HttpClientPath | undefined;
+  let path: HttpPath | undefined;
   let a: Agent;
   let diag: Captured;
 
   function enable(options?: HttpPathOptions): void {
-    path = new HttpClientPath(h.metrics, resolveConfig(options === undefined ? {} : { http: options }, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig(options === undefined ? {} : { http: options }, {}).http!);
     path.enable();
   }
 
@@ -140,13 +140,13 @@ describe('HTTP path: the node is the real destination', () => {
 
 describe('HTTP path in zero config, against a real agent', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let a: Agent;
 
   beforeEach(async () => {
     h = harness();
     a = await startAgent();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!);
     path.enable();
   });
   afterEach(async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv, type HttpPathOptions } from '../lib';
 import { resolveConfig } from '../lib/config';
-import { HttpClientPath } from '../lib/http-path';
+import { HttpPath } from '../lib/http-path';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 
@@ -65,12 +65,12 @@ function get(url: string, body?: string): Promise<{ status: number; text: string
 
 describe('automatic HTTP path (diagnostics channels)', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let srv: { port: number; close: () => Promise<void> };
   let diag: Captured;
 
   function enable(http: HttpPathOptions): void {
-    path = new HttpClientPath(h.metrics, resolveConfig({ http }, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig({ http }, {}).http!);
     path.enable();
   }
 
@@ -218,7 +218,7 @@ describe('automatic HTTP path (diagnostics channels)', () => {
 async function withMappedAgent(fn: (h: Harness, base: string) => Promise<void>): Promise<void> {
   const h = harness();
   const srv = await agent();
-  const path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
+  const path = new HttpPath(h.metrics, resolveConfig({ http: { nodeFor: { [`127.0.0.1:${srv.port}`]: 'n' } } }, {}).http!);
   path.enable();
   try {
     await fn(h, `http://127.0.0.1:${srv.port}`);

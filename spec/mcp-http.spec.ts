@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
 import { resolveConfig } from '../lib/config';
-import { HttpClientPath } from '../lib/http-path';
+import { HttpPath } from '../lib/http-path';
 import { McpTracker } from '../lib/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
@@ -53,7 +53,7 @@ async function sdkClient(port: number, methods?: string[]) {
 describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP server', function () {
   this.timeout(40_000);
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let diag: Captured;
   let port: number;
 
@@ -72,7 +72,7 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
   });
 
   function enable(options: Parameters<typeof resolveConfig>[0] = {}) {
-    path = new HttpClientPath(h.metrics, resolveConfig(options, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig(options, {}).http!, new McpTracker(h.metrics, 60_000));
     path.enable();
   }
 
@@ -162,7 +162,7 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
 describe('MCP over Streamable HTTP: node:http client, JSON answers', function () {
   this.timeout(30_000);
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let port: number;
 
   before(async () => {
@@ -171,7 +171,7 @@ describe('MCP over Streamable HTTP: node:http client, JSON answers', function ()
   after(() => stopAll(2000));
   beforeEach(() => {
     h = harness();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
     path.enable();
   });
   afterEach(async () => {
@@ -222,7 +222,7 @@ describe('MCP over Streamable HTTP: node:http client, JSON answers', function ()
 
 describe('MCP over Streamable HTTP: a batch POST (fetch) to a hand-written JSON-RPC server', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let server: http.Server;
   let port: number;
 
@@ -241,7 +241,7 @@ describe('MCP over Streamable HTTP: a batch POST (fetch) to a hand-written JSON-
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
     h = harness();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
     path.enable();
   });
   afterEach(async () => {

@@ -10,7 +10,7 @@ import * as cp from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
-import { ExecInstrumentation } from '../lib/exec-path';
+import { ExecPath } from '../lib/exec-path';
 import { MCP_DURATION_BUCKETS, McpTracker } from '../lib/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
@@ -50,13 +50,13 @@ function oneAt(i: number, n: number): number[] {
 describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', function () {
   this.timeout(30_000);
   let h: Harness;
-  let exec: ExecInstrumentation;
+  let exec: ExecPath;
   let diag: Captured;
 
   beforeEach(() => {
     diag = captureDiag();
     h = harness();
-    exec = new ExecInstrumentation(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
+    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
     exec.enable();
   });
   afterEach(async () => {
@@ -191,11 +191,11 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
 describe('MCP over stdio: @modelcontextprotocol/server-everything (third-party server), zero config', function () {
   this.timeout(30_000);
   let h: Harness;
-  let exec: ExecInstrumentation;
+  let exec: ExecPath;
 
   beforeEach(() => {
     h = harness();
-    exec = new ExecInstrumentation(h.metrics, {}, new McpTracker(h.metrics, 60_000));
+    exec = new ExecPath(h.metrics, {}, new McpTracker(h.metrics, 60_000));
     exec.enable();
   });
   afterEach(async () => {
@@ -237,13 +237,13 @@ describe('MCP over stdio: @modelcontextprotocol/server-everything (third-party s
 describe('MCP over stdio: bad input (hand-written peer)', function () {
   this.timeout(30_000);
   let h: Harness;
-  let exec: ExecInstrumentation;
+  let exec: ExecPath;
   let diag: Captured;
 
   beforeEach(() => {
     diag = captureDiag();
     h = harness();
-    exec = new ExecInstrumentation(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
+    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
     exec.enable();
   });
   afterEach(async () => {
@@ -308,7 +308,7 @@ describe('MCP over stdio: bad input (hand-written peer)', function () {
 
   it('a response that never comes ends as timeout after requestTimeoutMs; cancellation ends a call as aborted', async () => {
     exec.disable();
-    exec = new ExecInstrumentation(h.metrics, { nodeFor }, new McpTracker(h.metrics, 300));
+    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 300));
     exec.enable();
     await session([
       { jsonrpc: '2.0', id: 1, method: 'never' },

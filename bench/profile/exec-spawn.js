@@ -45,10 +45,10 @@ async function child(variant, dist, spawns) {
   let exec;
   if (variant !== 'off') {
     const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-    const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
+    const { ExecPath } = require(path.join(dist, 'exec-path.js'));
     const provider = new MeterProvider({ readers: [new Reader()] });
     const metrics = createGatewayMetrics({ meterProvider: provider });
-    exec = new ExecInstrumentation(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
+    exec = new ExecPath(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
     exec.enable();
   }
   const run = () => new Promise(r => execFile('/bin/true', [], r));
@@ -69,9 +69,9 @@ async function hook(variant, dist, n) {
     async onForceFlush() {}
   }
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
+  const { ExecPath } = require(path.join(dist, 'exec-path.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
-  const exec = new ExecInstrumentation(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
+  const exec = new ExecPath(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
   // What ChildProcess#spawn receives for execFile('kubectl', ['exec', …]): args start with argv0.
   const options = { file: 'kubectl', args: ['kubectl', 'exec', '-n', 'prod', '-i', 'agent-1', '--', 'agent', '--stdio'] };
   const once = () => {

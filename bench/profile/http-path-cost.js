@@ -19,9 +19,9 @@ const ROOT = path.join(__dirname, '..', '..');
 function load(dist) {
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
   const { resolveConfig } = require(path.join(dist, 'config.js'));
-  const { HttpClientPath } = require(path.join(dist, 'http-path.js'));
+  const { HttpPath } = require(path.join(dist, 'http-path.js'));
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
-  return { resolveConfig, createGatewayMetrics, HttpClientPath, MeterProvider };
+  return { resolveConfig, createGatewayMetrics, HttpPath, MeterProvider };
 }
 
 async function main() {
@@ -41,7 +41,7 @@ async function main() {
   const make = (lib, http) => {
     const provider = new lib.MeterProvider();
     const metrics = lib.createGatewayMetrics({ meterProvider: provider });
-    const p = new lib.HttpClientPath(metrics, lib.resolveConfig({ http }, {}).http);
+    const p = new lib.HttpPath(metrics, lib.resolveConfig({ http }, {}).http);
     return p;
   };
   const map = { nodeFor: { [hostPort]: 'node-a' }, sizes: false };

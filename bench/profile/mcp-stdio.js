@@ -55,10 +55,10 @@ async function gateway(variant, calls, bigCalls, mb) {
     async onForceFlush() {}
   }
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { ExecInstrumentation } = require(path.join(dist, 'exec-path.js'));
+  const { ExecPath } = require(path.join(dist, 'exec-path.js'));
   const { McpTracker } = require(path.join(dist, 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
-  if (variant === 'on') new ExecInstrumentation(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
+  if (variant === 'on') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   // The client side, the same in both variants: Buffer chunks, split on '\n', one
   // concat per line (the MCP SDK's ReadBuffer concatenates per chunk, whose

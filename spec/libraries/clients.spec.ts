@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { resolveConfig } from '../../lib/config';
-import { HttpClientPath } from '../../lib/http-path';
+import { HttpPath } from '../../lib/http-path';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';
 import { directUrls, nodesOf, recordedSum, runPlan, seriesOf, type Call } from '../helpers/plan';
@@ -91,7 +91,7 @@ const cases: Case[] = [
 
 describe('HTTP client libraries (zero config)', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let agent: Agent;
   let refused: number;
 
@@ -99,7 +99,7 @@ describe('HTTP client libraries (zero config)', () => {
     h = harness();
     agent = await startAgent();
     refused = await refusedPort();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!);
     path.enable();
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv } from '../../lib';
 import { resolveConfig } from '../../lib/config';
-import { HttpClientPath } from '../../lib/http-path';
+import { HttpPath } from '../../lib/http-path';
 import { harness, histogram, point, points, total, type Harness } from '../helpers/metrics';
 
 const D = semconv.METRIC_REQUEST_DURATION;
@@ -21,7 +21,7 @@ const S = semconv.METRIC_STREAMS_OPENED;
 
 describe('MCP SDK Streamable HTTP client (zero config)', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let server: http.Server;
   let base: string;
   const received: string[] = [];
@@ -53,7 +53,7 @@ describe('MCP SDK Streamable HTTP client (zero config)', () => {
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     h = harness();
-    path = new HttpClientPath(h.metrics, resolveConfig({}, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!);
     path.enable();
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolveConfig } from '../../lib/config';
-import { HttpClientPath } from '../../lib/http-path';
+import { HttpPath } from '../../lib/http-path';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';
 import { nodesOf, recordedSum, runPlan, seriesOf, type Call } from '../helpers/plan';
@@ -46,7 +46,7 @@ async function close(server: http.Server): Promise<void> {
 
 describe('proxy gateways (a node map is the only config)', () => {
   let h: Harness;
-  let path: HttpClientPath;
+  let path: HttpPath;
   let agent: Agent;
   let refused: number;
   let unmapped: Agent;
@@ -69,7 +69,7 @@ describe('proxy gateways (a node map is the only config)', () => {
     unmappedRefused = await refusedPort();
     agent = await startAgent();
     refused = await refusedPort();
-    path = new HttpClientPath(h.metrics, resolveConfig({ http: { nodeFor: { [agent.hostPort]: 'agent', [`127.0.0.1:${refused}`]: 'down' } } }, {}).http!);
+    path = new HttpPath(h.metrics, resolveConfig({ http: { nodeFor: { [agent.hostPort]: 'agent', [`127.0.0.1:${refused}`]: 'down' } } }, {}).http!);
     path.enable();
   });
   afterEach(async () => {

@@ -1,4 +1,4 @@
 // Attribution experiment: the HTTP automatic path not subscribed (nothing recorded per call).
 'use strict';
-const { HttpClientPath } = require('../../../dist/http-path');
-HttpClientPath.prototype.enable = function () {};
+const { HttpPath } = require('../../../dist/http-path');
+HttpPath.prototype.enable = function () {};
