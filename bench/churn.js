@@ -115,7 +115,7 @@ async function variantMain(variant) {
     };
   } else if (variant === 'sdkCumulative') {
     const { createGatewayMetrics, gatewayViews, semconv } = require('../dist');
-    const { PrometheusSerializer } = require('../dist/exposition');
+    const { PrometheusSerializer } = require('../dist/export/exposition');
     const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
     class Reader extends MetricReader {
       constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }

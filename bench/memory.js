@@ -61,8 +61,8 @@ async function implMain(impl) {
   const { createGatewayMetrics, gatewayViews, semconv } = require('../dist');
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   const { createNoopMeter } = require('@opentelemetry/api');
-  const { PrometheusSerializer } = require('../dist/exposition');
-  const { cardinalityLimits } = require('../dist/limits');
+  const { PrometheusSerializer } = require('../dist/export/exposition');
+  const { cardinalityLimits } = require('../dist/core/limits');
   const { BenchReader, resource, labelSets, durations, otelSetup, BUCKETS } = require('./lib/fixtures');
   const labels = labelSets(SERIES);
   const maxNodes = Math.ceil(SERIES / 4) + 10;
@@ -84,7 +84,7 @@ async function implMain(impl) {
     } else if (impl === 'ours') {
       // What register() builds: a delta reader whose collect() returns the
       // cumulative state of our store, in-flight from our own producer.
-      const { CumulativePullReader, nodeStateProducer } = require('../dist/delta-readers');
+      const { CumulativePullReader, nodeStateProducer } = require('../dist/export/delta-readers');
       reader = new CumulativePullReader(
         (scope, a) => scope.name !== semconv.SCOPE_NAME || typeof a.node !== 'string' || metricsRef.isLiveNode(a.node),
         cardinalityLimits(maxNodes).duration,
@@ -97,7 +97,7 @@ async function implMain(impl) {
       provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
       meter = provider.getMeter(semconv.SCOPE_NAME, '0.2.0');
     }
-    const { GatewayMetrics } = require('../dist/metrics');
+    const { GatewayMetrics } = require('../dist/core/gateway-metrics');
     const metrics = new GatewayMetrics(meter, { maxNodes, nodeIdleTtl: 0 }, impl === 'ours');
     var metricsRef = metrics; // eslint-disable-line no-var
     keep = [provider, reader, metrics];

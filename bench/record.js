@@ -43,9 +43,9 @@ function setup(phase) {
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   const client = require('prom-client');
   const { createGatewayMetrics, gatewayViews, semconv } = require('../dist');
-  const { errorTypeOf } = require('../dist/errors');
+  const { errorTypeOf } = require('../dist/core/error-type');
   const { BenchReader, BUCKETS, durations, resource } = require('./lib/fixtures');
-  if (phase === 'scope') require('../dist/scope').enableScope();
+  if (phase === 'scope') require('../dist/core/scope').enableScope();
 
   const reader = new BenchReader(100_000);
   const provider = new MeterProvider({ resource: resource(), views: gatewayViews(), readers: [reader] });

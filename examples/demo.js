@@ -173,7 +173,7 @@ function table(summary) {
 async function main() {
   ensureBuilt();
   // Prometheus's histogram_quantile interpolation, as the stats view computes it (an internal of the package).
-  const { bucketQuantile } = require(path.join(ROOT, 'dist', 'stats.js'));
+  const { bucketQuantile } = require(path.join(ROOT, 'dist', 'export', 'stats.js'));
   const { sendCalls, weightedPlan } = require('./gateway/loadgen');
 
   const children = [];

@@ -1,4 +1,4 @@
 /** `node --require otel-gateway-metrics/register app.js` */
-import { registerFromEnv } from './entry';
+import { registerFromEnv } from './sdk/entry';
 
 registerFromEnv();

@@ -1,5 +1,5 @@
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
-import type { Status } from './semconv';
+import type { Status } from './core/semconv';
 
 export type ExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';

@@ -208,8 +208,8 @@ describe('node names that differ only in lone surrogates', () => {
 describe('bad input on the automatic paths', () => {
   it('HTTP path: any nodeFor result (objects, numbers, huge strings, throws) never breaks the call', async () => {
     const http = await import('node:http');
-    const { resolveConfig } = await import('../lib/config');
-    const { HttpPath } = await import('../lib/http-path');
+    const { resolveConfig } = await import('../lib/config/resolve');
+    const { HttpPath } = await import('../lib/paths/http');
     const diag = captureDiag();
     const h = harness();
     const server = http.createServer((_q, r) => r.end('ok'));

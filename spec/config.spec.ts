@@ -8,7 +8,7 @@ import {
   DEFAULT_SIZE_BUCKETS,
   type GatewayMetricsOptions,
 } from '../lib';
-import { KNOWN_GATEWAY_ENV, resolveConfig, parseHostPortNodes, parseResourceAttributes, sanitizeName } from '../lib/config';
+import { KNOWN_GATEWAY_ENV, resolveConfig, parseHostPortNodes, parseResourceAttributes, sanitizeName } from '../lib/config/resolve';
 import { captureDiag, type Captured } from './helpers/diag';
 
 describe('config: resolveConfig(options, env)', () => {

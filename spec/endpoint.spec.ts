@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MetricsEndpoint, Authenticator } from '../lib/endpoint';
-import { PrometheusSerializer } from '../lib/exposition';
+import { MetricsEndpoint, Authenticator } from '../lib/export/endpoint';
+import { PrometheusSerializer } from '../lib/export/exposition';
 import { useRegistrations } from './helpers/registration';
 import { find, one, parseExposition, scrape } from './helpers/prom';
 

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
-import { ExecPath } from '../lib/exec-path';
+import { ExecPath } from '../lib/paths/exec';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, type Harness } from './helpers/metrics';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execNodeName, imageName, npmPackageName, programName, pythonPackageName, scriptName } from '../lib/exec-node';
+import { execNodeName, imageName, npmPackageName, programName, pythonPackageName, scriptName } from '../lib/paths/exec-node';
 
 /** [file, args, expected node]: the command as the app gives it to spawn/execFile. */
 const CASES: [string, string[], string][] = [

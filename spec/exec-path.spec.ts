@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as cp from 'node:child_process';
 import { promisify } from 'node:util';
 import { kubectlExecNodeFor, semconv } from '../lib';
-import { ExecPath, parseKubectlExec, shellWords } from '../lib/exec-path';
+import { ExecPath, parseKubectlExec, shellWords } from '../lib/paths/exec';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 import { runNode } from './helpers/child';

@@ -5,8 +5,8 @@ import { PrometheusExporter, PrometheusSerializer as StockSerializer } from '@op
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { createGatewayMetrics, gatewayViews } from '../lib';
-import { PrometheusSerializer, formatLabels } from '../lib/exposition';
-import { formatGoFloat, prometheusLabelName, prometheusMetricName, type PromType } from '../lib/naming';
+import { PrometheusSerializer, formatLabels } from '../lib/export/exposition';
+import { formatGoFloat, prometheusLabelName, prometheusMetricName, type PromType } from '../lib/export/naming';
 import { parseExposition, type Sample } from './helpers/prom';
 
 describe('naming: OTel → Prometheus (as the Collector translates)', () => {

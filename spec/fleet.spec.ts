@@ -13,7 +13,7 @@ import {
   MetricReader,
   type ExponentialHistogram,
 } from '@opentelemetry/sdk-metrics';
-import { mergeExponential } from '../lib/cumulative';
+import { mergeExponential } from '../lib/export/cumulative';
 import { OtlpReceiver } from './helpers/otlp';
 import { find, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';

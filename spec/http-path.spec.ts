@@ -3,8 +3,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv, type HttpPathOptions } from '../lib';
-import { resolveConfig } from '../lib/config';
-import { HttpPath } from '../lib/http-path';
+import { resolveConfig } from '../lib/config/resolve';
+import { HttpPath } from '../lib/paths/http';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 
@@ -231,7 +231,7 @@ async function withMappedAgent(fn: (h: Harness, base: string) => Promise<void>):
 
 describe('the "already measured" scope costs nothing until it is needed', () => {
   it('automatic paths alone create no AsyncLocalStorage; the first explicit call does', async () => {
-    const { scopeActive } = await import('../lib/scope');
+    const { scopeActive } = await import('../lib/core/scope');
     await withMappedAgent(async (h, base) => {
       await get(`${base}/ok`);
       await (await fetch(`${base}/ok`)).text();

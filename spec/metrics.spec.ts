@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_DURATION_BUCKETS, semconv } from '../lib';
-import { MAX_ERROR_TYPES } from '../lib/limits';
+import { MAX_ERROR_TYPES } from '../lib/core/limits';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 

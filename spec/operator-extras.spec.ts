@@ -11,9 +11,9 @@ import * as fc from 'fast-check';
 import express from 'express';
 import Fastify from 'fastify';
 import { register, type GatewayStats } from '../lib';
-import { resolveConfig } from '../lib/config';
-import { prometheusLabelName, prometheusMetricName } from '../lib/naming';
-import { relativePath } from '../lib/status-page';
+import { resolveConfig } from '../lib/config/resolve';
+import { prometheusLabelName, prometheusMetricName } from '../lib/export/naming';
+import { relativePath } from '../lib/export/status-page';
 import { useRegistrations } from './helpers/registration';
 import { find, one, scrape } from './helpers/prom';
 

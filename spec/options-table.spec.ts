@@ -1,5 +1,5 @@
 /**
- * The one option table (lib/options.ts) against what the package really does
+ * The one option table (lib/config/options.ts) against what the package really does
  * and against the README's copy of it.
  */
 import { expect } from 'chai';
@@ -7,8 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { createGatewayMetrics, gatewayViews } from '../lib';
-import { resolveConfig } from '../lib/config';
-import { KNOWN_GATEWAY_ENV, OPTION_TABLE, knownKeys, optionTableMarkdown } from '../lib/options';
+import { resolveConfig } from '../lib/config/resolve';
+import { KNOWN_GATEWAY_ENV, OPTION_TABLE, knownKeys, optionTableMarkdown } from '../lib/config/options';
 import { ROOT } from './helpers/child';
 import { captureDiag } from './helpers/diag';
 

@@ -5,7 +5,7 @@ import { OtlpGrpcReceiver, OtlpReceiver, latest } from './helpers/otlp';
 import { find, one, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
 import { captureDiag } from './helpers/diag';
-import { VERSION } from '../lib/version';
+import { VERSION } from '../lib/core/version';
 
 const LOCAL = { host: '127.0.0.1', port: 0 } as const;
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { AggregationType } from '@opentelemetry/sdk-metrics';
 import { ConfigError, DEFAULT_DURATION_BUCKETS, gatewayViews, semconv } from '../lib';
-import { cardinalityLimits } from '../lib/limits';
+import { cardinalityLimits } from '../lib/core/limits';
 import { harness, histogram, point } from './helpers/metrics';
 
 describe('gatewayViews() for users who run their own MeterProvider / NodeSDK', () => {
@@ -44,7 +44,7 @@ describe('gatewayViews() for users who run their own MeterProvider / NodeSDK', (
     expect(byName.get(semconv.METRIC_REQUEST_DURATION)!.aggregationCardinalityLimit).to.equal(limits.duration);
     expect(limits.duration).to.equal(11 * 9 * 2 + 1);
     expect(byName.get(semconv.METRIC_REQUEST_ERRORS)!.aggregationCardinalityLimit).to.equal(limits.errors);
-    // Observable instruments: the SDK's limit counts every series ever seen (see limits.ts).
+    // Observable instruments: the SDK's limit counts every series ever seen (see lib/core/limits.ts).
     expect(byName.get(semconv.METRIC_NODE_UP)!.aggregationCardinalityLimit).to.equal(Number.MAX_SAFE_INTEGER);
     expect(byName.get(semconv.METRIC_REQUESTS_ACTIVE)!.aggregationCardinalityLimit).to.equal(Number.MAX_SAFE_INTEGER);
   });

@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig } from '../lib/config';
-import { httpModeLine } from '../lib/register';
+import { resolveConfig } from '../lib/config/resolve';
+import { httpModeLine } from '../lib/sdk/register';
 import { startAgent, type Agent } from './helpers/agents';
 import { OtlpReceiver, latest } from './helpers/otlp';
 import { find, scrape } from './helpers/prom';

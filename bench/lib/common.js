@@ -42,7 +42,7 @@ function gitCommit() {
 
 function distStamp() {
   try {
-    return fs.statSync(path.join(ROOT, 'dist', 'exposition.js')).mtime.toISOString();
+    return fs.statSync(path.join(ROOT, 'dist', 'export', 'exposition.js')).mtime.toISOString();
   } catch {
     return 'missing';
   }

@@ -10,9 +10,9 @@ const { MeterProvider } = require('@opentelemetry/sdk-metrics');
 const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus');
 const { defaultResource, resourceFromAttributes } = require('@opentelemetry/resources');
 const pkg = require('../../dist');
-const { PrometheusSerializer } = require('../../dist/exposition');
-const { cardinalityLimits } = require('../../dist/limits');
-const { VERSION } = require('../../dist/version');
+const { PrometheusSerializer } = require('../../dist/export/exposition');
+const { cardinalityLimits } = require('../../dist/core/limits');
+const { VERSION } = require('../../dist/core/version');
 
 const { semconv, gatewayViews, DEFAULT_DURATION_BUCKETS } = pkg;
 const BUCKETS = [...DEFAULT_DURATION_BUCKETS];

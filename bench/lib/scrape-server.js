@@ -15,7 +15,7 @@
 const http = require('node:http');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { otelSetup, promSetup, populate } = require('./fixtures');
-const { MetricsEndpoint } = require('../../dist/endpoint');
+const { MetricsEndpoint } = require('../../dist/export/endpoint');
 
 const series = Number(process.argv[process.argv.indexOf('--series') + 1]);
 const impl = process.argv[process.argv.indexOf('--impl') + 1];

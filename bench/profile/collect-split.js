@@ -18,8 +18,8 @@ const { num, gc } = require('../lib/common');
 const { BenchReader, resource, labelSets, durations } = require('../lib/fixtures');
 const { summary, sig } = require('../lib/stats');
 const { gatewayViews, semconv } = require('../../dist');
-const { GatewayMetrics } = require('../../dist/metrics');
-const { cardinalityLimits } = require('../../dist/limits');
+const { GatewayMetrics } = require('../../dist/core/gateway-metrics');
+const { cardinalityLimits } = require('../../dist/core/limits');
 
 const N = num('series', 20_000);
 const ROUNDS = num('rounds', 7);

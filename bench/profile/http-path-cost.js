@@ -94,7 +94,7 @@ async function main() {
   }
   // The new per-call step alone: connectPort() on a live request whose
   // keep-alive socket the agent holds (a loop over the agent's keys).
-  const { connectPort } = require(path.join(ROOT, 'dist', 'http-path.js'));
+  const { connectPort } = require(path.join(ROOT, 'dist', 'paths', 'http.js'));
   const probeServer = http.createServer((_q, r) => r.end('ok'));
   await new Promise(r => probeServer.listen(0, '127.0.0.1', r));
   const probeAgent = new http.Agent({ keepAlive: true });

@@ -29,8 +29,8 @@ const { DataPointType } = require('@opentelemetry/sdk-metrics');
 const { arg, num, gc } = require('../lib/common');
 const { otelSetup, populate } = require('../lib/fixtures');
 const { summary, rotate, sig, fmtBytes } = require('../lib/stats');
-const { formatValue } = require('../../dist/naming');
-const { PrometheusSerializer } = require('../../dist/exposition');
+const { formatValue } = require('../../dist/export/naming');
+const { PrometheusSerializer } = require('../../dist/export/exposition');
 
 const SIZES = (arg('sizes') || '2000,20000').split(',').map(Number);
 const ROUNDS = num('rounds', 7);

@@ -6,8 +6,8 @@
  * duration matches the client's own wait.
  */
 import { expect } from 'chai';
-import { resolveConfig } from '../../lib/config';
-import { HttpPath } from '../../lib/http-path';
+import { resolveConfig } from '../../lib/config/resolve';
+import { HttpPath } from '../../lib/paths/http';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';
 import { directUrls, nodesOf, recordedSum, runPlan, seriesOf, type Call } from '../helpers/plan';

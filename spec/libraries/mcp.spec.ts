@@ -10,8 +10,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv } from '../../lib';
-import { resolveConfig } from '../../lib/config';
-import { HttpPath } from '../../lib/http-path';
+import { resolveConfig } from '../../lib/config/resolve';
+import { HttpPath } from '../../lib/paths/http';
 import { harness, histogram, point, points, total, type Harness } from '../helpers/metrics';
 
 const D = semconv.METRIC_REQUEST_DURATION;

@@ -10,8 +10,8 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolveConfig } from '../../lib/config';
-import { HttpPath } from '../../lib/http-path';
+import { resolveConfig } from '../../lib/config/resolve';
+import { HttpPath } from '../../lib/paths/http';
 import { CLIENT_TIMEOUT_MS, refusedPort, startAgent, type Agent } from '../helpers/agents';
 import { harness, type Harness } from '../helpers/metrics';
 import { nodesOf, recordedSum, runPlan, seriesOf, type Call } from '../helpers/plan';

@@ -1,4 +1,4 @@
 // Attribution experiment: the HTTP automatic path not subscribed (nothing recorded per call).
 'use strict';
-const { HttpPath } = require('../../../dist/http-path');
+const { HttpPath } = require('../../../dist/paths/http');
 HttpPath.prototype.enable = function () {};

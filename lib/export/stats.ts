@@ -12,8 +12,8 @@ import {
   type MetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { GatewayMetrics } from './metrics';
-import type { NodeEntry } from './series-registry';
+import type { GatewayMetrics } from '../core/gateway-metrics';
+import type { NodeEntry } from '../core/series-registry';
 import {
   ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
@@ -27,8 +27,8 @@ import {
   METRIC_REQUEST_DURATION,
   SCOPE_NAME,
   STATUS_ERROR,
-} from './semconv';
-import { withPrefix } from './semconv';
+} from '../core/semconv';
+import { withPrefix } from '../core/semconv';
 
 export interface LatencyQuantiles {
   /** Seconds; null when there are no observations. */

@@ -4,10 +4,10 @@
  * follow. A node whose previous check is still running is skipped that round;
  * a check slower than `timeoutMs` counts as failed (it is not cancelled).
  */
-import { ConfigError } from './config';
-import { logger, describe } from './diag';
-import type { GatewayMetrics } from './metrics';
-import { callWithTimeout } from './timeout';
+import { ConfigError } from '../config/resolve';
+import { logger, describe } from '../core/diag';
+import type { GatewayMetrics } from '../core/gateway-metrics';
+import { callWithTimeout } from '../core/timeout';
 
 export interface HealthCheckOptions {
   /** Nodes to check, or a function returning (or resolving to) the current set. */

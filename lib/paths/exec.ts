@@ -28,15 +28,15 @@ import { basename } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import { InstrumentationBase } from '@opentelemetry/instrumentation';
-import { RateLimitedWarner, describe } from './diag';
-import type { GatewayMetrics } from './metrics';
-import type { Series } from './series-registry';
+import { RateLimitedWarner, describe } from '../core/diag';
+import type { GatewayMetrics } from '../core/gateway-metrics';
+import type { Series } from '../core/series-registry';
 import type { AutomaticPath } from './path';
-import { disableScope, enableScope } from './scope';
+import { disableScope, enableScope } from '../core/scope';
 import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
-import { TRANSPORT_EXEC } from './semconv';
-import type { ExecPathOptions } from './types';
-import { VERSION } from './version';
+import { TRANSPORT_EXEC } from '../core/semconv';
+import type { ExecPathOptions } from '../types';
+import { VERSION } from '../core/version';
 // MCP calls over stdio (issue #13).
 import { ERROR_TYPE_CHILD_EXIT, StdioObserver, type McpTracker, type ObservedChild } from './mcp';
 

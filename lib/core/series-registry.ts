@@ -22,8 +22,8 @@ import {
   STATUS_ERROR,
   STATUS_SUCCESS,
 } from './semconv';
-import type { AttemptLabels } from './types';
-import type { McpSeries } from './mcp';
+import type { AttemptLabels } from '../types';
+import type { McpSeries } from '../paths/mcp';
 
 /** One node × transport: its in-flight count and its frozen attribute sets. */
 export class Series {
@@ -42,7 +42,7 @@ export class Series {
   readonly err: Attributes;
   /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
   errorAttrs: Map<string, Attributes> | undefined = undefined;
-  /** MCP calls of this series (mcp.ts), made on the first one; dropped with the node. */
+  /** MCP calls of this series (paths/mcp.ts), made on the first one; dropped with the node. */
   mcp: McpSeries | undefined = undefined;
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;

@@ -4,7 +4,7 @@
  * derived from them (so nothing is silently folded into `otel_metric_overflow`).
  */
 
-import { MAX_MCP_METHODS } from './mcp';
+import { MAX_MCP_METHODS } from '../paths/mcp';
 
 /** Longest accepted node / transport / error type (a Kubernetes node name is at most 253). */
 export const MAX_LABEL_LENGTH = 256;

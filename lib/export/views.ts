@@ -10,15 +10,15 @@
 // either SDK line (OpenTelemetry JS 2.x or 3.x) takes them, and loading them never
 // pulls a second copy of sdk-metrics into that user's process.
 import type { AggregationType, ViewOptions, AggregationOption } from '@opentelemetry/sdk-metrics';
-import { checkOption } from './config';
-import { O } from './options';
-import { cardinalityLimits } from './limits';
-import * as sc from './semconv';
-import { withPrefix } from './semconv';
-import type { GatewayViewsOptions } from './types';
+import { checkOption } from '../config/resolve';
+import { O } from '../config/options';
+import { cardinalityLimits } from '../core/limits';
+import * as sc from '../core/semconv';
+import { withPrefix } from '../core/semconv';
+import type { GatewayViewsOptions } from '../types';
 
-export type { GatewayViewsOptions } from './types';
-import { MCP_DURATION_BUCKETS } from './mcp';
+export type { GatewayViewsOptions } from '../types';
+import { MCP_DURATION_BUCKETS } from '../paths/mcp';
 
 // The AggregationType enum values, identical in sdk-metrics 2.x and 3.x (checked
 // by spec/sdk-lines.spec.ts against both).

@@ -11,9 +11,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { logger, describe } from './diag';
+import { logger, describe } from '../core/diag';
 import { register, type GatewayOtel } from './register';
-import type { GatewayMetricsOptions } from './types';
+import type { GatewayMetricsOptions } from '../types';
 
 function unwrapDefault(mod: unknown): GatewayMetricsOptions {
   const m = mod as { default?: unknown; __esModule?: boolean } | undefined;

@@ -17,26 +17,26 @@ import {
   type MetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
-import { resolveConfig, type ResolvedConfig } from './config';
-import { logger, describe } from './diag';
-import { createMetricsServer, listen, MetricsEndpoint } from './endpoint';
-import { ExecPath } from './exec-path';
-import { PrometheusSerializer } from './exposition';
-import { HttpPath, keyHost, type OwnEndpoint } from './http-path';
-import type { AutomaticPath } from './path';
-import { cardinalityLimits } from './limits';
-import { createGatewayMetrics, GatewayMetrics } from './metrics';
-import { McpTracker } from './mcp';
-import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from './delta-readers';
+import { resolveConfig, type ResolvedConfig } from '../config/resolve';
+import { logger, describe } from '../core/diag';
+import { createMetricsServer, listen, MetricsEndpoint } from '../export/endpoint';
+import { ExecPath } from '../paths/exec';
+import { PrometheusSerializer } from '../export/exposition';
+import { HttpPath, keyHost, type OwnEndpoint } from '../paths/http';
+import type { AutomaticPath } from '../paths/path';
+import { cardinalityLimits } from '../core/limits';
+import { createGatewayMetrics, GatewayMetrics } from '../core/gateway-metrics';
+import { McpTracker } from '../paths/mcp';
+import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from '../export/delta-readers';
 import { ProcessMetrics } from './process-metrics';
-import { ATTR_NODE, SCOPE_NAME } from './semconv';
-import { computeStats, type GatewayStats } from './stats';
+import { ATTR_NODE, SCOPE_NAME } from '../core/semconv';
+import { computeStats, type GatewayStats } from '../export/stats';
 import { HealthChecker, type HealthCheckOptions } from './health';
-import { callWithTimeout } from './timeout';
+import { callWithTimeout } from '../core/timeout';
 import { flushBeforeExit, flushOnSignals } from './process-hooks';
-import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from './types';
-import { gatewayViews } from './views';
-import { VERSION } from './version';
+import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from '../types';
+import { gatewayViews } from '../export/views';
+import { VERSION } from '../core/version';
 
 export interface GatewayOtel {
   /** Resolves once every exporter and endpoint is up; rejects (e.g. port in use) with a clear error. */
@@ -240,7 +240,7 @@ class Registration implements GatewayOtel {
     const limits = cardinalityLimits(config.maxNodes, config.maxTools);
     const readers: IMetricReader[] = [];
     const exporters = config.sdkDisabled ? [] : config.exporters;
-    // Every reader collects in delta and forgets idle nodes (cumulative.ts says
+    // Every reader collects in delta and forgets idle nodes (export/cumulative.ts says
     // why); in-flight and up come from our own producer, not SDK observables.
     const keep: KeepPoint = (scope, attributes) => {
       if (scope.name !== SCOPE_NAME) return true;

@@ -10,7 +10,7 @@
  * Rows with a `check` are plain leaves that `pick()` resolves generically
  * (option > env > default). The rest (exporters, the OTLP protocol's two
  * variables, the HTTP and exec paths, resource attributes) have their own
- * resolution in config.ts but are still listed here, so they are known,
+ * resolution in resolve.ts but are still listed here, so they are known,
  * documented and checked against the README like every other.
  */
 import {
@@ -37,7 +37,7 @@ import {
   parseEnvNumber,
   type Check,
 } from './checks';
-import type { HistogramMode, PrometheusAuth, TemporalityPreference } from './types';
+import type { HistogramMode, PrometheusAuth, TemporalityPreference } from '../types';
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -86,7 +86,7 @@ function row<T>(r: OptionRow<T>): OptionRow<T> {
   return Object.freeze(r);
 }
 
-/** A row that documents: resolved by its own code in config.ts, or read by someone else (the OTLP exporter, the entries). */
+/** A row that documents: resolved by its own code in resolve.ts, or read by someone else (the OTLP exporter, the entries). */
 function info(option: string, env: readonly string[], shown: string, doc: string): OptionRow {
   return row({ option, env, shown, doc });
 }
@@ -113,7 +113,7 @@ const requestMs = (v: unknown) => checkPositiveInt(v, 86_400_000);
 const seconds = checkThreshold(86_400);
 const percent = checkThreshold(100);
 
-/** Every row, keyed for typed access from config.ts; README order is the declaration order. */
+/** Every row, keyed for typed access from resolve.ts; README order is the declaration order. */
 export const O = {
   serviceName: row<string | undefined>({
     option: 'serviceName', env: ['OTEL_SERVICE_NAME'], shown: '`unknown_service:node`', doc: '`service.name`',

@@ -27,10 +27,10 @@
  * is dropped with its node.
  */
 import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
-import { RateLimitedWarner, describe } from './diag';
+import { RateLimitedWarner, describe } from '../core/diag';
 import { LineFramer, SseReader, readAnswer, readLine, type Line, type Message, type Read } from './jsonrpc';
-import type { GatewayMetrics } from './metrics';
-import type { Series } from './series-registry';
+import type { GatewayMetrics } from '../core/gateway-metrics';
+import type { Series } from '../core/series-registry';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -46,9 +46,9 @@ import {
   MCP_INSTRUMENT,
   NODE_OTHER,
   TRANSPORT_EXEC,
-} from './semconv';
+} from '../core/semconv';
 
-export { DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './options';
+export { DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from '../config/options';
 /** The semantic conventions' advice for mcp.*.operation.duration. */
 export const MCP_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300,
@@ -409,7 +409,7 @@ function asChunk(chunk: unknown, encoding: unknown): string | Uint8Array {
 
 /**
  * The JSON-RPC side of one HTTP exchange: the requests of its body (read up
- * to HEAD_BYTES, see lib/jsonrpc.ts) and the responses found in its JSON or
+ * to HEAD_BYTES, see paths/jsonrpc.ts) and the responses found in its JSON or
  * SSE answer.
  */
 export class HttpExchange {

@@ -20,11 +20,11 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGzip } from 'node:zlib';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
-import { logger, describe, RateLimitedWarner } from './diag';
+import { logger, describe, RateLimitedWarner } from '../core/diag';
 import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
 import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
-import { callWithTimeout } from './timeout';
-import type { PrometheusAuth } from './types';
+import { callWithTimeout } from '../core/timeout';
+import type { PrometheusAuth } from '../types';
 
 /** Longest time one chunk loop may hold the event loop before yielding. */
 const YIELD_AFTER_MS = 10;

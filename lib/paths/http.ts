@@ -30,14 +30,14 @@
  */
 import * as dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { RateLimitedWarner, describe } from './diag';
-import type { ResolvedHttpPath } from './config';
-import { errorTypeOf } from './errors';
-import type { GatewayMetrics } from './metrics';
-import type { Series } from './series-registry';
+import { RateLimitedWarner, describe } from '../core/diag';
+import type { ResolvedHttpPath } from '../config/resolve';
+import { errorTypeOf } from '../core/error-type';
+import type { GatewayMetrics } from '../core/gateway-metrics';
+import type { Series } from '../core/series-registry';
 import type { AutomaticPath } from './path';
-import { disableScope, enableScope } from './scope';
-import { TRANSPORT_HTTP } from './semconv';
+import { disableScope, enableScope } from '../core/scope';
+import { TRANSPORT_HTTP } from '../core/semconv';
 // MCP Streamable HTTP (issue #13): the JSON-RPC requests of a POST are the routed calls.
 import { HttpExchange, outcomeOf, type McpCall, type McpTracker } from './mcp';
 

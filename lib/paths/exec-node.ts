@@ -18,7 +18,7 @@
  *   the caller) → the rules above applied to the command.
  * - Otherwise the program's base name (`/usr/bin/git` → `git`).
  */
-import { MAX_LABEL_LENGTH } from './limits';
+import { MAX_LABEL_LENGTH } from '../core/limits';
 
 /** Split a shell command line into words: quotes and backslashes, no expansion. */
 export function shellWords(line: string): string[] {

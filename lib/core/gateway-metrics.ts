@@ -26,10 +26,10 @@ import {
   type ObservableResult,
   type ObservableUpDownCounter,
 } from '@opentelemetry/api';
-import { checkOption } from './config';
-import { O, type OptionRow } from './options';
+import { checkOption } from '../config/resolve';
+import { O, type OptionRow } from '../config/options';
 import { RateLimitedWarner, describe } from './diag';
-import { errorTypeOf } from './errors';
+import { errorTypeOf } from './error-type';
 import { closeMark, enterMark, inMeasuredScope, openMark, runInMark } from './scope';
 import {
   ATTR_FROM_TRANSPORT,
@@ -61,14 +61,14 @@ import type {
   MeasureOptions,
   RecordOptions,
   WrapOptions,
-} from './types';
+} from '../types';
 import { withPrefix } from './semconv';
 import { DERIVED_ERROR_TYPES, ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
 import { hrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { VERSION } from './version';
 // MCP calls (issue #13): the convention instrument and per-series tool bookkeeping.
-import { McpMetrics } from './mcp';
+import { McpMetrics } from '../paths/mcp';
 
 
 export type EndTimer = (options?: EndOptions) => number;
@@ -96,7 +96,7 @@ export class GatewayMetrics {
   readonly maxNodes: number;
   readonly nodeIdleTtl: number;
   readonly downAfterErrors: number;
-  /** @internal `mcp.client.operation.duration` and the bounds on its tool names (lib/mcp.ts). */
+  /** @internal `mcp.client.operation.duration` and the bounds on its tool names (paths/mcp.ts). */
   readonly mcp: McpMetrics;
 
   private readonly _duration: Histogram;

@@ -4,8 +4,8 @@
  * same check, so one option has one set of limits. Each returns the value or
  * a reason; the caller decides whether a failure throws (code) or warns (env).
  */
-import { describe } from './diag';
-import type { ExporterName, HistogramMode, OtlpProtocol, PrometheusAuth, TemporalityPreference } from './types';
+import { describe } from '../core/diag';
+import type { ExporterName, HistogramMode, OtlpProtocol, PrometheusAuth, TemporalityPreference } from '../types';
 
 export type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
 export const ok = <T>(value: T): Check<T> => ({ ok: true, value });

@@ -23,7 +23,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { InstrumentationScope } from '@opentelemetry/core';
-import { logger } from './diag';
+import { logger } from '../core/diag';
 import {
   attributeValueString,
   escapeHelp,

@@ -23,9 +23,9 @@ import {
   checkPrefix,
   type Check,
 } from './checks';
-import { logger, describe } from './diag';
+import { logger, describe } from '../core/diag';
 import { KNOWN_GATEWAY_ENV, O, knownKeys, type OptionRow } from './options';
-import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, McpOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from './types';
+import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, McpOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from '../types';
 
 export {
   DEFAULT_DURATION_BUCKETS,
@@ -111,7 +111,7 @@ export interface ResolvedConfig {
   readonly http: ResolvedHttpPath | undefined;
   /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
-  /** The JSON-RPC observation (mcp.ts), or undefined when it is off. */
+  /** The JSON-RPC observation (paths/mcp.ts), or undefined when it is off. */
   readonly mcp: { readonly requestTimeoutMs: number } | undefined;
   readonly maxTools: number;
   readonly inboundHttp: boolean;

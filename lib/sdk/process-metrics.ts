@@ -7,9 +7,9 @@
  * that it is deprecated), process groups only: no host-wide data.
  */
 import { ValueType, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
-import { logger, describe } from './diag';
-import { METRIC_PROCESS_START_TIME, METRIC_PROCESS_UPTIME, SCOPE_NAME } from './semconv';
-import { VERSION } from './version';
+import { logger, describe } from '../core/diag';
+import { METRIC_PROCESS_START_TIME, METRIC_PROCESS_UPTIME, SCOPE_NAME } from '../core/semconv';
+import { VERSION } from '../core/version';
 
 export class ProcessMetrics {
   private readonly _disable: () => void;
