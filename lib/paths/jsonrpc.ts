@@ -106,12 +106,7 @@ export class LineFramer {
     const line: Line = this._long
       ? { head: decode(firstBytes(this._parts, LONG_HEAD_BYTES)), tail: decode(this._tail), long: true, length: this._length }
       : { text: decode(this._parts), long: false };
-    this._parts = [];
-    this._held = 0;
-    this._long = false;
-    this._length = 0;
-    this._tail = [];
-    this._tailHeld = 0;
+    this.reset();
     this._onLine(line);
   }
 
