@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { FETCH_BODIES } from './helpers/capabilities';
 import { runNode } from './helpers/child';
 
 interface Counts { sent: number; ok: number; failed: number }
@@ -55,7 +56,10 @@ describe('npm run demo (MCP gateway: real MCP agents over Streamable HTTP and a 
   it('counts, per node and transport, one sample per JSON-RPC request: the tools/call requests the load caused plus each session\'s initialize', () => {
     for (const node of ['node-a', 'node-b', 'node-c']) {
       const sent = report.sent[node]!;
-      expect(row(node, 'http'), node).to.deep.include({ requests: sent.sent + 1, errors: sent.failed });
+      // On Node 22 (fetch without body channels) each POST is one plain call:
+      // the session's notifications/initialized too, and tool errors are 200s.
+      if (FETCH_BODIES) expect(row(node, 'http'), node).to.deep.include({ requests: sent.sent + 1, errors: sent.failed });
+      else expect(row(node, 'http'), node).to.deep.include({ requests: sent.sent + 2, errors: 0 });
       expect(row(node, 'exec'), node).to.equal(undefined);
     }
     // node-d: the gateway's session at start and then every request's
@@ -78,16 +82,23 @@ describe('npm run demo (MCP gateway: real MCP agents over Streamable HTTP and a 
   });
 
   it('per tool (mcp_client_operation_duration_seconds, tools/call): exactly the tools each node served, with the calls and failures the load sent', () => {
-    const expected = Object.entries(report.sent).sort(([a], [b]) => a.localeCompare(b)).flatMap(([node, s]) => TOOLS.map(tool => ({
+    // On Node 22 only the stdio agent's calls are read per tool (README, MCP calls).
+    const expected = Object.entries(report.sent).filter(([node]) => FETCH_BODIES || node === 'node-d').sort(([a], [b]) => a.localeCompare(b)).flatMap(([node, s]) => TOOLS.map(tool => ({
       node, tool, transports: [node === 'node-d' ? 'exec' : 'http'], requests: s.tools[tool]!.sent, errors: s.tools[tool]!.failed,
     })));
     expect(report.tools.map(({ node, tool, transports, requests, errors }) => ({ node, tool, transports, requests, errors }))).to.deep.equal(expected);
     // node-b's failures are tool errors (isError), spread over its tools.
-    expect(report.tools.filter(t => t.errors > 0).map(t => t.node)).to.satisfy((ns: string[]) => ns.length > 0 && ns.every(n => n === 'node-b'));
+    if (FETCH_BODIES) expect(report.tools.filter(t => t.errors > 0).map(t => t.node)).to.satisfy((ns: string[]) => ns.length > 0 && ns.every(n => n === 'node-b'));
   });
 
   it('per tool: summarize on node-c is the slowest tool (p95 above 1 s); every other tool on every node is under 1 s', () => {
     const byP95 = [...report.tools].sort((a, b) => b.p95! - a.p95!);
+    if (!FETCH_BODIES) {
+      // Node 22: only node-d's stdio tools are read per tool, all fast.
+      expect(byP95.map(t => t.node)).to.deep.equal(['node-d', 'node-d', 'node-d']);
+      for (const t of byP95) expect(t.p95!, `${t.node} ${t.tool}`).to.be.below(1);
+      return;
+    }
     expect(`${byP95[0]!.node} ${byP95[0]!.tool}`).to.equal('node-c summarize');
     expect(byP95[0]!.p95).to.be.above(1);
     // The agent sleeps 1.2 s: every summarize call on node-c lands in the (1, 2] bucket.

@@ -53,6 +53,9 @@ interface Attempt {
   /** JSON-RPC in the body of a POST (MCP observation on), and the calls it carries. */
   mcp: HttpExchange | undefined;
   calls: McpCall[] | undefined;
+  /** undici: the request has a body, and how many of its chunks were published (bodyChunkSent). */
+  hasBody: boolean;
+  bodyChunks: number;
 }
 
 /** Minimal shape of undici's request object in its diagnostics messages. */
@@ -348,6 +351,8 @@ export class HttpPath implements AutomaticPath {
       timedOut: false,
       mcp: undefined,
       calls: undefined,
+      hasBody: false,
+      bodyChunks: 0,
     };
     this._attempts.set(key, attempt);
     return attempt;
@@ -468,12 +473,23 @@ export class HttpPath implements AutomaticPath {
 
   private readonly _onUndiciBodyChunkSent = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
-    this._attempts.get(request)?.mcp?.body(chunk);
+    const attempt = this._attempts.get(request);
+    if (attempt?.mcp === undefined) return;
+    attempt.bodyChunks++;
+    attempt.mcp.body(chunk);
   });
 
   private readonly _onUndiciBodySent = this._guarded((message: unknown): void => {
     const attempt = this._attempts.get((message as { request: object }).request);
-    if (attempt !== undefined) this._classify(attempt);
+    if (attempt === undefined) return;
+    // undici 6 (Node 22's fetch) publishes bodySent but no bodyChunkSent or
+    // bodyChunkReceived: a body we never saw is not "no JSON-RPC request".
+    // The exchange stays one plain HTTP call, as with the observation off.
+    if (attempt.mcp !== undefined && attempt.hasBody && attempt.bodyChunks === 0) {
+      attempt.mcp = undefined;
+      return;
+    }
+    this._classify(attempt);
   });
 
   private readonly _onUndiciBodyChunkReceived = this._guarded((message: unknown): void => {
@@ -619,7 +635,10 @@ export class HttpPath implements AutomaticPath {
     }
     if (this._mcp !== undefined && request.method === 'DELETE' && undiciHeader(request.headers, MCP_SESSION_HEADER) !== undefined) return;
     const attempt = this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
-    if (attempt !== undefined && this._mcp !== undefined && request.method === 'POST') attempt.mcp = new HttpExchange();
+    if (attempt !== undefined && this._mcp !== undefined && request.method === 'POST') {
+      attempt.mcp = new HttpExchange();
+      attempt.hasBody = request.body !== undefined && request.body !== null;
+    }
   });
 
   /** Zero config and host:port maps: the node depends on the origin alone, so cache it. */
