@@ -140,9 +140,10 @@ function buildReport() {
     const t = thr.throughput.summary;
     const names = {
       none: 'no plugin',
-      ours: '**ours**: `register()` with HTTP + exec automatic paths (payload sizes on, health checks off)',
+      ours: '**ours**: `register()` defaults: HTTP + exec paths, MCP observation (the calls are JSON-RPC: each is also read and recorded on `mcp.client.operation.duration`), byte totals; health checks off',
       promClient: 'prom-client equivalent (router wrapped)',
       oursNoSizes: 'extra: ours without payload sizes (`GATEWAY_METRICS_HTTP_SIZES=false`)',
+      oursNoMcp: 'extra: ours without the JSON-RPC/MCP observation (`GATEWAY_METRICS_MCP=false`): one SDK record per call',
       oursHealthChecks: 'extra: ours + health checks every 1 s (turns on the AsyncLocalStorage scope)',
       oursInboundHttp: 'extra: ours + inbound HTTP (`instrumentation-http`, `inboundHttp: true`)',
     };

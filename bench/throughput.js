@@ -149,6 +149,10 @@ async function main() {
       ours: ['otel', { args: ['--health-interval', '0'] }],
       promClient: ['prom-client'],
       oursNoSizes: ['otel', { args: ['--health-interval', '0'], env: { GATEWAY_METRICS_HTTP_SIZES: 'false' } }],
+      // The example gateway routes JSON-RPC: with the MCP observation on (the
+      // default) every call is also read as JSON-RPC and recorded on
+      // mcp.client.operation.duration.
+      oursNoMcp: ['otel', { args: ['--health-interval', '0'], env: { GATEWAY_METRICS_MCP: 'false' } }],
       oursHealthChecks: ['otel', { args: ['--health-interval', '1000'] }],
       oursInboundHttp: ['otel', { args: ['--health-interval', '0'], env: { GATEWAY_METRICS_INBOUND_HTTP: 'true' } }],
     };
