@@ -16,7 +16,7 @@ const { num, meta, writeResult } = require('./lib/common');
 const { summary, sig } = require('./lib/stats');
 const dist = path.join(__dirname, '..', 'dist');
 const { createGatewayMetrics, gatewayViews } = require(dist);
-const { computeStats } = require(path.join(dist, 'stats.js'));
+const { computeStats } = require(path.join(dist, 'export', 'stats.js'));
 
 async function main() {
   const nodes = num('nodes', 100);

@@ -45,7 +45,7 @@ async function child(variant, dist, spawns) {
   let exec;
   if (variant !== 'off') {
     const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-    const { ExecPath } = require(path.join(dist, 'exec-path.js'));
+    const { ExecPath } = require(path.join(dist, 'paths', 'exec.js'));
     const provider = new MeterProvider({ readers: [new Reader()] });
     const metrics = createGatewayMetrics({ meterProvider: provider });
     exec = new ExecPath(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
@@ -69,7 +69,7 @@ async function hook(variant, dist, n) {
     async onForceFlush() {}
   }
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { ExecPath } = require(path.join(dist, 'exec-path.js'));
+  const { ExecPath } = require(path.join(dist, 'paths', 'exec.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
   const exec = new ExecPath(metrics, variant === 'zero-config' ? {} : { nodeFor: () => 'agent-1' });
   // What ChildProcess#spawn receives for execFile('kubectl', ['exec', …]): args start with argv0.
@@ -86,7 +86,7 @@ async function hook(variant, dist, n) {
 }
 
 function naming(dist) {
-  const { execNodeName } = require(path.join(dist, 'exec-node.js'));
+  const { execNodeName } = require(path.join(dist, 'paths', 'exec-node.js'));
   const out = {};
   for (const [file, args] of COMMANDS) {
     const n = 200_000;

@@ -18,8 +18,8 @@ const ROOT = path.join(__dirname, '..', '..');
 
 function load(dist) {
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { resolveConfig } = require(path.join(dist, 'config.js'));
-  const { HttpPath } = require(path.join(dist, 'http-path.js'));
+  const { resolveConfig } = require(path.join(dist, 'config', 'resolve.js'));
+  const { HttpPath } = require(path.join(dist, 'paths', 'http.js'));
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   return { resolveConfig, createGatewayMetrics, HttpPath, MeterProvider };
 }

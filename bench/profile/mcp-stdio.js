@@ -55,8 +55,8 @@ async function gateway(variant, calls, bigCalls, mb) {
     async onForceFlush() {}
   }
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { ExecPath } = require(path.join(dist, 'exec-path.js'));
-  const { McpTracker } = require(path.join(dist, 'mcp.js'));
+  const { ExecPath } = require(path.join(dist, 'paths', 'exec.js'));
+  const { McpTracker } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
   if (variant === 'on') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -109,7 +109,7 @@ async function observerOnly(n) {
   }
   const dist = path.join(ROOT, 'dist');
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { McpTracker, StdioObserver } = require(path.join(dist, 'mcp.js'));
+  const { McpTracker, StdioObserver } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
   const series = metrics.autoSeries('agent-1', 'exec');
   metrics.autoStart(series);
