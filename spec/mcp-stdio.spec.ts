@@ -47,23 +47,29 @@ function oneAt(i: number, n: number): number[] {
   return Array.from({ length: n }, (_, j) => (j === i ? 1 : 0));
 }
 
+/** A harness with the exec path and the JSON-RPC observation on, and the diag captured. */
+function observedExec(): { h: Harness; exec: ExecPath; diag: Captured } {
+  const diag = captureDiag();
+  const h = harness();
+  const exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
+  exec.enable();
+  return { h, exec, diag };
+}
+
+async function stopObserved(o: { h: Harness; exec: ExecPath; diag: Captured }): Promise<void> {
+  o.exec.disable();
+  await o.h.shutdown();
+  o.diag.restore();
+}
+
 describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', function () {
   this.timeout(30_000);
   let h: Harness;
   let exec: ExecPath;
   let diag: Captured;
 
-  beforeEach(() => {
-    diag = captureDiag();
-    h = harness();
-    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
-    exec.enable();
-  });
-  afterEach(async () => {
-    exec.disable();
-    await h.shutdown();
-    diag.restore();
-  });
+  beforeEach(() => ({ h, exec, diag } = observedExec()));
+  afterEach(() => stopObserved({ h, exec, diag }));
 
   it('times every request to its response: exact counts per method and tool, against the server\'s own', async () => {
     const c = await client();
@@ -240,17 +246,8 @@ describe('MCP over stdio: bad input (hand-written peer)', function () {
   let exec: ExecPath;
   let diag: Captured;
 
-  beforeEach(() => {
-    diag = captureDiag();
-    h = harness();
-    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
-    exec.enable();
-  });
-  afterEach(async () => {
-    exec.disable();
-    await h.shutdown();
-    diag.restore();
-  });
+  beforeEach(() => ({ h, exec, diag } = observedExec()));
+  afterEach(() => stopObserved({ h, exec, diag }));
 
   /** Spawn the raw peer, write `lines` (split across writes at odd places), read stdout as the app would. */
   async function session(requests: object[], { end = true, waitMs = 400 } = {}) {

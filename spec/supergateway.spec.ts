@@ -31,27 +31,37 @@ const NODE = process.execPath;
 const SERVER = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const NODE_NAME = '@modelcontextprotocol/server-everything';
 
+/**
+ * supergateway (stdio → Streamable HTTP) over server-everything, with the
+ * package loaded by --require and only the metrics endpoint's address set;
+ * resolves once the endpoint and supergateway's health check answer.
+ */
+async function startSupergateway(name: string, extra: string[]): Promise<{ mcpPort: number; metricsUrl: string }> {
+  const [mcpPort, metricsPort] = await freePorts(2);
+  const gateway = startProcess(name, NODE, [
+    '--require', resolve(ROOT, 'dist/register-entry.js'),
+    'node_modules/supergateway/dist/index.js',
+    '--stdio', `"${NODE}" ${SERVER} stdio`,
+    '--outputTransport', 'streamableHttp',
+    ...extra,
+    '--port', String(mcpPort!),
+    '--healthEndpoint', '/healthz',
+  ], {
+    env: childEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }),
+    lifetimeMs: 55_000,
+  });
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  await waitForHttp200('the metrics endpoint', metricsUrl, 20_000, gateway);
+  await waitForHttp200('supergateway', `http://127.0.0.1:${mcpPort}/healthz`, 20_000, gateway);
+  return { mcpPort: mcpPort!, metricsUrl };
+}
+
 describe('supergateway stateless stdio→Streamable HTTP under --require, no configuration', function () {
   this.timeout(60_000);
   after(() => stopAll(2000));
 
   it('times each request supergateway writes to a child, on the stdio server\'s package name; no sample per child', async () => {
-    const [mcpPort, metricsPort] = await freePorts(2);
-    const gateway = startProcess('supergateway', NODE, [
-      '--require', resolve(ROOT, 'dist/register-entry.js'),
-      'node_modules/supergateway/dist/index.js',
-      '--stdio', `"${NODE}" ${SERVER} stdio`,
-      '--outputTransport', 'streamableHttp',
-      '--port', String(mcpPort),
-      '--healthEndpoint', '/healthz',
-    ], {
-      // Where the endpoint listens is all we set: no node map, no exec option.
-      env: childEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }),
-      lifetimeMs: 55_000,
-    });
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await waitForHttp200('the metrics endpoint', metricsUrl, 20_000, gateway);
-    await waitForHttp200('supergateway', `http://127.0.0.1:${mcpPort}/healthz`, 20_000, gateway);
+    const { mcpPort, metricsUrl } = await startSupergateway('supergateway', []);
 
     // Count what the client sends, by method, through the transport's own fetch hook.
     const sent: Record<string, number> = {};
@@ -100,22 +110,7 @@ describe('supergateway --stateful stdio→Streamable HTTP under --require, no co
   after(() => stopAll(2000));
 
   it('times each request of the session on its one child; nothing in flight while idle, the child\'s life no sample', async () => {
-    const [mcpPort, metricsPort] = await freePorts(2);
-    const gateway = startProcess('supergateway-stateful', NODE, [
-      '--require', resolve(ROOT, 'dist/register-entry.js'),
-      'node_modules/supergateway/dist/index.js',
-      '--stdio', `"${NODE}" ${SERVER} stdio`,
-      '--outputTransport', 'streamableHttp',
-      '--stateful',
-      '--port', String(mcpPort),
-      '--healthEndpoint', '/healthz',
-    ], {
-      env: childEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }),
-      lifetimeMs: 55_000,
-    });
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await waitForHttp200('the metrics endpoint', metricsUrl, 20_000, gateway);
-    await waitForHttp200('supergateway', `http://127.0.0.1:${mcpPort}/healthz`, 20_000, gateway);
+    const { mcpPort, metricsUrl } = await startSupergateway('supergateway-stateful', ['--stateful']);
 
     const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${mcpPort}/mcp`));
     const client = new Client({ name: 'spec', version: '1.0.0' });
