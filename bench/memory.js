@@ -189,11 +189,22 @@ async function implMain(impl) {
     bytes = await scrape(onSample);
     steadySamples.push(heap());
   }
+  // Ours only: one more collect right after the last scrape, with nothing
+  // recorded in between. The SDK keeps the last interval of a delta collector
+  // (TemporalMetricProcessor's report history, read back only for the series'
+  // start times) until the next collect; this empty collect replaces it with an
+  // empty interval, so the drop is what the SDK holds between scrapes on top of
+  // our store.
+  let afterEmptyCollect;
+  if (impl === 'ours') {
+    await keep[1].collect();
+    afterEmptyCollect = heap();
+  }
   const steady = Math.max(...steadySamples) - base;
   const out = {
     impl,
     series: SERIES,
-    heap: { base, afterSetup, afterRecord, afterCollect, afterFirstScrape, steadySamples, peak },
+    heap: { base, afterSetup, afterRecord, afterCollect, afterFirstScrape, steadySamples, afterEmptyCollect, peak },
     setupBytes: afterSetup - base,
     firstRecordBytesPerSeries: (afterRecord - afterSetup) / SERIES,
     steadyBytesPerSeries: (steady - (afterSetup - base)) / SERIES,
@@ -203,7 +214,16 @@ async function implMain(impl) {
     rssMB: process.memoryUsage().rss / 1e6,
     maxRssMB: process.resourceUsage().maxRSS / 1e3,
   };
-  if (impl === 'ours') out.serializerCacheBytesPerSeries = (afterFirstScrape - afterCollect) / SERIES;
+  if (impl === 'ours') {
+    out.serializerCacheBytesPerSeries = (afterFirstScrape - afterCollect) / SERIES;
+    const last = steadySamples[steadySamples.length - 1];
+    const beforeLast = steadySamples[steadySamples.length - 2];
+    // Between scrapes: the interval the SDK is accumulating now (before the
+    // scrape minus after it), and the last one it still holds (see above).
+    out.sdkCurrentIntervalBytesPerSeries = (beforeLast - last) / SERIES;
+    out.sdkRetainedIntervalBytesPerSeries = (last - afterEmptyCollect) / SERIES;
+    out.afterEmptyCollectBytesPerSeries = (afterEmptyCollect - afterSetup) / SERIES;
+  }
   console.log(`memory ${impl}: steady ${sig(out.steadyBytesPerSeries)} B/series, peak ${out.peakBytesPerSeries === undefined ? 'n/a' : sig(out.peakBytesPerSeries)} B/series, scrape ${sig(bytes / 1e6)} MB`);
   writeResult(`memory-${impl}.tmp`, out);
   if (keep.length < 0) console.log(keep);

@@ -35,6 +35,9 @@ function buildReport() {
   const chn = readResult('churn');
   const out = [];
   const targets = [];
+  // Issue #14 part 4 (fleet scale) and issue #16 (per-call cost): each figure against its goal.
+  const fleet = [];
+  const perCall = [];
   const p = (...l) => out.push(...l);
 
   p('# Benchmarks', '');
@@ -124,8 +127,20 @@ function buildReport() {
     }
     p(`Rounds: ${Object.entries(h.sizes).map(([n, r]) => `${n}: ${r.rounds}`).join(', ')} (after 1 warm-up round).`, '');
     p(table(['series', 'endpoint', 'request → last byte, ms (median)', 'range', 'longest block, ms (median)', 'worst', 'bytes'], hr), '');
+    const mid = h.sizes['2000'];
+    if (mid) {
+      const o = mid.variants.ours.ttlbMs.median;
+      const vsStock = mid.speedup.ttlbStockOverOurs.median;
+      const vsProm = mid.speedup.ttlbPromClientOverOurs.median;
+      fleet.push(['2,000-series scrape, end to end through the endpoint (request → last byte)', '≤ 12 ms, ≥ 8× stock, ≥ 3× prom-client',
+        `${sig(o)} ms (range ${spread(mid.variants.ours.ttlbMs)}); stock ${x(vsStock)} slower, prom-client ${x(vsProm)} slower (in process: collect ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.collect) : 'n/a'} ms + serialize ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.ours) : 'n/a'} ms)`,
+        met(o <= 12 && vsStock >= 8 && vsProm >= 3), '`node bench/scrape.js` (2b)']);
+    }
     const big = h.sizes['20000'];
     if (big) {
+      fleet.push(['longest event-loop block during a 20,000-series scrape', '≤ 50 ms worst',
+        `${sig(big.variants.ours.worstBlockMs)} ms worst, ${ms(big.variants.ours.maxBlockMs)} median; the SDK's \`collect()\` alone: ${sig(big.variants.collectOnly.worstBlockMs)} worst, ${ms(big.variants.collectOnly.maxBlockMs)} median`,
+        met(big.variants.ours.worstBlockMs <= 50), '`node bench/scrape.js` (2b)']);
       const w = big.variants.ours.worstBlockMs;
       targets.push(['No long stall: a 20,000-series scrape never blocks > 50 ms', `ours: worst ${sig(w)} ms (median ${ms(big.variants.ours.maxBlockMs)}); collect() alone: median ${ms(big.variants.collectOnly.maxBlockMs)}, worst ${sig(big.variants.collectOnly.worstBlockMs)} ms`, met(w <= 50), '`node bench/scrape.js`']);
     }
@@ -156,6 +171,17 @@ function buildReport() {
     p(table(['variant', 'req/s (median)', 'range', 'of no-plugin req/s', 'p50 ms', 'p99 ms (range)', 'gateway CPU µs/request (range)', 'CPU ratio', 'core 0 busy'], rows), '');
     targets.push(['Throughput with our plugin ≥ 97% of no-plugin req/s', `${pct(t.ours.rpsRatioOfMedians)} (medians); CPU/request ${x(t.ours.cpuRatio.median)}`, met(t.ours.rpsRatioOfMedians >= 0.97), '`node bench/throughput.js`']);
     targets.push(['… and ≥ the prom-client equivalent', `ours ÷ prom-client req/s ${pct(t.ours.rps.median / t.promClient.rps.median)} (medians)`, met(t.ours.rps.median >= t.promClient.rps.median), '`node bench/throughput.js`']);
+    const runs = thr.throughput.runs;
+    const perRound = (a, b) => runs[a].map((r, i) => r.gatewayCpuUsPerRequest - runs[b][i].gatewayCpuUsPerRequest);
+    const med = v => { const a = [...v].sort((m, n) => m - n); return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2; };
+    perCall.push(['throughput with the plugin, vs none', '≥ 95%', `${pct(t.ours.rpsRatioOfMedians)} (medians; per round ${pct(t.ours.rpsRatio.median)}, IQR ${pct(t.ours.rpsRatio.q1)}–${pct(t.ours.rpsRatio.q3)})`, met(t.ours.rpsRatioOfMedians >= 0.95), '`node bench/throughput.js`']);
+    perCall.push(['throughput vs the prom-client equivalent', '≥ 97%', `${pct(t.ours.rps.median / t.promClient.rps.median)} (medians)`, met(t.ours.rps.median / t.promClient.rps.median >= 0.97), '`node bench/throughput.js`']);
+    if (runs && runs.none && runs.ours) {
+      const added = med(perRound('ours', 'none'));
+      const prom = runs.promClient ? med(perRound('promClient', 'none')) : NaN;
+      const ofMedians = t.ours.cpuUsPerRequest.median - t.none.cpuUsPerRequest.median;
+      perCall.push(['added gateway CPU per proxied call (ours − none)', '≤ 4 µs', `+${sig(ofMedians)} µs between the medians, +${sig(added)} µs as the median of per-round differences (prom-client +${sig(t.promClient.cpuUsPerRequest.median - t.none.cpuUsPerRequest.median)} and +${sig(prom)} µs), on ${sig(t.none.cpuUsPerRequest.median)} µs per call without a plugin`, met(Math.max(ofMedians, added) <= 4), '`node bench/throughput.js`']);
+    }
     if (thr.scraped) {
       const sc = thr.scraped.summary;
       p(`### 3b. p99 while /metrics is scraped every second (${c.syntheticSeries.toLocaleString('en-US')} extra histogram series)`, '');
@@ -170,6 +196,7 @@ function buildReport() {
           `${v.scrapes} scrapes, ${fmtBytes(v.scrapeBytes)}, ${ms(v.scrapeTtlbMs)} ms each (median)`, `${Math.round(100 * v.scraped.cpuShare.median)}%`]);
       }
       p(table(['gateway', 'scrape', 'req/s served', 'p50 ms', 'p99 ms (range)', 'p99.9 ms', 'p99 ratio', 'scrapes', 'core 0 busy'], sr), '');
+      fleet.push(['gateway p99 while scraped every second (20,000 series)', '≤ ×2 of unscraped', `${x(sc.ours.scraped.p99RatioOfMedians)} (${sig(sc.ours.unscraped.p99Ms.median)} → ${sig(sc.ours.scraped.p99Ms.median)} ms; each scrape ${ms(sc.ours.scrapeTtlbMs)} ms for ${fmtBytes(sc.ours.scrapeBytes)}); prom-client ${x(sc.promClient.scraped.p99RatioOfMedians)}`, met(sc.ours.scraped.p99RatioOfMedians <= 2), '`node bench/throughput.js` (3b)']);
       targets.push(['Gateway p99 while scraped (20,000 series, every 1 s) within 10% of unscraped', `ours ${x(sc.ours.scraped.p99RatioOfMedians)} (${sig(sc.ours.unscraped.p99Ms.median)} → ${sig(sc.ours.scraped.p99Ms.median)} ms); prom-client ${x(sc.promClient.scraped.p99RatioOfMedians)}`, met(sc.ours.scraped.p99RatioOfMedians <= 1.1), '`node bench/throughput.js`']);
     }
   }
@@ -185,7 +212,9 @@ function buildReport() {
     if (mem.split) {
       const o = mem.impls.ours;
       const after = (o.heap.steadySamples[o.heap.steadySamples.length - 1] - o.heap.afterSetup) / mem.series;
-      p(`Split of our steady figure: our bookkeeping (Series/NodeEntry objects and their frozen attribute sets) ${sig(mem.split.ourBookkeepingBytesPerSeries)} B/series; the serializer's label-string cache ${sig(mem.split.serializerCacheBytesPerSeries)} B/series; the SDK (delta + cumulative storage, attribute hash keys, the error counter and gauge series) ${sig(mem.split.sdkBytesPerSeries)} B/series. Right after a scrape (no delta storage live) the total is ${sig(after)} B/series.`, '');
+      p(`Split of our steady figure: our bookkeeping (Series/NodeEntry objects and their frozen attribute sets) ${sig(mem.split.ourBookkeepingBytesPerSeries)} B/series; the serializer's label-string cache ${sig(mem.split.serializerCacheBytesPerSeries)} B/series; the rest, ${sig(mem.split.sdkBytesPerSeries)} B/series, is the SDK's delta storage and our cumulative store (with the error counter and gauge series). Right after a scrape the total is ${sig(after)} B/series.` +
+        (o.sdkRetainedIntervalBytesPerSeries !== undefined ? ` Between two scrapes the SDK holds two intervals of every series that changed: the one it is accumulating (${sig(o.sdkCurrentIntervalBytesPerSeries)} B/series here, where every series changes) and the last one it reported (${sig(o.sdkRetainedIntervalBytesPerSeries)} B/series: a delta collector's report history, which sdk-metrics reads back only to set start times; an empty collect right after the scrape frees it, leaving ${sig(o.afterEmptyCollectBytesPerSeries)} B/series).` : ''), '');
+      fleet.push(['heap per series, steady (20,000 series, all changing between scrapes)', '≤ 1,200 B', `${sig(o.steadyBytesPerSeries)} B (right after a scrape ${sig(after)}; stock exporter ${sig(mem.impls.stock.steadyBytesPerSeries)}, prom-client ${sig(mem.impls.promClient.steadyBytesPerSeries)}, the SDK holding one histogram and nothing else ${sig(mem.impls.sdkHistogramOnly.steadyBytesPerSeries)})`, met(o.steadyBytesPerSeries <= 1200), '`node bench/memory.js`']);
       targets.push(['Memory ≤ 1,000 B/series steady at 20,000 series', `${sig(o.steadyBytesPerSeries)} B/series (right after a scrape ${sig(after)}); of which ours ${sig(mem.split.ourBookkeepingBytesPerSeries + mem.split.serializerCacheBytesPerSeries)}, SDK ${sig(mem.split.sdkBytesPerSeries)}; SDK histogram alone ${sig(mem.impls.sdkHistogramOnly.steadyBytesPerSeries)}`, met(o.steadyBytesPerSeries <= 1000), '`node bench/memory.js`']);
     }
   }
@@ -222,6 +251,7 @@ function buildReport() {
     p(table(['variant', 'heap growth per retired name (first → last checkpoint)'], Object.entries(chn.variants).map(([k, v]) => [k, `${v.growthPerRetiredName} B`])), '');
     const ours = chn.variants.ours;
     const lastPoints = ours.rows[ours.rows.length - 1].otlpPoints;
+    fleet.push(['heap growth per retired node (churn soak)', '≤ 300 B', `${ours.growthPerRetiredName} B per name at ${ours.rows[ours.rows.length - 1].namesSeen.toLocaleString('en-US')} names; ${lastPoints} duration points per OTLP export`, met(ours.growthPerRetiredName <= 300), '`node bench/churn.js`']);
     targets.push(['Churn (issue #14): heap growth ≤ 300 B per retired name, OTLP payload bounded by the live nodes', `${ours.growthPerRetiredName} B/name; ${lastPoints} duration points per export at ${ours.rows[ours.rows.length - 1].namesSeen.toLocaleString('en-US')} names (prom-client with remove(): ${chn.variants.promClient.growthPerRetiredName} B/name; 0.1.x design: ${chn.variants.sdkCumulative.growthPerRetiredName} B/name)`, met(ours.growthPerRetiredName <= 300 && lastPoints <= 2 * chn.live), '`node bench/churn.js`']);
   }
 
@@ -229,7 +259,12 @@ function buildReport() {
   if (notes) p('## Notes on the gaps', '', notes, '');
 
   const tIdx = out.indexOf('<!-- TARGETS -->');
-  out.splice(tIdx, 1, '## Targets', '', table(['target (issue #5)', 'measured (median)', 'status', 'command'], targets));
+  const order = ['heap per series', 'heap growth', 'longest event-loop', 'gateway p99', '2,000-series'];
+  fleet.sort((a, b) => order.findIndex(k => a[0].startsWith(k)) - order.findIndex(k => b[0].startsWith(k)));
+  const goalHeader = ['figure', 'goal', 'measured (median)', 'status', 'command'];
+  out.splice(tIdx, 1, '## Targets', '', table(['target (issue #5)', 'measured (median)', 'status', 'command'], targets), '',
+    '### Fleet scale (issue #14, part 4)', '', 'At 20,000 series unless stated, each case side by side with prom-client (and the stock exporter) in the same run.', '', table(goalHeader, fleet), '',
+    '### Per-call cost (issue #16)', '', 'The example gateway proxying to one loopback agent, gateway and load on separate cores, 5 interleaved rounds (section 3).', '', table(goalHeader, perCall));
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
 }
 
