@@ -118,7 +118,7 @@ function buildReport() {
     p('### 2b. Over HTTP: request → last byte, and the longest event-loop block', '');
     p('Each implementation serves the same series from its own process on core 0 (so no scrape pays for another one\'s garbage); the client is on core 1. Longest block: the largest gap between two turns of a `setImmediate` probe in the server while the request was in flight, including the gap up to the `finish` of the response (`monitorEventLoopDelay` is also recorded in the JSON, but its timer rarely gets to sample inside a single long block, so it is not shown). "collect() only" is our reader\'s `collect()` with an empty answer: the part of a scrape that is the SDK\'s. Gzip: `Accept-Encoding: gzip`, as Prometheus sends it.', '');
     const hr = [];
-    const labels = { ours: '**ours** (`MetricsEndpoint`)', oursGzip: 'ours, gzip', stock: 'stock `PrometheusExporter` handler', promClient: 'prom-client `registry.metrics()`', collectOnly: 'our reader\'s `collect()` only' };
+    const labels = { ours: '**ours** (`MetricsEndpoint`)', oursGzip: 'ours, gzip', stock: 'stock `PrometheusExporter` handler', promClient: 'prom-client `registry.metrics()`', collectOnly: 'our reader\'s `collect()` only', oursRegister: '**ours, as `register()` reads** (delta collect into our store)', collectOnlyRegister: '`register()`\'s reader: `collect()` only' };
     for (const [n, r] of Object.entries(h.sizes)) {
       for (const [name, v] of Object.entries(r.variants)) {
         hr.push([Number(n).toLocaleString('en-US'), labels[name] || name, ms(v.ttlbMs), spread(v.ttlbMs), ms(v.maxBlockMs), sig(v.worstBlockMs), name === 'collectOnly' ? '' : fmtBytes(v.bytes)]);
@@ -128,19 +128,24 @@ function buildReport() {
     p(`Rounds: ${Object.entries(h.sizes).map(([n, r]) => `${n}: ${r.rounds}`).join(', ')} (after 1 warm-up round).`, '');
     p(table(['series', 'endpoint', 'request → last byte, ms (median)', 'range', 'longest block, ms (median)', 'worst', 'bytes'], hr), '');
     const mid = h.sizes['2000'];
+    // The goals are judged on what register() serves when the run has it.
+    const regOf = r => (r.variants.oursRegister ? { v: r.variants.oursRegister, c: r.variants.collectOnlyRegister, stock: r.speedup.ttlbStockOverRegister, prom: r.speedup.ttlbPromClientOverRegister, what: 'register() path' }
+      : { v: r.variants.ours, c: r.variants.collectOnly, stock: r.speedup.ttlbStockOverOurs, prom: r.speedup.ttlbPromClientOverOurs, what: 'stock reader + our endpoint' });
     if (mid) {
-      const o = mid.variants.ours.ttlbMs.median;
-      const vsStock = mid.speedup.ttlbStockOverOurs.median;
-      const vsProm = mid.speedup.ttlbPromClientOverOurs.median;
+      const g = regOf(mid);
+      const o = g.v.ttlbMs.median;
+      const vsStock = g.stock.median;
+      const vsProm = g.prom.median;
       fleet.push(['2,000-series scrape, end to end through the endpoint (request → last byte)', '≤ 12 ms, ≥ 8× stock, ≥ 3× prom-client',
-        `${sig(o)} ms (range ${spread(mid.variants.ours.ttlbMs)}); stock ${x(vsStock)} slower, prom-client ${x(vsProm)} slower (in process: collect ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.collect) : 'n/a'} ms + serialize ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.ours) : 'n/a'} ms)`,
+        `${g.what}: ${sig(o)} ms (range ${spread(g.v.ttlbMs)}), of which \`collect()\` ${ms(g.c.ttlbMs)}; stock ${x(vsStock)} slower, prom-client ${x(vsProm)} slower (in process: collect ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.collect) : 'n/a'} ms + serialize ${s.sizes['2000'] ? ms(s.sizes['2000'].ms.ours) : 'n/a'} ms)`,
         met(o <= 12 && vsStock >= 8 && vsProm >= 3), '`node bench/scrape.js` (2b)']);
     }
     const big = h.sizes['20000'];
     if (big) {
+      const g = regOf(big);
       fleet.push(['longest event-loop block during a 20,000-series scrape', '≤ 50 ms worst',
-        `${sig(big.variants.ours.worstBlockMs)} ms worst, ${ms(big.variants.ours.maxBlockMs)} median; the SDK's \`collect()\` alone: ${sig(big.variants.collectOnly.worstBlockMs)} worst, ${ms(big.variants.collectOnly.maxBlockMs)} median`,
-        met(big.variants.ours.worstBlockMs <= 50), '`node bench/scrape.js` (2b)']);
+        `${g.what}: ${sig(g.v.worstBlockMs)} ms worst, ${ms(g.v.maxBlockMs)} median; its \`collect()\` alone: ${sig(g.c.worstBlockMs)} worst, ${ms(g.c.maxBlockMs)} median`,
+        met(g.v.worstBlockMs <= 50), '`node bench/scrape.js` (2b)']);
       const w = big.variants.ours.worstBlockMs;
       targets.push(['No long stall: a 20,000-series scrape never blocks > 50 ms', `ours: worst ${sig(w)} ms (median ${ms(big.variants.ours.maxBlockMs)}); collect() alone: median ${ms(big.variants.collectOnly.maxBlockMs)}, worst ${sig(big.variants.collectOnly.worstBlockMs)} ms`, met(w <= 50), '`node bench/scrape.js`']);
     }

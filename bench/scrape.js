@@ -201,7 +201,7 @@ async function httpPhase() {
     const [, R] = rounds(n);
     const warmup = 1;
     const servers = {};
-    for (const impl of ['ours', 'stock', 'prom']) {
+    for (const impl of ['ours', 'register', 'stock', 'prom']) {
       servers[impl] = await startNode(path.join(__dirname, 'lib', 'scrape-server.js'), ['--series', String(n), '--impl', impl], { cpu: 0, ipc: true, timeoutMs: 120_000 });
     }
     const waitMsg = (child, type) => new Promise(resolve => {
@@ -220,6 +220,9 @@ async function httpPhase() {
       stock: ['stock', () => get(port('stock', 'stock'))],
       promClient: ['prom', () => get(port('prom', 'prom'))],
       collectOnly: ['ours', () => get(port('ours', 'collect'))],
+      // What register() serves: the SDK collects in delta, our store adds up.
+      oursRegister: ['register', () => get(port('register', 'ours'))],
+      collectOnlyRegister: ['register', () => get(port('register', 'collect'))],
     };
     const t = Object.fromEntries(Object.keys(variants).map(k => [k, { ttlb: [], block: [], eld: [], bytes: 0 }]));
     for (let r = 0; r < warmup + R; r++) {
@@ -257,10 +260,13 @@ async function httpPhase() {
       ttlbPromClientOverOurs: ratio('promClient', 'ours', 'ttlb'),
       blockStockOverOurs: ratio('stock', 'ours', 'block'),
       blockPromClientOverOurs: ratio('promClient', 'ours', 'block'),
+      ttlbStockOverRegister: ratio('stock', 'oursRegister', 'ttlb'),
+      ttlbPromClientOverRegister: ratio('promClient', 'oursRegister', 'ttlb'),
     };
     result.sizes[n] = sizeOut;
     const v = sizeOut.variants;
     console.log(`scrape http ${n}: ttlb ours ${sig(v.ours.ttlbMs.median)} ms (gzip ${sig(v.oursGzip.ttlbMs.median)}), stock ${sig(v.stock.ttlbMs.median)}, prom ${sig(v.promClient.ttlbMs.median)}; ` +
+      `register() path ${sig(v.oursRegister.ttlbMs.median)} ms, block ${sig(v.oursRegister.maxBlockMs.median)} (worst ${sig(v.oursRegister.worstBlockMs)}); ` +
       `max block ours ${sig(v.ours.maxBlockMs.median)} ms (worst ${sig(v.ours.worstBlockMs)}), collect alone ${sig(v.collectOnly.maxBlockMs.median)}, stock ${sig(v.stock.maxBlockMs.median)}, prom ${sig(v.promClient.maxBlockMs.median)}`);
   }
   writeResult('scrape-http.tmp', result);

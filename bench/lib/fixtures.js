@@ -98,6 +98,36 @@ function otelSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4) + 1
   return { provider, reader, meter, histogram, labels, serializer, stockSerializer, live };
 }
 
+/**
+ * The same histogram and series as otelSetup(), read the way register() reads
+ * them: the SDK collects in delta and our CumulativePullReader adds the deltas
+ * up in its own store (which forgets the series of nodes that are no longer
+ * live) and returns the cumulative state.
+ */
+function registerSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4) + 10) } = {}) {
+  const { CumulativePullReader } = require('../../dist/export/delta-readers');
+  const limits = cardinalityLimits(maxNodes);
+  const labels = labelSets(series);
+  const live = new Set(labels.map(l => l.node));
+  const keep = (scope, attributes) => {
+    if (scope.name !== semconv.SCOPE_NAME) return true;
+    const node = attributes[semconv.ATTR_NODE];
+    return typeof node !== 'string' || live.has(node);
+  };
+  const reader = new CumulativePullReader(keep, limits.duration, []);
+  const provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
+  const meter = provider.getMeter(semconv.SCOPE_NAME, VERSION);
+  const info = semconv.INSTRUMENTS[semconv.METRIC_REQUEST_DURATION];
+  const histogram = meter.createHistogram(semconv.METRIC_REQUEST_DURATION, {
+    description: info.description,
+    unit: info.unit,
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: BUCKETS },
+  });
+  const serializer = new PrometheusSerializer({ keep });
+  return { provider, reader, meter, histogram, labels, serializer, live };
+}
+
 function promSetup(series) {
   const client = require('prom-client');
   const registry = new client.Registry();
@@ -124,4 +154,4 @@ function populate({ otel = [], prom = [] }, series, perSeries = 3, seed = 7) {
   }
 }
 
-module.exports = { BUCKETS, TRANSPORTS, STATUSES, rng, durations, labelSets, otelSetup, promSetup, populate, BenchReader, resource };
+module.exports = { BUCKETS, TRANSPORTS, STATUSES, rng, durations, labelSets, otelSetup, registerSetup, promSetup, populate, BenchReader, resource };

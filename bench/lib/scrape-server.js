@@ -4,6 +4,7 @@
 // IPC) the longest event-loop block seen while that request was in flight.
 //
 //   ours     our MetricsEndpoint (collect through the stock exporter's reader, our serializer, chunked + yielding)
+//   register the same endpoint on the reader register() builds (delta collect into our cumulative store)
 //   stock    the stock PrometheusExporter's own request handler (collect + its serializer, one res.end)
 //   prom     a prom-client registry.metrics() handler (as examples/gateway/gateway.js serves it)
 //   collect  our reader's collect() alone (no body): the part of a scrape that is the SDK's
@@ -14,7 +15,7 @@
 'use strict';
 const http = require('node:http');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
-const { otelSetup, promSetup, populate } = require('./fixtures');
+const { otelSetup, registerSetup, promSetup, populate } = require('./fixtures');
 const { MetricsEndpoint } = require('../../dist/export/endpoint');
 
 const series = Number(process.argv[process.argv.indexOf('--series') + 1]);
@@ -23,11 +24,13 @@ const impl = process.argv[process.argv.indexOf('--impl') + 1];
 // One implementation per process, so no scrape pays for another one's garbage.
 const ours = impl === 'ours' ? otelSetup(series) : undefined;
 const stock = impl === 'stock' ? otelSetup(series) : undefined;
+const reg = impl === 'register' ? registerSetup(series) : undefined;
 const prom = impl === 'prom' ? promSetup(series) : undefined;
-const data = { otel: [ours, stock].filter(Boolean), prom: [prom].filter(Boolean) };
+const data = { otel: [ours, stock, reg].filter(Boolean), prom: [prom].filter(Boolean) };
 populate(data, series, 3);
 
-const endpoint = ours && new MetricsEndpoint({ reader: ours.reader, serializer: ours.serializer, auth: undefined });
+const served = ours || reg;
+const endpoint = served && new MetricsEndpoint({ reader: served.reader, serializer: served.serializer, auth: undefined });
 
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
@@ -71,6 +74,10 @@ function instrumented(name, handler) {
 const handlers = {
   ours: ours && { ours: endpoint.metricsHandler, collect: async (req, res) => {
     await ours.reader.collect();
+    res.end();
+  } },
+  register: reg && { ours: endpoint.metricsHandler, collect: async (req, res) => {
+    await reg.reader.collect();
     res.end();
   } },
   stock: stock && { stock: (req, res) => stock.reader.getMetricsRequestHandler(req, res) },
