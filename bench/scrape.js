@@ -65,7 +65,7 @@ async function serializePhase() {
     const o = otelSetup(n);
     const p = promSetup(n);
     populate({ otel: [o], prom: [p] }, n, 3);
-    const t = { collect: [], ours: [], oursString: [], stock: [], promClient: [] };
+    const t = { collect: [], ours: [], stock: [], promClient: [] };
     const bytes = {};
     const variants = {
       ours: rm => {
@@ -91,12 +91,6 @@ async function serializePhase() {
         bytes[name] = b;
         if (r >= warmup) t[name].push(ms);
       }
-      // Our serializer's string building alone (the flatten/encode to bytes left out).
-      gc();
-      t0 = performance.now();
-      let chunks = 0;
-      for (const c of o.serializer.chunks(rm)) chunks += c.length > 0 ? 1 : 0;
-      if (r >= warmup) t.oursString.push(performance.now() - t0);
     }
     const s = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summary(v)]));
     const perRound = (a, b) => summary(t[a].map((x, i) => x / t[b][i]));
@@ -116,7 +110,7 @@ async function serializePhase() {
         e2eOursVsPromClient: summary(t.promClient.map((x, i) => x / e2e('ours')[i])),
       },
     };
-    console.log(`scrape serialize ${n}: collect ${sig(s.collect.median)} ms, ours ${sig(s.ours.median)} ms (string only ${sig(s.oursString.median)}), stock ${sig(s.stock.median)} ms, prom-client ${sig(s.promClient.median)} ms; bytes ours ${bytes.ours} stock ${bytes.stock} prom ${bytes.promClient}`);
+    console.log(`scrape serialize ${n}: collect ${sig(s.collect.median)} ms, ours ${sig(s.ours.median)} ms, stock ${sig(s.stock.median)} ms, prom-client ${sig(s.promClient.median)} ms; bytes ours ${bytes.ours} stock ${bytes.stock} prom ${bytes.promClient}`);
     if (n === Math.min(...SIZES) || n === 2000) {
       const { resourceMetrics: rm } = await o.reader.collect();
       const oursText = o.serializer.serialize(rm);

@@ -6,6 +6,7 @@ import { PrometheusExporter, PrometheusSerializer as StockSerializer } from '@op
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { createGatewayMetrics, gatewayViews } from '../lib';
 import { PrometheusSerializer, formatLabels } from '../lib/export/exposition';
+import { VERSION } from '../lib/core/version';
 import { formatGoFloat, prometheusLabelName, prometheusMetricName, type PromType } from '../lib/export/naming';
 import { parseExposition, type Sample } from './helpers/prom';
 
@@ -87,9 +88,9 @@ describe('PrometheusSerializer', () => {
     return resourceMetrics;
   }
 
-  it('is equivalent, sample for sample, to the stock exporter under compliant names', async () => {
-    const rm = await collectGateway();
-    const ours = parseExposition(new PrometheusSerializer().serialize(rm));
+  /** Our text against the stock exporter's, sample for sample, names mapped; returns the samples compared. */
+  function expectEquivalentToStock(text: string, rm: ResourceMetrics): number {
+    const ours = parseExposition(text);
     const stock = parseExposition(new StockSerializer(undefined, false, undefined, false, false).serialize(rm));
     // Stock name → compliant name, computed from the descriptors, not from our output.
     const rename = new Map<string, string>();
@@ -118,7 +119,12 @@ describe('PrometheusSerializer', () => {
       compared++;
     }
     expect(compared).to.equal(ours.samples.filter(s => s.name !== 'target_info').length);
-    expect(compared).to.be.above(100);
+    return compared;
+  }
+
+  it('is equivalent, sample for sample, to the stock exporter under compliant names', async () => {
+    const rm = await collectGateway();
+    expect(expectEquivalentToStock(new PrometheusSerializer().serialize(rm), rm)).to.be.above(100);
   });
 
   it('writes target_info from the resource, and HELP/TYPE once per family', async () => {
@@ -141,6 +147,10 @@ describe('PrometheusSerializer', () => {
     const chunks = [...new PrometheusSerializer({ chunkPoints: 3 }).chunks(rm)];
     expect(chunks.length).to.be.above(5);
     expect(chunks.join('')).to.equal(whole);
+    for (const chunk of chunks) expect(chunk.endsWith('\n'), chunk.slice(-80)).to.equal(true);
+    // At most 3 data points per chunk: count the series (a histogram's _count line, or a plain sample).
+    const points = (chunk: string) => chunk.split('\n').filter(l => l !== '' && !l.startsWith('#') && !l.includes('_bucket{') && !l.includes('_sum{') && !l.startsWith('target_info')).length;
+    for (const chunk of chunks) expect(points(chunk)).to.be.at.most(3);
   });
 
   it('encodes byteChunks() exactly as UTF-8, ASCII chunks and chunks with other characters alike', async () => {
@@ -154,12 +164,47 @@ describe('PrometheusSerializer', () => {
     provider.getMeter('other').createCounter('jobs', { description: 'Jobs — done' }).add(1, { queue: 'q' });
     const { resourceMetrics: rm } = await reader.collect();
     await provider.shutdown();
+    const scope = `otel_scope_name="otel-gateway-metrics",otel_scope_version="${VERSION}"`;
     for (const chunkPoints of [1, 2, 200]) {
       const serializer = new PrometheusSerializer({ chunkPoints });
       const bytes = Buffer.concat([...serializer.byteChunks(rm)]);
-      expect(bytes.equals(Buffer.from(new PrometheusSerializer().serialize(rm), 'utf8')), `chunkPoints ${chunkPoints}`).to.equal(true);
-      expect(bytes.toString('utf8')).to.include('node="ノード"').and.include('node="node-🙂"').and.include('Jobs — done');
+      const text = bytes.toString('utf8');
+      // Valid UTF-8 throughout (a bad sequence would decode to U+FFFD and not round-trip).
+      expect(Buffer.from(text, 'utf8').equals(bytes), `chunkPoints ${chunkPoints}`).to.equal(true);
+      // Per node: 14 buckets (13 default boundaries and +Inf), _sum, _count and its in-flight gauge; then the jobs counter.
+      expect(expectEquivalentToStock(text, rm)).to.equal(nodes.length * 17 + 1);
+      // Three calls of 0, 0.1 and 0.2 s per node: the bucket lines of one non-ASCII series, written out by hand.
+      for (const node of ['ノード', 'node-🙂']) {
+        const labels = `node="${node}",status="success",transport="http",${scope}`;
+        expect(text).to.include(`gateway_request_duration_seconds_bucket{${labels},le="0.005"} 1\n` +
+          `gateway_request_duration_seconds_bucket{${labels},le="0.01"} 1\n`);
+        expect(text).to.include(`gateway_request_duration_seconds_bucket{${labels},le="0.1"} 2\n`);
+        expect(text).to.include(`gateway_request_duration_seconds_bucket{${labels},le="+Inf"} 3\n` +
+          `gateway_request_duration_seconds_sum{${labels}} 0.30000000000000004\n` +
+          `gateway_request_duration_seconds_count{${labels}} 3\n`);
+      }
+      expect(text).to.include('# HELP jobs_total Jobs — done\n');
     }
+  });
+
+  it('writes counts that are not small integers as JavaScript numbers', () => {
+    const scope = { name: 's' };
+    const descriptor = { name: 'big', description: '', unit: '', valueType: ValueType.DOUBLE, type: 'HISTOGRAM' } as never;
+    const rm = {
+      resource: resourceFromAttributes({}),
+      scopeMetrics: [{ scope, metrics: [{
+        descriptor, dataPointType: 0, aggregationTemporality: 1,
+        dataPoints: [{ attributes: { k: 'v' }, startTime: [0, 0], endTime: [1, 0], value: {
+          buckets: { boundaries: [1], counts: [2 ** 53, 3] }, count: 2 ** 53 + 3, sum: 1e300,
+        } }],
+      }] }],
+    } as unknown as ResourceMetrics;
+    const text = new PrometheusSerializer({ targetInfo: false }).serialize(rm);
+    expect(text).to.equal('# HELP big big\n# TYPE big histogram\n' +
+      'big_bucket{k="v",otel_scope_name="s",le="1"} 9007199254740992\n' +
+      'big_bucket{k="v",otel_scope_name="s",le="+Inf"} 9007199254740996\n' +
+      'big_sum{k="v",otel_scope_name="s"} 1e+300\n' +
+      'big_count{k="v",otel_scope_name="s"} 9007199254740996\n');
   });
 
   it('drops data points the keep() filter rejects', async () => {

@@ -87,6 +87,8 @@ const handlers = {
   } },
 }[impl];
 
+let profiler;
+
 async function main() {
   const ports = {};
   for (const [name, handler] of Object.entries(handlers)) {
@@ -100,6 +102,18 @@ async function main() {
       // One more observation in every series (in all three), as between two scrapes of a busy gateway.
       populate(data, series, 1, msg.seed);
       process.send({ type: 'touched' });
+    } else if (msg && msg.type === 'prof-start') {
+      // bench/profile/scrape-path.js: a CPU profile of one scrape at a time.
+      profiler ??= new (require('node:inspector').Session)();
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
+        profiler.post('Profiler.start', () => process.send({ type: 'prof-started' }))));
+    } else if (msg && msg.type === 'prof-stop') {
+      profiler.post('Profiler.stop', (err, res) => {
+        require('node:fs').writeFileSync(msg.file, JSON.stringify(res.profile));
+        profiler.disconnect();
+        process.send({ type: 'prof-stopped' });
+      });
     } else if (msg && msg.type === 'exit') {
       process.exit(0);
     }

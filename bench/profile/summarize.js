@@ -2,9 +2,16 @@
 // Self time per function from a V8 .cpuprofile, grouped by where the code lives.
 const fs = require('node:fs');
 
-function where(url) {
+function where(url, splitOurs) {
   if (!url) return 'native/V8';
-  if (url.includes('/dist/')) return 'ours (dist/)';
+  if (url.includes('/node_modules/')) {
+    if (url.includes('@opentelemetry/sdk-metrics')) return 'sdk-metrics';
+    if (url.includes('@opentelemetry/exporter-prometheus')) return 'exporter-prometheus';
+    if (url.includes('@opentelemetry/')) return 'other @opentelemetry';
+    if (url.includes('prom-client')) return 'prom-client';
+    return 'other';
+  }
+  if (url.includes('/dist/')) return splitOurs ? `ours: ${url.replace(/^.*\/dist\//, '')}` : 'ours (dist/)';
   if (url.includes('@opentelemetry/sdk-metrics')) return 'sdk-metrics';
   if (url.includes('@opentelemetry/exporter-prometheus')) return 'exporter-prometheus';
   if (url.includes('@opentelemetry/')) return 'other @opentelemetry';
@@ -16,8 +23,8 @@ function where(url) {
 }
 
 /** { totalMs, byArea: [[area, ms]], top: [{ fn, where, ms, pct }] } */
-function summarize(file, { top = 20, filter } = {}) {
-  const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+function summarize(file, { top = 20, filter, splitOurs = false } = {}) {
+  const p = typeof file === 'string' ? JSON.parse(fs.readFileSync(file, 'utf8')) : file;
   const byId = new Map(p.nodes.map(n => [n.id, n]));
   const self = new Map();
   const dt = p.timeDeltas;
@@ -36,7 +43,7 @@ function summarize(file, { top = 20, filter } = {}) {
     if (filter && !filter(cf)) continue;
     const key = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.replace(/^.*\/(node_modules\/|dist\/|bench\/|examples\/)/, '$1')}:${cf.lineNumber + 1}` : ''}`;
     fns.set(key, (fns.get(key) || 0) + ms);
-    const a = cf.functionName === '(garbage collector)' ? 'GC' : where(cf.url);
+    const a = cf.functionName === '(garbage collector)' ? 'GC' : where(cf.url, splitOurs);
     areas.set(a, (areas.get(a) || 0) + ms);
     total += ms;
   }
