@@ -11,9 +11,13 @@ import {
   DataPointType,
   MeterProvider,
   MetricReader,
+  PeriodicExportingMetricReader,
   type ExponentialHistogram,
+  type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { mergeExponential } from '../lib/export/cumulative';
+import { CumulativeExporter, CumulativePullReader } from '../lib/export/delta-readers';
 import { OtlpReceiver } from './helpers/otlp';
 import { find, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
@@ -175,6 +179,85 @@ describe('mergeExponential: deltas added up equal the SDK’s own cumulative exp
     // The ranges forced the scale down from the first interval's.
     expect(oracle.scale).to.be.below(20);
     expect(oracle.count).to.equal(12);
+    await provider.shutdown();
+  });
+});
+
+describe('the delta readers: order, turns and failures', () => {
+  // Built directly (as register() builds them): one histogram, every node live.
+  const keepAll = () => true;
+
+  it('CumulativePullReader: concurrent collect() and fold() add the deltas up in order, exactly', async () => {
+    const reader = new CumulativePullReader(keepAll, 100, []);
+    const provider = new MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('m');
+    const h = meter.createHistogram('d', { advice: { explicitBucketBoundaries: [1] } });
+    const g = meter.createGauge('g');
+    const attrs = { node: 'a' };
+    const turn = () => new Promise(resolve => setImmediate(resolve));
+    const values = async (p: ReturnType<MetricReader['collect']>) => {
+      const { resourceMetrics } = await p;
+      const by = Object.fromEntries(resourceMetrics.scopeMetrics[0]!.metrics.map(m => [m.descriptor.name, m.dataPoints[0]!.value]));
+      const d = by.d as { count: number; sum: number; buckets: { counts: number[] } };
+      return { gauge: by.g, count: d.count, sum: d.sum, buckets: d.buckets.counts };
+    };
+    h.record(0.5, attrs);
+    g.record(1, attrs);
+    const first = reader.collect();
+    await turn(); // first's SDK collect has run; its merge waits for the next turn
+    h.record(2, attrs);
+    g.record(2, attrs);
+    const folded = reader.fold();
+    await turn();
+    h.record(0.25, attrs);
+    g.record(3, attrs);
+    const last = reader.collect();
+    expect(await values(first)).to.deep.equal({ gauge: 1, count: 1, sum: 0.5, buckets: [1, 0] });
+    await folded;
+    // Applied in the order collected: the gauge is the last value, the histogram every call once.
+    expect(await values(last)).to.deep.equal({ gauge: 3, count: 3, sum: 2.75, buckets: [2, 1] });
+    await provider.shutdown();
+  });
+
+  it('CumulativePullReader: lets the host run between the SDK\'s collect and the merge (two blocks, not one)', async () => {
+    const reader = new CumulativePullReader(keepAll, 100, []);
+    const provider = new MeterProvider({ readers: [reader] });
+    provider.getMeter('m').createCounter('c').add(1, { node: 'a' });
+    let hostRan = false;
+    const collected = reader.collect();
+    setImmediate(() => (hostRan = true));
+    await collected;
+    expect(hostRan).to.equal(true);
+    await provider.shutdown();
+  });
+
+  it('CumulativeExporter: an inner exporter that throws fails that export, and the next one still carries the totals', async () => {
+    let calls = 0;
+    const seen: number[] = [];
+    const inner: PushMetricExporter = {
+      export(metrics, done) {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+        seen.push((metrics.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!.value as number));
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    };
+    const exporter = new CumulativeExporter(inner, keepAll);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 600_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const c = provider.getMeter('m').createCounter('c');
+    c.add(2, { node: 'a' });
+    const results: ExportResult[] = [];
+    const collected = await reader.collect();
+    await new Promise<void>(resolve => exporter.export(collected.resourceMetrics, r => (results.push(r), resolve())));
+    c.add(3, { node: 'a' });
+    const again = await reader.collect();
+    await new Promise<void>(resolve => exporter.export(again.resourceMetrics, r => (results.push(r), resolve())));
+    expect(results.map(r => r.code)).to.deep.equal([ExportResultCode.FAILED, ExportResultCode.SUCCESS]);
+    expect(results[0]!.error!.message).to.equal('boom');
+    expect(seen).to.deep.equal([5]);
     await provider.shutdown();
   });
 });

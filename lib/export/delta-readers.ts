@@ -4,7 +4,7 @@
  * deltas up and forgets idle nodes (see cumulative.ts for the measured reason).
  */
 import type { Attributes } from '@opentelemetry/api';
-import type { ExportResult, InstrumentationScope } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult, type InstrumentationScope } from '@opentelemetry/core';
 import {
   AggregationTemporality,
   MetricReader,
@@ -24,12 +24,26 @@ export type KeepPoint = (scope: InstrumentationScope, attributes: Attributes) =>
 const delta = (): AggregationTemporality => AggregationTemporality.DELTA;
 
 /**
+ * The SDK's collect() is one synchronous pass, and adding its deltas into a
+ * store is another (at 20,000 changed histogram series on our 2-core dev
+ * machine: 65–115 ms for the SDK, 35–65 ms for merge, forget and the
+ * cumulative view). Run back to back they made one block of both; a turn of
+ * the event loop between them lets the host's requests in, so the longest
+ * block is the larger of the two.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve));
+}
+
+/**
  * The Prometheus pull reader: collect() returns the cumulative state, like a
  * cumulative reader would, but built from the SDK's deltas and without the
  * series of forgotten nodes.
  */
 export class CumulativePullReader extends MetricReader {
   private readonly _store = new CumulativeStore();
+  /** collect() and fold() one at a time, so deltas reach the store in the order the SDK handed them out. */
+  private _queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly _keep: KeepPoint,
@@ -48,11 +62,14 @@ export class CumulativePullReader extends MetricReader {
     return this._store.size;
   }
 
-  override async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
-    const { resourceMetrics, errors } = await super.collect(options);
-    this._store.merge(resourceMetrics);
-    this._store.forget(this._keep);
-    return { resourceMetrics: this._store.toResourceMetrics() ?? resourceMetrics, errors };
+  override collect(options?: MetricCollectOptions): Promise<CollectionResult> {
+    return this._serial(async () => {
+      const { resourceMetrics, errors } = await super.collect(options);
+      await nextTurn();
+      this._store.merge(resourceMetrics);
+      this._store.forget(this._keep);
+      return { resourceMetrics: this._store.toResourceMetrics() ?? resourceMetrics, errors };
+    });
   }
 
   /**
@@ -61,10 +78,19 @@ export class CumulativePullReader extends MetricReader {
    * other reader for this one until it collects: a process nobody scrapes would
    * grow that list by one map per export. register() calls this on a timer.
    */
-  async fold(): Promise<void> {
-    const { resourceMetrics } = await super.collect();
-    this._store.merge(resourceMetrics);
-    this._store.forget(this._keep);
+  fold(): Promise<void> {
+    return this._serial(async () => {
+      const { resourceMetrics } = await super.collect();
+      await nextTurn();
+      this._store.merge(resourceMetrics);
+      this._store.forget(this._keep);
+    });
+  }
+
+  private _serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this._queue.then(run);
+    this._queue = next.catch(() => {});
+    return next;
   }
 
   protected override async onForceFlush(): Promise<void> {}
@@ -90,9 +116,18 @@ export class CumulativeExporter implements PushMetricExporter {
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    this._store.merge(metrics);
-    this._store.forget(this._keep);
-    this._inner.export(this._store.toResourceMetrics() ?? metrics, resultCallback);
+    // The reader awaits each export before it starts the next, so the deltas
+    // still reach the store in order.
+    setImmediate(() => {
+      try {
+        this._store.merge(metrics);
+        this._store.forget(this._keep);
+        this._inner.export(this._store.toResourceMetrics() ?? metrics, resultCallback);
+      } catch (err) {
+        // Thrown here it would be uncaught (no caller on this turn): fail this export instead.
+        resultCallback({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    });
   }
 
   selectAggregationTemporality(_type: InstrumentType): AggregationTemporality {
