@@ -47,6 +47,15 @@ function slice(c: Chunk, start: number, end: number): Chunk {
   return typeof c === 'string' ? c.slice(start, end) : c.subarray(start, end);
 }
 
+/**
+ * `c[start, end)` as a string, without the view and array decode() needs: the
+ * whole-line-in-one-chunk case runs once per JSON-RPC message.
+ */
+function decodeRange(c: Chunk, start: number, end: number): string {
+  if (typeof c === 'string') return start === 0 && end === c.length ? c : c.slice(start, end);
+  return (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)).toString('utf8', start, end);
+}
+
 function decode(parts: Chunk[]): string {
   if (parts.length === 1) {
     const p = parts[0]!;
@@ -90,7 +99,7 @@ export class LineFramer {
       if (this._length === 0 && nl - start <= HEAD_BYTES) {
         // The common case: a whole line inside one chunk, decoded straight from it.
         // Blank lines are handed on too: they end SSE events.
-        this._onLine({ text: nl > start ? decode([slice(chunk, start, nl)]) : '', long: false });
+        this._onLine({ text: nl > start ? decodeRange(chunk, start, nl) : '', long: false });
       } else {
         this._add(chunk, start, nl);
         if (this._length === 0) this._onLine({ text: '', long: false });
@@ -326,7 +335,8 @@ export function readLine(line: Line): Read {
   return line.long ? readLong(line.head, line.tail) : readText(line.text);
 }
 
-const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
+// `"jsonrpc":"2.0","id":<id>}` closing the line: with the `}` last, both are keys of the line's own object.
+const SDK_TAIL = new RegExp(`,\\s*"jsonrpc"\\s*:\\s*"2\\.0"\\s*,\\s*"id"\\s*:\\s*${ID}\\s*\\}\\s*$`);
 
 /**
  * A response in the MCP SDK's shape, `{"result":…,"jsonrpc":"2.0","id":…}`,
@@ -339,14 +349,63 @@ const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
 export function readSdkResponse(text: string): Read | undefined {
   if (!HEAD_RESULT.test(text)) return undefined;
   const tail = text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text;
-  const id = idOf(TAIL_ID.exec(tail));
-  if (id === undefined || !TAIL_JSONRPC_ID.test(tail)) return undefined;
+  // One unanchored scan of the tail for both closing keys, where there were two.
+  const id = idOf(SDK_TAIL.exec(tail));
+  if (id === undefined) return undefined;
   let isError = false;
   if (text.includes('"isError"')) {
     if (!TAIL_IS_ERROR.test(tail)) return undefined;
     isError = true;
   }
   return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError }] };
+}
+
+const REQUEST_HEAD = new RegExp(`^\\s*\\{\\s*"method"\\s*:\\s*${STRING}`);
+// Continues where REQUEST_HEAD stopped (sticky): `params` as the second key, `name` as its first.
+const REQUEST_PARAMS_NAME = new RegExp(`\\s*,\\s*"params"\\s*:\\s*\\{\\s*"name"\\s*:\\s*${STRING}`, 'y');
+
+/** A captured JSON string body, unescaped only when it holds an escape. */
+function unescapeName(s: string): string | undefined {
+  return s.includes('\\') ? unquote(s) : boundedName(s);
+}
+
+/**
+ * A request in the MCP SDK's shape, `{"method":…,"params":{"name":…,…},"jsonrpc":"2.0","id":…}`
+ * (JSON.stringify of the object its Protocol.request() builds), read without
+ * JSON.parse: parsing the client's own request line was the largest part of
+ * the observation's cost per stdio call (bench/NOTES.md, "MCP stdio per call").
+ * Anchored at both ends: the method is the line's first key, `params` its
+ * second with `name` first, and `"jsonrpc":"2.0","id":<id>}` its last keys
+ * (with the closing brace last, they are keys of the line's own object). Any
+ * other shape, a notification (no id) or an escape-heavy value gives
+ * undefined, and the line goes to readText(). Unlike JSON.parse this does not
+ * check the middle of the line; it is the client's own JSON.stringify output,
+ * and the first line of a stream (which decides whether it is JSON-RPC at all)
+ * is always parsed whole.
+ */
+export function readSdkRequest(text: string): Read | undefined {
+  const head = REQUEST_HEAD.exec(text);
+  if (head === null) return undefined;
+  const tail = SDK_TAIL.exec(text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text);
+  if (tail === null) return undefined;
+  const id = idOf(tail);
+  const method = unescapeName(head[1]!);
+  if (id === undefined || method === undefined) return undefined;
+  let name: string | undefined;
+  if (method === 'tools/call' || method === 'prompts/get') {
+    REQUEST_PARAMS_NAME.lastIndex = head[0].length;
+    const n = REQUEST_PARAMS_NAME.exec(text);
+    if (n === null) return undefined;
+    name = unescapeName(n[1]!);
+    if (name === undefined) return undefined;
+  }
+  return { ok: true, messages: [{ id, method, name, response: false, errorCode: undefined, isError: false }] };
+}
+
+/** A line expected to hold requests (what a client writes to a server's stdin). */
+export function readRequest(line: Line): Read {
+  if (line.long) return readLong(line.head, line.tail);
+  return readSdkRequest(line.text) ?? readText(line.text);
 }
 
 /** A line expected to hold responses (a server's stdout, an HTTP answer). */
