@@ -335,6 +335,82 @@ export function readLine(line: Line): Read {
   return line.long ? readLong(line.head, line.tail) : readText(line.text);
 }
 
+/*
+ * The compact forms (JSON.stringify's, no whitespace, a numeric id: what the
+ * MCP SDK writes) are read with startsWith/endsWith and a backward digit scan,
+ * which allocate nothing; the patterns below take every other spacing and
+ * string ids. Per stdio call the reads run once each, after the event loop
+ * and the streams have run: there, the regex matches and their result arrays
+ * cost several times what a loop over the same lines shows (bench/NOTES.md,
+ * "MCP stdio per call").
+ */
+const COMPACT_RESULT = '{"result":';
+const COMPACT_METHOD = '{"method":"';
+const COMPACT_PARAMS_NAME = ',"params":{"name":"';
+const COMPACT_TAIL = ',"jsonrpc":"2.0","id":';
+const METHOD_TOOLS_CALL = 'tools/call';
+const METHOD_PROMPTS_GET = 'prompts/get';
+
+/**
+ * The id closing a compact line, `…,"jsonrpc":"2.0","id":123}` (an optional
+ * '\r' after it), read backwards; undefined for any other ending (a string
+ * id, spacing, more than 15 digits, a sign or a leading zero).
+ */
+function compactTailId(text: string): number | undefined {
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
+  if (end < 2 || text.charCodeAt(end - 1) !== 125) return undefined;
+  let i = end - 2;
+  let id = 0;
+  let scale = 1;
+  for (; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    id += (c - 48) * scale;
+    scale *= 10;
+  }
+  const digits = end - 2 - i;
+  if (digits === 0 || digits > 15 || (digits > 1 && text.charCodeAt(i + 1) === 48)) return undefined;
+  return text.endsWith(COMPACT_TAIL, i + 1) ? id : undefined;
+}
+
+/** End of a JSON string's body starting at `from`: its closing quote, or -1 for an escape or a body longer than MAX_NAME_LENGTH * 2. */
+function plainStringEnd(text: string, from: number): number {
+  const limit = Math.min(text.length, from + 2 * MAX_NAME_LENGTH);
+  for (let i = from; i < limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) return i;
+    if (c === 92) return -1;
+  }
+  return -1;
+}
+
+/** readSdkRequest() for the compact form; undefined sends the line to the patterns. */
+function readCompactRequest(text: string): Read | undefined {
+  if (!text.startsWith(COMPACT_METHOD)) return undefined;
+  const id = compactTailId(text);
+  if (id === undefined) return undefined;
+  const q = plainStringEnd(text, COMPACT_METHOD.length);
+  if (q === -1) return undefined;
+  // The two named methods without slicing a new string per line.
+  const method = text.startsWith(METHOD_TOOLS_CALL, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_TOOLS_CALL.length
+    ? METHOD_TOOLS_CALL
+    : text.startsWith(METHOD_PROMPTS_GET, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_PROMPTS_GET.length
+      ? METHOD_PROMPTS_GET
+      : boundedName(text.slice(COMPACT_METHOD.length, q));
+  if (method === undefined) return undefined;
+  let name: string | undefined;
+  if (method === METHOD_TOOLS_CALL || method === METHOD_PROMPTS_GET) {
+    if (!text.startsWith(COMPACT_PARAMS_NAME, q + 1)) return undefined;
+    const from = q + 1 + COMPACT_PARAMS_NAME.length;
+    const e = plainStringEnd(text, from);
+    if (e === -1) return undefined;
+    name = boundedName(text.slice(from, e));
+    if (name === undefined) return undefined;
+  }
+  return { ok: true, messages: [{ id, method, name, response: false, errorCode: undefined, isError: false }] };
+}
+
 // `"jsonrpc":"2.0","id":<id>}` closing the line: with the `}` last, both are keys of the line's own object.
 const SDK_TAIL = new RegExp(`,\\s*"jsonrpc"\\s*:\\s*"2\\.0"\\s*,\\s*"id"\\s*:\\s*${ID}\\s*\\}\\s*$`);
 
@@ -347,6 +423,10 @@ const SDK_TAIL = new RegExp(`,\\s*"jsonrpc"\\s*:\\s*"2\\.0"\\s*,\\s*"id"\\s*:\\s
  * anything else, undefined sends the line to readText().
  */
 export function readSdkResponse(text: string): Read | undefined {
+  if (text.startsWith(COMPACT_RESULT) && !text.includes('"isError"')) {
+    const id = compactTailId(text);
+    if (id !== undefined) return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false }] };
+  }
   if (!HEAD_RESULT.test(text)) return undefined;
   const tail = text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text;
   // One unanchored scan of the tail for both closing keys, where there were two.
@@ -384,6 +464,8 @@ function unescapeName(s: string): string | undefined {
  * is always parsed whole.
  */
 export function readSdkRequest(text: string): Read | undefined {
+  const compact = readCompactRequest(text);
+  if (compact !== undefined) return compact;
   const head = REQUEST_HEAD.exec(text);
   if (head === null) return undefined;
   const tail = SDK_TAIL.exec(text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text);
