@@ -4,7 +4,8 @@
  * whole-body documents (a Streamable HTTP POST and its JSON answer).
  *
  * Bounds. A line is kept whole only up to `HEAD_BYTES` (64 KiB): that is
- * parsed with JSON.parse. Past it, the line is "long": we keep its first
+ * read whole (in the MCP SDK's shape by readSdkRequest() / readSdkResponse(),
+ * any other with JSON.parse). Past it, the line is "long": we keep its first
  * `HEAD_BYTES` (already held) and its last `TAIL_BYTES` (4 KiB), copy nothing
  * else, and read the few fields we need from those two ends with anchored
  * patterns (see readLong()). A 10 MB response line therefore costs one scan
