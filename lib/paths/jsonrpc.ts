@@ -340,10 +340,11 @@ export function readLine(line: Line): Read {
  * The compact forms (JSON.stringify's, no whitespace, a numeric id: what the
  * MCP SDK writes) are read with startsWith/endsWith and a backward digit scan,
  * which allocate nothing; the patterns below take every other spacing and
- * string ids. Per stdio call the reads run once each, after the event loop
- * and the streams have run: there, the regex matches and their result arrays
- * cost several times what a loop over the same lines shows (bench/NOTES.md,
- * "MCP stdio per call").
+ * string ids. Per stdio call the reads run once each, after the event loop,
+ * the streams and the peer have run: there they run cold, and reading both
+ * lines measured several times what a second read of the same lines costs
+ * (bench/NOTES.md, "MCP stdio per call"), so the common case does as little
+ * as it can.
  */
 const COMPACT_RESULT = '{"result":';
 const COMPACT_METHOD = '{"method":"';
@@ -453,8 +454,9 @@ function unescapeName(s: string): string | undefined {
 /**
  * A request in the MCP SDK's shape, `{"method":…,"params":{"name":…,…},"jsonrpc":"2.0","id":…}`
  * (JSON.stringify of the object its Protocol.request() builds), read without
- * JSON.parse: parsing the client's own request line was the largest part of
- * the observation's cost per stdio call (bench/NOTES.md, "MCP stdio per call").
+ * JSON.parse: parsing every request line the client had just serialized
+ * showed in CPU profiles of the gateway per stdio call, and allocated the
+ * whole message (bench/NOTES.md, "MCP stdio per call").
  * Anchored at both ends: the method is the line's first key, `params` its
  * second with `name` first, and `"jsonrpc":"2.0","id":<id>}` its last keys
  * (with the closing brace last, they are keys of the line's own object). Any
