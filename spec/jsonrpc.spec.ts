@@ -4,7 +4,7 @@
  * (checked against JSON.parse of the same text).
  */
 import { expect } from 'chai';
-import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readText, type Line } from '../lib/paths/jsonrpc';
+import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readRequest, readSdkRequest, readSdkResponse, readText, type Line } from '../lib/paths/jsonrpc';
 
 function frame(chunks: (string | Buffer)[]): Line[] {
   const lines: Line[] = [];
@@ -86,6 +86,76 @@ describe('jsonrpc framing and reading', () => {
       const line = JSON.stringify(c);
       expect(readAnswer({ text: line, long: false }), line).to.deep.equal(readText(line));
     }
+  });
+
+  it('reads SDK-shaped requests without JSON.parse, and falls back to it for any other shape', () => {
+    // The MCP SDK's own lines (JSON.stringify of { method, params, jsonrpc, id }), read by the scan.
+    const sdk: [object, object][] = [
+      [{ method: 'tools/call', params: { name: 'echo', arguments: { text: 'a' } }, jsonrpc: '2.0', id: 7 },
+        { id: 7, method: 'tools/call', name: 'echo', response: false, errorCode: undefined, isError: false }],
+      [{ method: 'prompts/get', params: { name: 'greet' }, jsonrpc: '2.0', id: 0 },
+        { id: 0, method: 'prompts/get', name: 'greet', response: false, errorCode: undefined, isError: false }],
+      [{ method: 'tools/list', params: {}, jsonrpc: '2.0', id: 123456789012345 },
+        { id: 123456789012345, method: 'tools/list', name: undefined, response: false, errorCode: undefined, isError: false }],
+      [{ method: 'ping', jsonrpc: '2.0', id: 'req-1' },
+        { id: 'req-1', method: 'ping', name: undefined, response: false, errorCode: undefined, isError: false }],
+      [{ method: 'tools/call', params: { name: 'é "q" \\ ü', arguments: {} }, jsonrpc: '2.0', id: 2 },
+        { id: 2, method: 'tools/call', name: 'é "q" \\ ü', response: false, errorCode: undefined, isError: false }],
+    ];
+    for (const [message, read] of sdk) {
+      const line = JSON.stringify(message);
+      expect(readSdkRequest(line), line).to.deep.equal({ ok: true, messages: [read] });
+      expect(readSdkRequest(`${line}\r`), line).to.deep.equal({ ok: true, messages: [read] });
+      expect(readText(line), line).to.deep.equal({ ok: true, messages: [read] });
+    }
+    // Every other shape: not read by the scan (undefined) or read as JSON.parse reads it.
+    const others = [
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'a' } },
+      { method: 'tools/call', params: { arguments: {}, name: 'late' }, jsonrpc: '2.0', id: 3 },
+      { method: 'tools/call', params: { arguments: { name: 'inner' } }, jsonrpc: '2.0', id: 4 },
+      { method: 'notifications/cancelled', params: { requestId: 5, reason: 'x' }, jsonrpc: '2.0' },
+      { method: 'notifications/progress', params: { id: 5 }, jsonrpc: '2.0' },
+      { method: 'x', params: { a: { jsonrpc: '2.0', id: 9 } }, jsonrpc: '2.0' },
+      { method: 'x', jsonrpc: '1.0', id: 6 },
+      { method: '', jsonrpc: '2.0', id: 8 },
+      { method: 'tools/call', params: { name: '' }, jsonrpc: '2.0', id: 10 },
+      { method: 'tools/call', params: { name: 'n'.repeat(300) }, jsonrpc: '2.0', id: 11 },
+      { method: 'm'.repeat(300), jsonrpc: '2.0', id: 12 },
+      { method: 'x', jsonrpc: '2.0', id: 2 ** 60 },
+      { method: 'x', jsonrpc: '2.0', id: -3 },
+      { method: 'x', jsonrpc: '2.0', id: null },
+      { result: {}, jsonrpc: '2.0', id: 13 },
+    ];
+    for (const o of others) {
+      const line = JSON.stringify(o);
+      const fast = readSdkRequest(line);
+      if (fast !== undefined) expect(fast, line).to.deep.equal(readText(line));
+      expect(readRequest({ text: line, long: false }), line).to.deep.equal(readText(line));
+    }
+    // The ones the scan must leave to JSON.parse (it cannot see past the first key / the last one).
+    for (const o of others.slice(0, 6)) expect(readSdkRequest(JSON.stringify(o)), JSON.stringify(o)).to.equal(undefined);
+    // Spacing is read by the patterns.
+    const spaced = '{ "method" : "tools/call", "params" : { "name" : "s", "arguments": {} }, "jsonrpc" : "2.0", "id" : 14 }';
+    expect(readSdkRequest(spaced)).to.deep.equal(readText(spaced));
+    expect((readSdkRequest(spaced) as { messages: { name: string }[] }).messages[0]!.name).to.equal('s');
+  });
+
+  it('reads compact SDK answers with a numeric id by a scan, as JSON.parse reads them', () => {
+    const lines = [
+      '{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":41}',
+      '{"result":{},"jsonrpc":"2.0","id":0}',
+      '{"result":{"content":[]},"jsonrpc":"2.0","id":01}',
+      '{"result":{"a":{"jsonrpc":"2.0","id":3}}}',
+      '{"result":{"content":[],"isError":true},"jsonrpc":"2.0","id":42}',
+    ];
+    expect(readSdkResponse(lines[0]!)).to.deep.equal({ ok: true, messages: [{ id: 41, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false }] });
+    expect(readSdkResponse(lines[1]!)).to.deep.equal({ ok: true, messages: [{ id: 0, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false }] });
+    // A leading zero (not JSON) is not taken by the scan; the patterns read the digits as they did before it.
+    expect(readSdkResponse(lines[2]!)).to.deep.equal({ ok: true, messages: [{ id: 1, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false }] });
+    // No top-level id: the nested one is not taken for it.
+    expect(readSdkResponse(lines[3]!)).to.equal(undefined);
+    expect(readAnswer({ text: lines[4]!, long: false })).to.deep.equal(readText(lines[4]!));
+    expect((readText(lines[4]!) as { messages: { isError: boolean }[] }).messages[0]!.isError).to.equal(true);
   });
 
   it('SSE: the data of each event, data lines joined', () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What the MCP stdio observation adds per call and per MB piped.
 //
-//   node bench/profile/mcp-stdio.js [--calls 2000] [--big 60] [--mb 1] [--rounds 5]
+//   node bench/profile/mcp-stdio.js [--calls 2000] [--big 60] [--mb 1] [--rounds 5] [--before-dist DIR]
 //
 // A gateway process (pinned to core 1) spawns a JSON-RPC peer (an inline
 // script, below) and makes sequential calls over its stdin/stdout, reading
@@ -17,11 +17,15 @@
 // Each figure is `on` minus `off` of the same round; medians and IQR over rounds.
 // Part C: the observation alone, no I/O: a request line written and its answer
 // pushed through a StdioObserver on a stand-in child, ns per call.
+// `--before-dist DIR` (or BENCH_BEFORE_DIST): a copy of dist/ from before a
+// change (`cp -r dist /tmp/x` first); adds the variant `before` (= `on` with
+// that build) to every round, and part C for it, so that before and after are
+// measured in the same run, interleaved, and compared round by round.
 // Bounded: rounds × 2 × (calls × ~0.1 ms + big × mb × ~3 ms) plus part C's 50,000 calls × rounds.
 'use strict';
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { ROOT, num, meta, writeResult, startNode } = require('../lib/common');
+const { ROOT, arg, num, meta, writeResult, startNode } = require('../lib/common');
 const { summary, rotate, sig } = require('../lib/stats');
 
 const PEER = `
@@ -46,8 +50,8 @@ process.stdin.on('data', d => {
 });
 `;
 
-async function gateway(variant, calls, bigCalls, mb) {
-  const dist = path.join(ROOT, 'dist');
+async function gateway(variant, calls, bigCalls, mb, distDir) {
+  const dist = distDir || path.join(ROOT, 'dist');
   const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
   class Reader extends MetricReader {
     constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
@@ -58,7 +62,7 @@ async function gateway(variant, calls, bigCalls, mb) {
   const { ExecPath } = require(path.join(dist, 'paths', 'exec.js'));
   const { McpTracker } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
-  if (variant === 'on') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
+  if (variant !== 'off') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   // The client side, the same in both variants: Buffer chunks, split on '\n', one
   // concat per line (the MCP SDK's ReadBuffer concatenates per chunk, whose
@@ -100,14 +104,14 @@ async function gateway(variant, calls, bigCalls, mb) {
   process.stdout.write(`${JSON.stringify({ variant, smallUs, perMbUs })}\n`);
 }
 
-async function observerOnly(n) {
+async function observerOnly(n, distDir) {
   const { MeterProvider, MetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
   class Reader extends MetricReader {
     constructor() { super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE }); }
     async onShutdown() {}
     async onForceFlush() {}
   }
-  const dist = path.join(ROOT, 'dist');
+  const dist = distDir || path.join(ROOT, 'dist');
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
   const { McpTracker, StdioObserver } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
@@ -128,27 +132,37 @@ async function observerOnly(n) {
 }
 
 async function main() {
-  if (process.argv[2] === '--gateway') return gateway(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
-  if (process.argv[2] === '--observer') return observerOnly(Number(process.argv[3]));
+  if (process.argv[2] === '--gateway') return gateway(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), process.argv[7]);
+  if (process.argv[2] === '--observer') return observerOnly(Number(process.argv[3]), process.argv[4]);
   const calls = num('calls', 2000);
   const bigCalls = num('big', 60);
   const mb = num('mb', 1);
   const rounds = num('rounds', 5);
-  const variants = ['off', 'on'];
+  const beforeArg = arg('before-dist', process.env.BENCH_BEFORE_DIST);
+  const beforeDist = beforeArg === undefined ? undefined : path.resolve(beforeArg);
+  const variants = beforeDist === undefined ? ['off', 'on'] : ['off', 'on', 'before'];
+  const distOf = v => (v === 'before' ? beforeDist : path.join(ROOT, 'dist'));
+  // A copy of dist/ outside the repository finds the repository's dependencies through NODE_PATH.
+  const env = { NODE_PATH: path.join(ROOT, 'node_modules') };
+  const loadStart = require('node:os').loadavg();
   const perRound = [];
   for (let round = 0; round < rounds; round++) {
     const row = {};
     for (const v of rotate(variants, round)) {
-      const { child: c, info } = await startNode(__filename, ['--gateway', v, String(calls), String(bigCalls), String(mb)], { cpu: 1, timeoutMs: 120_000 });
+      const { child: c, info } = await startNode(__filename, ['--gateway', v, String(calls), String(bigCalls), String(mb), distOf(v)], { cpu: 1, env, timeoutMs: 120_000 });
       await new Promise(r => c.once('exit', r));
       row[v] = info;
     }
-    const { child: c, info } = await startNode(__filename, ['--observer', '50000'], { cpu: 1, timeoutMs: 120_000 });
-    await new Promise(r => c.once('exit', r));
-    row.observerNs = info.ns;
+    for (const v of rotate(variants.filter(x => x !== 'off'), round)) {
+      const { child: c, info } = await startNode(__filename, ['--observer', '50000', distOf(v)], { cpu: 1, env, timeoutMs: 120_000 });
+      await new Promise(r => c.once('exit', r));
+      row[v === 'on' ? 'observerNs' : 'observerBeforeNs'] = info.ns;
+    }
     perRound.push(row);
-    console.log(`round ${round + 1}: small off ${sig(row.off.smallUs)} / on ${sig(row.on.smallUs)} µs per call; ` +
-      `${mb} MB lines off ${sig(row.off.perMbUs)} / on ${sig(row.on.perMbUs)} µs per MB; observer alone ${sig(row.observerNs)} ns per call`);
+    console.log(`round ${round + 1}: small off ${sig(row.off.smallUs)} / on ${sig(row.on.smallUs)}` +
+      `${row.before ? ` / before ${sig(row.before.smallUs)}` : ''} µs per call; ` +
+      `${mb} MB lines off ${sig(row.off.perMbUs)} / on ${sig(row.on.perMbUs)}${row.before ? ` / before ${sig(row.before.perMbUs)}` : ''} µs per MB; ` +
+      `observer alone ${sig(row.observerNs)}${row.before ? ` / before ${sig(row.observerBeforeNs)}` : ''} ns per call`);
   }
   let runMeta;
   try {
@@ -158,10 +172,22 @@ async function main() {
   }
   const result = {
     meta: runMeta, calls, bigCalls, mb, rounds,
+    loadavg: { start: loadStart, end: require('node:os').loadavg() },
     small: { off: summary(perRound.map(r => r.off.smallUs)), on: summary(perRound.map(r => r.on.smallUs)), delta: summary(perRound.map(r => r.on.smallUs - r.off.smallUs)) },
     perMb: { off: summary(perRound.map(r => r.off.perMbUs)), on: summary(perRound.map(r => r.on.perMbUs)), delta: summary(perRound.map(r => r.on.perMbUs - r.off.perMbUs)) },
     observerNs: summary(perRound.map(r => r.observerNs)),
   };
+  if (beforeDist !== undefined) {
+    result.beforeDist = beforeDist;
+    result.small.before = summary(perRound.map(r => r.before.smallUs));
+    result.small.beforeDelta = summary(perRound.map(r => r.before.smallUs - r.off.smallUs));
+    result.small.onMinusBefore = summary(perRound.map(r => r.on.smallUs - r.before.smallUs));
+    result.perMb.before = summary(perRound.map(r => r.before.perMbUs));
+    result.perMb.beforeDelta = summary(perRound.map(r => r.before.perMbUs - r.off.perMbUs));
+    result.perMb.onMinusBefore = summary(perRound.map(r => r.on.perMbUs - r.before.perMbUs));
+    result.observerBeforeNs = summary(perRound.map(r => r.observerBeforeNs));
+  }
+  result.perRound = perRound;
   const line = (label, s, unit) => console.log(`  ${label.padEnd(34)} ${sig(s.median)} ${unit} (IQR ${sig(s.q1)} to ${sig(s.q3)})`);
   console.log('medians over rounds:');
   line('A. gateway CPU per small call, off', result.small.off, 'µs');
@@ -170,11 +196,22 @@ async function main() {
   line(`B. gateway CPU per MB (${mb} MB lines), off`, result.perMb.off, 'µs');
   line('   on', result.perMb.on, 'µs');
   line('   on − off', result.perMb.delta, 'µs');
+  if (beforeDist !== undefined) {
+    line('A. before: on − off', result.small.beforeDelta, 'µs');
+    line('A. on − before (same round)', result.small.onMinusBefore, 'µs');
+    line('B. before: on − off', result.perMb.beforeDelta, 'µs');
+    line('B. on − before (same round)', result.perMb.onMinusBefore, 'µs');
+  }
   line('C. observer alone, per call', result.observerNs, 'ns');
+  if (beforeDist !== undefined) line('C. before', result.observerBeforeNs, 'ns');
   console.log(`wrote ${writeResult('mcp-stdio', result)}`);
 }
 
-main().catch(err => {
-  console.error(err);
-  process.exitCode = 1;
-});
+module.exports = { PEER };
+
+if (require.main === module) {
+  main().catch(err => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -4,6 +4,7 @@ const fs = require('node:fs');
 
 function where(url, splitOurs) {
   if (!url) return 'native/V8';
+  // Dependencies first: sdk-metrics 3.x ships its code under its own dist/.
   if (url.includes('/node_modules/')) {
     if (url.includes('@opentelemetry/sdk-metrics')) return 'sdk-metrics';
     if (url.includes('@opentelemetry/exporter-prometheus')) return 'exporter-prometheus';
@@ -12,10 +13,6 @@ function where(url, splitOurs) {
     return 'other';
   }
   if (url.includes('/dist/')) return splitOurs ? `ours: ${url.replace(/^.*\/dist\//, '')}` : 'ours (dist/)';
-  if (url.includes('@opentelemetry/sdk-metrics')) return 'sdk-metrics';
-  if (url.includes('@opentelemetry/exporter-prometheus')) return 'exporter-prometheus';
-  if (url.includes('@opentelemetry/')) return 'other @opentelemetry';
-  if (url.includes('prom-client')) return 'prom-client';
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/bench/')) return 'bench harness';
   if (url.includes('/examples/')) return 'example gateway';
@@ -41,7 +38,7 @@ function summarize(file, { top = 20, filter, splitOurs = false } = {}) {
     const cf = n.callFrame;
     if (cf.functionName === '(idle)' || cf.functionName === '(program)' && false) continue;
     if (filter && !filter(cf)) continue;
-    const key = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.replace(/^.*\/(node_modules\/|dist\/|bench\/|examples\/)/, '$1')}:${cf.lineNumber + 1}` : ''}`;
+    const key = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.replace(/^.*?\/(node_modules\/|dist\/|bench\/|examples\/)/, '$1')}:${cf.lineNumber + 1}` : ''}`;
     fns.set(key, (fns.get(key) || 0) + ms);
     const a = cf.functionName === '(garbage collector)' ? 'GC' : where(cf.url, splitOurs);
     areas.set(a, (areas.get(a) || 0) + ms);

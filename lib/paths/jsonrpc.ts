@@ -4,7 +4,8 @@
  * whole-body documents (a Streamable HTTP POST and its JSON answer).
  *
  * Bounds. A line is kept whole only up to `HEAD_BYTES` (64 KiB): that is
- * parsed with JSON.parse. Past it, the line is "long": we keep its first
+ * read whole (in the MCP SDK's shape by readSdkRequest() / readSdkResponse(),
+ * any other with JSON.parse). Past it, the line is "long": we keep its first
  * `HEAD_BYTES` (already held) and its last `TAIL_BYTES` (4 KiB), copy nothing
  * else, and read the few fields we need from those two ends with anchored
  * patterns (see readLong()). A 10 MB response line therefore costs one scan
@@ -45,6 +46,15 @@ function indexOfNewline(c: Chunk, from: number): number {
 
 function slice(c: Chunk, start: number, end: number): Chunk {
   return typeof c === 'string' ? c.slice(start, end) : c.subarray(start, end);
+}
+
+/**
+ * `c[start, end)` as a string, without the view and array decode() needs: the
+ * whole-line-in-one-chunk case runs once per JSON-RPC message.
+ */
+function decodeRange(c: Chunk, start: number, end: number): string {
+  if (typeof c === 'string') return start === 0 && end === c.length ? c : c.slice(start, end);
+  return (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)).toString('utf8', start, end);
 }
 
 function decode(parts: Chunk[]): string {
@@ -90,7 +100,7 @@ export class LineFramer {
       if (this._length === 0 && nl - start <= HEAD_BYTES) {
         // The common case: a whole line inside one chunk, decoded straight from it.
         // Blank lines are handed on too: they end SSE events.
-        this._onLine({ text: nl > start ? decode([slice(chunk, start, nl)]) : '', long: false });
+        this._onLine({ text: nl > start ? decodeRange(chunk, start, nl) : '', long: false });
       } else {
         this._add(chunk, start, nl);
         if (this._length === 0) this._onLine({ text: '', long: false });
@@ -326,7 +336,85 @@ export function readLine(line: Line): Read {
   return line.long ? readLong(line.head, line.tail) : readText(line.text);
 }
 
-const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
+/*
+ * The compact forms (JSON.stringify's, no whitespace, a numeric id: what the
+ * MCP SDK writes) are read with startsWith/endsWith and a backward digit scan,
+ * which allocate nothing; the patterns below take every other spacing and
+ * string ids. Per stdio call the reads run once each, after the event loop,
+ * the streams and the peer have run: there they run cold, and reading both
+ * lines measured several times what a second read of the same lines costs
+ * (bench/NOTES.md, "MCP stdio per call"), so the common case does as little
+ * as it can.
+ */
+const COMPACT_RESULT = '{"result":';
+const COMPACT_METHOD = '{"method":"';
+const COMPACT_PARAMS_NAME = ',"params":{"name":"';
+const COMPACT_TAIL = ',"jsonrpc":"2.0","id":';
+const METHOD_TOOLS_CALL = 'tools/call';
+const METHOD_PROMPTS_GET = 'prompts/get';
+
+/**
+ * The id closing a compact line, `…,"jsonrpc":"2.0","id":123}` (an optional
+ * '\r' after it), read backwards; undefined for any other ending (a string
+ * id, spacing, more than 15 digits, a sign or a leading zero).
+ */
+function compactTailId(text: string): number | undefined {
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
+  if (end < 2 || text.charCodeAt(end - 1) !== 125) return undefined;
+  let i = end - 2;
+  let id = 0;
+  let scale = 1;
+  for (; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    id += (c - 48) * scale;
+    scale *= 10;
+  }
+  const digits = end - 2 - i;
+  if (digits === 0 || digits > 15 || (digits > 1 && text.charCodeAt(i + 1) === 48)) return undefined;
+  return text.endsWith(COMPACT_TAIL, i + 1) ? id : undefined;
+}
+
+/** End of a JSON string's body starting at `from`: its closing quote, or -1 for an escape or a body longer than MAX_NAME_LENGTH * 2. */
+function plainStringEnd(text: string, from: number): number {
+  const limit = Math.min(text.length, from + 2 * MAX_NAME_LENGTH);
+  for (let i = from; i < limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) return i;
+    if (c === 92) return -1;
+  }
+  return -1;
+}
+
+/** readSdkRequest() for the compact form; undefined sends the line to the patterns. */
+function readCompactRequest(text: string): Read | undefined {
+  if (!text.startsWith(COMPACT_METHOD)) return undefined;
+  const id = compactTailId(text);
+  if (id === undefined) return undefined;
+  const q = plainStringEnd(text, COMPACT_METHOD.length);
+  if (q === -1) return undefined;
+  // The two named methods without slicing a new string per line.
+  const method = text.startsWith(METHOD_TOOLS_CALL, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_TOOLS_CALL.length
+    ? METHOD_TOOLS_CALL
+    : text.startsWith(METHOD_PROMPTS_GET, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_PROMPTS_GET.length
+      ? METHOD_PROMPTS_GET
+      : boundedName(text.slice(COMPACT_METHOD.length, q));
+  if (method === undefined) return undefined;
+  let name: string | undefined;
+  if (method === METHOD_TOOLS_CALL || method === METHOD_PROMPTS_GET) {
+    if (!text.startsWith(COMPACT_PARAMS_NAME, q + 1)) return undefined;
+    const from = q + 1 + COMPACT_PARAMS_NAME.length;
+    const e = plainStringEnd(text, from);
+    if (e === -1) return undefined;
+    name = boundedName(text.slice(from, e));
+    if (name === undefined) return undefined;
+  }
+  return { ok: true, messages: [{ id, method, name, response: false, errorCode: undefined, isError: false }] };
+}
+
+// `"jsonrpc":"2.0","id":<id>}` closing the line: with the `}` last, both are keys of the line's own object.
+const SDK_TAIL = new RegExp(`,\\s*"jsonrpc"\\s*:\\s*"2\\.0"\\s*,\\s*"id"\\s*:\\s*${ID}\\s*\\}\\s*$`);
 
 /**
  * A response in the MCP SDK's shape, `{"result":…,"jsonrpc":"2.0","id":…}`,
@@ -337,16 +425,72 @@ const TAIL_JSONRPC_ID = /"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:/;
  * anything else, undefined sends the line to readText().
  */
 export function readSdkResponse(text: string): Read | undefined {
+  if (text.startsWith(COMPACT_RESULT) && !text.includes('"isError"')) {
+    const id = compactTailId(text);
+    if (id !== undefined) return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false }] };
+  }
   if (!HEAD_RESULT.test(text)) return undefined;
   const tail = text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text;
-  const id = idOf(TAIL_ID.exec(tail));
-  if (id === undefined || !TAIL_JSONRPC_ID.test(tail)) return undefined;
+  // One unanchored scan of the tail for both closing keys, where there were two.
+  const id = idOf(SDK_TAIL.exec(tail));
+  if (id === undefined) return undefined;
   let isError = false;
   if (text.includes('"isError"')) {
     if (!TAIL_IS_ERROR.test(tail)) return undefined;
     isError = true;
   }
   return { ok: true, messages: [{ id, method: undefined, name: undefined, response: true, errorCode: undefined, isError }] };
+}
+
+const REQUEST_HEAD = new RegExp(`^\\s*\\{\\s*"method"\\s*:\\s*${STRING}`);
+// Continues where REQUEST_HEAD stopped (sticky): `params` as the second key, `name` as its first.
+const REQUEST_PARAMS_NAME = new RegExp(`\\s*,\\s*"params"\\s*:\\s*\\{\\s*"name"\\s*:\\s*${STRING}`, 'y');
+
+/** A captured JSON string body, unescaped only when it holds an escape. */
+function unescapeName(s: string): string | undefined {
+  return s.includes('\\') ? unquote(s) : boundedName(s);
+}
+
+/**
+ * A request in the MCP SDK's shape, `{"method":…,"params":{"name":…,…},"jsonrpc":"2.0","id":…}`
+ * (JSON.stringify of the object its Protocol.request() builds), read without
+ * JSON.parse: parsing every request line the client had just serialized
+ * showed in CPU profiles of the gateway per stdio call, and allocated the
+ * whole message (bench/NOTES.md, "MCP stdio per call").
+ * Anchored at both ends: the method is the line's first key, `params` its
+ * second with `name` first, and `"jsonrpc":"2.0","id":<id>}` its last keys
+ * (with the closing brace last, they are keys of the line's own object). Any
+ * other shape, a notification (no id) or an escape-heavy value gives
+ * undefined, and the line goes to readText(). Unlike JSON.parse this does not
+ * check the middle of the line; it is the client's own JSON.stringify output,
+ * and the first line of a stream (which decides whether it is JSON-RPC at all)
+ * is always parsed whole.
+ */
+export function readSdkRequest(text: string): Read | undefined {
+  const compact = readCompactRequest(text);
+  if (compact !== undefined) return compact;
+  const head = REQUEST_HEAD.exec(text);
+  if (head === null) return undefined;
+  const tail = SDK_TAIL.exec(text.length > TAIL_BYTES ? text.slice(-TAIL_BYTES) : text);
+  if (tail === null) return undefined;
+  const id = idOf(tail);
+  const method = unescapeName(head[1]!);
+  if (id === undefined || method === undefined) return undefined;
+  let name: string | undefined;
+  if (method === 'tools/call' || method === 'prompts/get') {
+    REQUEST_PARAMS_NAME.lastIndex = head[0].length;
+    const n = REQUEST_PARAMS_NAME.exec(text);
+    if (n === null) return undefined;
+    name = unescapeName(n[1]!);
+    if (name === undefined) return undefined;
+  }
+  return { ok: true, messages: [{ id, method, name, response: false, errorCode: undefined, isError: false }] };
+}
+
+/** A line expected to hold requests (what a client writes to a server's stdin). */
+export function readRequest(line: Line): Read {
+  if (line.long) return readLong(line.head, line.tail);
+  return readSdkRequest(line.text) ?? readText(line.text);
 }
 
 /** A line expected to hold responses (a server's stdout, an HTTP answer). */

@@ -28,7 +28,7 @@
  */
 import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
-import { LineFramer, SseReader, readAnswer, readLine, type Line, type Message, type Read } from './jsonrpc';
+import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
 import {
@@ -196,6 +196,11 @@ export class McpTracker {
   }
 
   endWith(call: McpCall, response: Message): void {
+    if (response.errorCode === undefined && !response.isError) {
+      // A success, the common case: no outcome object.
+      this.end(call, undefined, undefined);
+      return;
+    }
     const { errorType, code } = outcomeOf(response);
     this.end(call, errorType, code);
   }
@@ -241,18 +246,20 @@ export class StdioObserver {
     const observer = this;
     const write = stdin.write;
     const end = stdin.end;
-    stdin.write = function (this: unknown, ...args: unknown[]): unknown {
-      observer._written(args[0], args[1]);
-      return write.apply(this, args);
+    // `arguments` handed on as is (V8 does not materialize it for apply), where
+    // a rest parameter would allocate an array on every write and read.
+    stdin.write = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+      observer._written(chunk, encoding);
+      return write.apply(this, arguments as unknown as unknown[]);
     };
-    stdin.end = function (this: unknown, ...args: unknown[]): unknown {
-      if (typeof args[0] !== 'function') observer._written(args[0], args[1]);
-      return end.apply(this, args);
+    stdin.end = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+      if (typeof chunk !== 'function') observer._written(chunk, encoding);
+      return end.apply(this, arguments as unknown as unknown[]);
     };
     const push = stdout.push;
-    stdout.push = function (this: unknown, ...args: unknown[]): unknown {
-      observer._read(args[0], args[1]);
-      return push.apply(this, args);
+    stdout.push = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+      observer._read(chunk, encoding);
+      return push.apply(this, arguments as unknown as unknown[]);
     };
     return true;
   }
@@ -286,7 +293,8 @@ export class StdioObserver {
 
   private _stdinLine(line: Line): void {
     if (this.state === 'off') return;
-    const read = readLine(line);
+    // The first line decides, so it is parsed whole; later ones in the SDK's shape are not.
+    const read = this.state === 'on' ? readRequest(line) : readLine(line);
     if (this.state === 'undecided') {
       if (!line.long && line.text.trim() === '') return;
       if (!read.ok || read.messages.length === 0) {
@@ -445,7 +453,7 @@ export class HttpExchange {
   }
 
   private _bodyDone(line: Line): void {
-    const read = readLine(line);
+    const read = readRequest(line);
     if (!read.ok) {
       this.kind = 'other';
       return;
