@@ -9,7 +9,7 @@
 // environment (BENCH_DURATION, BENCH_ROUNDS, BENCH_SIZES, BENCH_SERIES, …).
 'use strict';
 const path = require('node:path');
-const { arg, flag, runNode, writeResult, meta } = require('./lib/common');
+const { arg, flag, runNode, writeResult, readResult, meta } = require('./lib/common');
 
 const CASES = ['record', 'scrape', 'throughput', 'memory', 'stats', 'status-page', 'churn'];
 
@@ -29,7 +29,10 @@ async function main() {
     }
   }
   const seconds = (Date.now() - started) / 1000;
-  writeResult('run', { meta: meta('npm run bench'), seconds, timings, only });
+  // A run of some cases keeps the timings of the others from the last run.
+  const previous = only.length < CASES.length ? readResult('run') : undefined;
+  const merged = { ...(previous ? previous.timings : {}), ...timings };
+  writeResult('run', { meta: meta(`node bench/run.js${only.length < CASES.length ? ` --only ${only.join(',')}` : ''}`), seconds, timings: merged, only });
   if (!flag('no-report')) {
     require('./report').writeReport();
     console.log(`\nbench: BENCHMARKS.md written; total ${seconds.toFixed(0)} s (${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
