@@ -402,7 +402,8 @@ export class HttpPath implements AutomaticPath {
   private _finish(attempt: Attempt, error: unknown, clientAborted = false): void {
     if (attempt.done) return;
     attempt.done = true;
-    const seconds = (performance.now() - attempt.t0) / 1000;
+    const now = performance.now();
+    const seconds = (now - attempt.t0) / 1000;
     const code = attempt.statusCode;
     let errorType: string | undefined;
     if (error !== undefined) {
@@ -419,7 +420,7 @@ export class HttpPath implements AutomaticPath {
       this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
       return;
     }
-    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes);
+    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now);
   }
 
   // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
