@@ -4,9 +4,12 @@
 // interleaved in a rotated order each round, each reported minus the no-path
 // variant of the same round (median and IQR over the rounds).
 //
-//   node --expose-gc bench/profile/http-pieces.js [--part all|handlers|micro|e2e] [--rounds 14]
-//        [--iterations 20000] [--calls 1500]
-//   BENCH_BEFORE_DIST=<another build's dist/> adds that build's path ("before") to every part.
+//   node --expose-gc --single-threaded-gc bench/profile/http-pieces.js [--part all|handlers|micro|e2e]
+//        [--rounds 14] [--iterations 20000] [--calls 1500] [--isolated N]
+//   BENCH_BEFORE_DIST=<another build's dist/> adds that build's path ("before") to every part;
+//   keep that copy inside the worktree (e.g. .cache/, ignored by git) so its requires find node_modules.
+//   --single-threaded-gc: GC work runs on the timed thread, not partly on helper
+//   threads, so each variant's GC is charged to it alone.
 //   --variants map,beforeMap runs only those (and none): for `node --cpu-prof`, then
 //   `node bench/profile/summarize.js <file>.cpuprofile`.
 //
@@ -251,12 +254,28 @@ async function handlers() {
 // ---- micro ---------------------------------------------------------------------
 
 function timeLoop(n, fn) {
-  for (let i = 0; i < n / 10; i++) fn(i); // warm-up
-  if (global.gc) global.gc();
   const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) fn(i);
   const c = process.cpuUsage(c0);
   return ((c.user + c.system) * 1000) / n;
+}
+
+/** `fns` ({ base, ...}) interleaved over `rounds` (+1 warm-up): ns per iteration, each minus `base` of the same round. */
+function pairedLoops(fns, n, label) {
+  const res = Object.fromEntries(Object.keys(fns).map(k => [k, []]));
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const name of rotate(Object.keys(fns), r)) {
+      const x = timeLoop(n, fns[name]);
+      if (r > 0) res[name].push(x);
+    }
+  }
+  const out = { base: summary(res.base) };
+  console.log(`  ${label}: base ${sig(out.base.median)} ns`);
+  for (const name of Object.keys(fns).filter(k => k !== 'base')) {
+    out[name] = summary(res[name].map((x, i) => x - res.base[i]));
+    console.log(`    ${name.padEnd(36)} +${sig(out[name].median)} ns (IQR ${sig(out[name].q1)}–${sig(out[name].q3)})`);
+  }
+  return out;
 }
 
 async function micro() {
@@ -267,50 +286,51 @@ async function micro() {
   req.on('error', () => {}); // destroyed unsent below
   await new Promise(r => req.once('socket', r));
   await new Promise(r => req.socket.once('connect', r));
-  const n = num('micro-n', 2_000_000);
+  const n = num('micro-n', 1_000_000);
   const out = {};
-  const libs = { current, ...(before ? { before } : {}) };
-  const pieces = {};
-  for (const [name, lib] of Object.entries(libs)) {
-    for (const [mode, cfg] of [['zeroConfig', { sizes: false }], ['map', { nodeFor: { [hostPort]: 'node-a' }, sizes: false }]]) {
-      const { path: p } = lib.make(cfg);
-      // Old and new node lookup: the new build may have its own per-socket step.
-      if (typeof p._nodeOfRequest === 'function') {
-        pieces[`${name}.${mode}.node+series`] = () => p._metrics.autoSeries(p._nodeOfRequest(req), 'http');
-      } else {
-        pieces[`${name}.${mode}.node+series`] = () => {
-          const rawHost = req.host;
-          const hostHeader = req.getHeader('host');
-          const port = lib.module.connectPort(req, rawHost, req.protocol ?? 'http:', hostHeader);
-          return p._metrics.autoSeries(p._nodeFor(req.protocol ?? 'http:', lib.module.keyHost(rawHost), port, req.path ?? '/', hostHeader), 'http');
-        };
-      }
-    }
+  console.log(`micro: ${rounds} rounds`);
+
+  // Node + series of a call on a known keep-alive socket: worked out per call
+  // (connectPort, keyHost, the key string, the map) or read from the socket.
+  const lookups = { base: () => undefined };
+  for (const [mode, cfg] of [['zeroConfig', { sizes: false }], ['map', { nodeFor: { [hostPort]: 'node-a' }, sizes: false }]]) {
+    const { path: p } = current.make(cfg);
+    lookups[`${mode} per call`] = () => {
+      const rawHost = req.host;
+      const hostHeader = req.getHeader('host');
+      const port = current.module.connectPort(req, rawHost, req.protocol ?? 'http:', hostHeader);
+      return p._metrics.autoSeries(p._nodeFor(req.protocol ?? 'http:', current.module.keyHost(rawHost), port, req.path ?? '/', hostHeader), 'http');
+    };
+    lookups[`${mode} per socket`] = () => p._metrics.autoSeries(p._nodeOfRequest(req), 'http');
   }
-  const { path: p } = current.make({ sizes: false });
-  pieces['seriesOf (known node)'] = () => p._metrics.autoSeries(hostPort, 'http');
-  const objs = Array.from({ length: 1024 }, () => new http.OutgoingMessage());
+  out.nodeAndSeries = pairedLoops(lookups, n, `node + series (${n} calls)`);
+
+  // The call's state on a fresh object (the key is young, as a request is at
+  // its start): a WeakMap entry, or a symbol property; set once, read twice.
+  const m = num('micro-objects', 100_000);
   const wm = new WeakMap();
-  const sym = Symbol('attempt');
-  pieces['WeakMap set+get (1024 objects)'] = i => { const o = objs[i & 1023]; wm.set(o, i); return wm.get(o); };
-  pieces['symbol property set+get (1024 objects)'] = i => { const o = objs[i & 1023]; o[sym] = i; return o[sym]; };
-  pieces['attempt literal'] = i => ({ series: p, t0: i, done: false, statusCode: undefined, requestBytes: undefined, responseBytes: undefined, timedOut: false, mcp: undefined, calls: undefined, hasBody: false, bodyChunks: 0 });
-  pieces['performance.now()'] = () => performance.now();
-  pieces["getHeader('user-agent')"] = () => req.getHeader('user-agent');
-  console.log(`micro: ${n} iterations each`);
-  for (const [name, fn] of Object.entries(pieces)) {
-    const ns = timeLoop(n, fn);
-    out[name] = ns;
-    console.log(`  ${name.padEnd(42)} ${sig(ns)} ns`);
-  }
-  // A 'close' listener per call: a closure added to a fresh emitter, vs one shared function.
-  const m = num('micro-emitters', 200_000);
-  const shared = function () { this.x = 1; };
-  const emitters = () => { const e = new http.IncomingMessage(null); return e; };
-  out['new IncomingMessage (baseline)'] = timeLoop(m, () => emitters());
-  out["+ on('close', closure)"] = timeLoop(m, i => { const e = emitters(); const a = { i }; e.on('close', () => { a.i++; }); return e; }) - out['new IncomingMessage (baseline)'];
-  out["+ on('close', shared)"] = timeLoop(m, () => { const e = emitters(); e.on('close', shared); return e; }) - out['new IncomingMessage (baseline)'];
-  for (const k of ["+ on('close', closure)", "+ on('close', shared)"]) console.log(`  ${k.padEnd(42)} ${sig(out[k])} ns (minus a new IncomingMessage: ${sig(out['new IncomingMessage (baseline)'])} ns)`);
+  const holder = { key: Symbol('attempt') };
+  const live = new Array(64);
+  const state = make => ({
+    base: i => { live[i & 63] = make(); },
+    'WeakMap set + 2 get': i => { const o = make(); live[i & 63] = o; wm.set(o, { i }); wm.get(o); wm.get(o); },
+    'symbol property set + 2 get': i => { const o = make(); live[i & 63] = o; o[holder.key] = { i }; o[holder.key]; o[holder.key]; },
+  });
+  out.stateOnResponse = pairedLoops(state(() => new http.IncomingMessage(null)), m, `state on a new IncomingMessage (${m} objects)`);
+  const never = () => undefined;
+  const headers = { 'content-length': '5' };
+  const m2 = Math.round(m / 5);
+  out.stateOnRequest = pairedLoops(state(() => new http.ClientRequest({ host: '127.0.0.1', port, method: 'POST', headers, createConnection: never })), m2, `state on a new ClientRequest (${m2} objects)`);
+
+  // A 'close' listener: a closure over the call's state, or one shared function.
+  const shared = function () { this[holder.key].done = true; };
+  out.closeListener = pairedLoops({
+    base: i => { const e = new http.IncomingMessage(null); e[holder.key] = { done: false, i }; live[i & 63] = e; },
+    'closure per call': i => { const e = new http.IncomingMessage(null); const a = { done: false, i }; e[holder.key] = a; e.on('close', () => { a.done = true; }); live[i & 63] = e; },
+    'shared function': i => { const e = new http.IncomingMessage(null); e[holder.key] = { done: false, i }; e.on('close', shared); live[i & 63] = e; },
+  }, m, `'close' listener on a new IncomingMessage (${m} objects)`);
+
+  out.clock = pairedLoops({ base: () => 0, 'performance.now()': () => performance.now() }, n, `clock (${n} calls)`);
   req.destroy();
   agent.destroy();
   server.close();

@@ -4,10 +4,11 @@ const fs = require('node:fs');
 
 function where(url) {
   if (!url) return 'native/V8';
-  if (url.includes('/dist/')) return 'ours (dist/)';
+  // Before '/dist/': the OTel 3.x packages ship their code in dist/ too.
   if (url.includes('@opentelemetry/sdk-metrics')) return 'sdk-metrics';
   if (url.includes('@opentelemetry/exporter-prometheus')) return 'exporter-prometheus';
   if (url.includes('@opentelemetry/')) return 'other @opentelemetry';
+  if (url.includes('/dist/') || url.includes('-dist/')) return 'ours (dist/)';
   if (url.includes('prom-client')) return 'prom-client';
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/bench/')) return 'bench harness';
@@ -46,7 +47,12 @@ function summarize(file, { top = 20, filter } = {}) {
 
 module.exports = { summarize };
 
-if (require.main === module) {
+if (require.main === module && process.argv[3] === '--per') {
+  // Self time per unit of work: `summarize.js <file> --per <calls>` → µs per call by area.
+  const s = summarize(process.argv[2], { top: 0 });
+  const calls = Number(process.argv[4]);
+  console.log(JSON.stringify(Object.fromEntries(s.byArea.map(([a, ms]) => [a, Math.round((ms * 1000 * 100) / calls) / 100]))));
+} else if (require.main === module) {
   const s = summarize(process.argv[2], { top: Number(process.argv[3] || 25) });
   console.log(`total ${s.totalMs} ms`);
   for (const [a, ms, pct] of s.byArea) console.log(`  ${a.padEnd(24)} ${String(ms).padStart(7)} ms ${pct}%`);
