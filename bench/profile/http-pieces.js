@@ -5,7 +5,7 @@
 // variant of the same round (median and IQR over the rounds).
 //
 //   node --expose-gc --single-threaded-gc bench/profile/http-pieces.js [--part all|handlers|micro|e2e]
-//        [--rounds 14] [--iterations 20000] [--calls 1500] [--isolated N]
+//        [--rounds 14] [--iterations 20000] [--calls 1500] [--isolated N] [--profile N]
 //   BENCH_BEFORE_DIST=<another build's dist/> adds that build's path ("before") to every part;
 //   keep that copy inside the worktree (e.g. .cache/, ignored by git) so its requires find node_modules.
 //   --single-threaded-gc: GC work runs on the timed thread, not partly on helper
@@ -400,7 +400,51 @@ async function isolated(times) {
   return out;
 }
 
+/**
+ * --profile N: like --isolated, each variant's process under `--cpu-prof`
+ * (100 µs samples), N times in turn: self time per path call by area
+ * (summarize.js). Slower under the profiler, but the share of our own frames
+ * does not depend on what else the machine runs.
+ */
+async function profiled(times) {
+  const { execFileSync } = require('node:child_process');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const { summarize } = require('./summarize');
+  const names = ['zeroConfig', 'map', ...(before ? ['beforeZeroConfig', 'beforeMap'] : [])];
+  const per = Object.fromEntries(names.map(n => [n, []]));
+  const argv = process.argv.slice(2).filter((a, i, all) => a !== '--profile' && all[i - 1] !== '--profile');
+  for (let t = 0; t < times; t++) {
+    for (const name of rotate(names, t)) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'http-pieces-'));
+      try {
+        execFileSync(process.execPath, [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval', '100', __filename, ...argv, '--part', 'handlers', '--variants', name, '--child'], { encoding: 'utf8', env: process.env });
+        const file = path.join(dir, fs.readdirSync(dir).find(f => f.endsWith('.cpuprofile')));
+        const areas = Object.fromEntries(summarize(file, { top: 0 }).byArea.map(([a, ms]) => [a, (ms * 1000) / ((rounds + 1) * iterations)]));
+        per[name].push(areas);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  const out = {};
+  for (const [name, runs] of Object.entries(per)) {
+    out[name] = {};
+    for (const area of ['ours (dist/)', 'sdk-metrics', 'GC']) out[name][area] = summary(runs.map(r => r[area] ?? 0));
+    console.log(`  ${name.padEnd(18)} µs per path call, self time: ours ${sig(out[name]['ours (dist/)'].median)} (${runs.map(r => sig(r['ours (dist/)'] ?? 0)).join(' ')}), sdk-metrics ${sig(out[name]['sdk-metrics'].median)}, GC (both variants) ${sig(out[name].GC.median)}`);
+  }
+  return out;
+}
+
 async function main() {
+  const profiles = num('profile', 0);
+  if (profiles > 0) {
+    console.log(`profile: ${profiles} processes per variant`);
+    const out = { profile: await profiled(profiles) };
+    const command = `node ${process.execArgv.join(' ')} bench/profile/http-pieces.js ${process.argv.slice(2).join(' ')}`.replace(/\s+/g, ' ').trim();
+    writeResult(arg('result', 'http-pieces-profile'), { ...meta(command), before: process.env.BENCH_BEFORE_DIST ?? null, rounds, iterations, loadavg: require('node:os').loadavg(), out });
+    return;
+  }
   const times = num('isolated', 0);
   if (times > 0) {
     console.log(`isolated: ${times} processes per variant`);
