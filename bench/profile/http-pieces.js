@@ -322,6 +322,15 @@ async function micro() {
   const m2 = Math.round(m / 5);
   out.stateOnRequest = pairedLoops(state(() => new http.ClientRequest({ host: '127.0.0.1', port, method: 'POST', headers, createConnection: never })), m2, `state on a new ClientRequest (${m2} objects)`);
 
+  // The same on 1,024 objects made once (keys long in the WeakMap): what a
+  // WeakMap costs when its keys are not new.
+  const kept = Array.from({ length: 1024 }, () => new http.IncomingMessage(null));
+  out.stateReusedKeys = pairedLoops({
+    base: i => { live[i & 63] = kept[i & 1023]; },
+    'WeakMap set + 2 get': i => { const o = kept[i & 1023]; wm.set(o, { i }); wm.get(o); wm.get(o); },
+    'symbol property set + 2 get': i => { const o = kept[i & 1023]; o[holder.key] = { i }; o[holder.key]; o[holder.key]; },
+  }, n, `state on 1,024 reused IncomingMessages (${n} calls)`);
+
   // A 'close' listener: a closure over the call's state, or one shared function.
   const shared = function () { this[holder.key].done = true; };
   out.closeListener = pairedLoops({
