@@ -69,6 +69,38 @@ describe('HTTP path: node once per keep-alive socket, state on the call\'s own o
     expect(total(rm, D)).to.equal(4);
   });
 
+  it('a request without a Host header, then one with it, on the same socket: the second is mapped by its header', async () => {
+    // Node's server answers 400 and closes to a request without Host unless told otherwise.
+    const server = http.createServer({ requireHostHeader: false }, (req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    enable({ nodeFor: { 'front.example:80': 'front' } });
+    const sockets = new Set<unknown>();
+    try {
+      for (const host of [undefined, 'front.example', undefined]) {
+        const req = await new Promise<http.ClientRequest>((resolve, reject) => {
+          const r = http.request({ host: '127.0.0.1', port, path: '/ok', agent, setHost: false, headers: host === undefined ? {} : { host } }, res => {
+            res.resume();
+            res.on('end', () => resolve(r));
+          });
+          r.on('error', reject);
+          r.end();
+        });
+        sockets.add(req.socket);
+      }
+    } finally {
+      agent.destroy();
+      server.close();
+    }
+    expect(sockets.size).to.equal(1);
+    const rm = await h.collect();
+    expect(histogram(rm, D, { node: 'front' }).count).to.equal(1);
+    expect(total(rm, D)).to.equal(1);
+  });
+
   it('a map hit on the destination does not depend on the Host header; zero config neither', async () => {
     enable({ nodeFor: { [a.hostPort]: 'dest', 'front.example:80': 'front' } });
     for (const host of ['front.example', 'other.example', 'front.example']) await call(agent, `${a.base}/ok`, { host });

@@ -80,8 +80,8 @@ interface SocketNode {
   /** What the node was worked out from: the request's host and protocol. */
   readonly host: string;
   readonly protocol: string;
-  /** The Host header it also depended on (a map's second key), or null when it did not. */
-  readonly hostHeader: string | null;
+  /** The Host header it also depended on (a map's second key; undefined: none), or null when it did not. */
+  readonly hostHeader: string | undefined | null;
   readonly node: string | undefined;
   /** setOwnEndpoint() generation it was made in. */
   readonly generation: number;
@@ -558,9 +558,9 @@ export class HttpPath implements AutomaticPath {
     // Only once the port is the socket's own (the agent's key or the connected
     // socket said it, see connectPort), not a guess from a header or the protocol.
     if (cacheable && socketPorts.get(socket) === port) {
-      // A map's second key (the Host header) only counts when the first one missed.
-      const headerMatters = this._config.mode === 'map' && hostHeader !== undefined && !this._config.hostPortMap!.has(`${host}:${port}`);
-      const entry: SocketNode = { host: rawHost, protocol, hostHeader: headerMatters ? hostHeader! : null, node, generation: this._generation };
+      // A map's second key (the Host header, or its absence) only counts when the first one missed.
+      const headerMatters = this._config.mode === 'map' && !this._config.hostPortMap!.has(`${host}:${port}`);
+      const entry: SocketNode = { host: rawHost, protocol, hostHeader: headerMatters ? hostHeader : null, node, generation: this._generation };
       socket[this._socketKey] = entry;
     }
     return node;
