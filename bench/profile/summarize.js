@@ -12,7 +12,7 @@ function where(url, splitOurs) {
     if (url.includes('prom-client')) return 'prom-client';
     return 'other';
   }
-  if (url.includes('/dist/')) return splitOurs ? `ours: ${url.replace(/^.*\/dist\//, '')}` : 'ours (dist/)';
+  if (url.includes('/dist/') || url.includes('-dist/')) return splitOurs ? `ours: ${url.replace(/^.*[/-]dist\//, '')}` : 'ours (dist/)';
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/bench/')) return 'bench harness';
   if (url.includes('/examples/')) return 'example gateway';
@@ -50,7 +50,12 @@ function summarize(file, { top = 20, filter, splitOurs = false } = {}) {
 
 module.exports = { summarize };
 
-if (require.main === module) {
+if (require.main === module && process.argv[3] === '--per') {
+  // Self time per unit of work: `summarize.js <file> --per <calls>` → µs per call by area.
+  const s = summarize(process.argv[2], { top: 0 });
+  const calls = Number(process.argv[4]);
+  console.log(JSON.stringify(Object.fromEntries(s.byArea.map(([a, ms]) => [a, Math.round((ms * 1000 * 100) / calls) / 100]))));
+} else if (require.main === module) {
   const s = summarize(process.argv[2], { top: Number(process.argv[3] || 25) });
   console.log(`total ${s.totalMs} ms`);
   for (const [a, ms, pct] of s.byArea) console.log(`  ${a.padEnd(24)} ${String(ms).padStart(7)} ms ${pct}%`);

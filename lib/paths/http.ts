@@ -58,6 +58,36 @@ interface Attempt {
   bodyChunks: number;
 }
 
+/**
+ * A request (node:http's ClientRequest, undici's request) or node:http
+ * response carrying its attempt under the path's own symbol. A property of the
+ * call's own object, not a WeakMap entry: a WeakMap set and two reads with a
+ * new key per call cost 1.3–3.7 µs here, GC included (42 ns with reused keys),
+ * the property under 0.13 µs (bench/profile/http-pieces.js). A symbol is not
+ * seen by Object.keys, for…in or JSON.stringify, and one per HttpPath keeps two
+ * paths (two registrations, the CJS and ESM copies) apart.
+ */
+type Tagged = { [key: symbol]: Attempt | undefined };
+
+/**
+ * The node of the calls on one socket (zero config and host:port maps, where
+ * it depends on the destination alone): a keep-alive socket carries call
+ * after call to the same `host:port`, so it is worked out once per socket
+ * instead of once per call (the port lookup, keyHost, the key string and the
+ * map lookup: bench/profile/http-pieces.js).
+ */
+interface SocketNode {
+  /** What the node was worked out from: the request's host and protocol. */
+  readonly host: string;
+  readonly protocol: string;
+  /** The Host header it also depended on (a map's second key; undefined: none), or null when it did not. */
+  readonly hostHeader: string | undefined | null;
+  readonly node: string | undefined;
+  /** setOwnEndpoint() generation it was made in. */
+  readonly generation: number;
+}
+type SocketTagged = { [key: symbol]: SocketNode | undefined };
+
 /** Minimal shape of undici's request object in its diagnostics messages. */
 interface UndiciRequest {
   origin?: unknown;
@@ -227,10 +257,15 @@ function knownConnectPort(request: ClientRequest, socket: ClientRequest['socket'
 export type OwnEndpoint = (host: string, port: string) => boolean;
 
 export class HttpPath implements AutomaticPath {
-  private readonly _attempts = new WeakMap<object, Attempt>();
+  /** The property under which a call's objects keep its attempt (see Tagged). */
+  private readonly _key: symbol = Symbol('otel-gateway-metrics.http-attempt');
   /** node:http POST bodies seen since the request was created (MCP observation). */
   private readonly _bodies = new WeakMap<object, HttpExchange>();
   private readonly _originNodes = new Map<string, string | null>();
+  /** The property under which a socket keeps its SocketNode. */
+  private readonly _socketKey: symbol = Symbol('otel-gateway-metrics.http-socket-node');
+  /** Bumped by setOwnEndpoint(): older SocketNodes are stale. */
+  private _generation = 0;
   private readonly _warn = new RateLimitedWarner();
   private _enabled = false;
   private _own: OwnEndpoint | undefined;
@@ -246,6 +281,7 @@ export class HttpPath implements AutomaticPath {
   setOwnEndpoint(own: OwnEndpoint | undefined): void {
     this._own = own;
     this._originNodes.clear();
+    this._generation++;
   }
 
   /** A channel handler that never throws into the publisher (the app's request): an internal error is a rate-limited warning. */
@@ -354,7 +390,7 @@ export class HttpPath implements AutomaticPath {
       hasBody: false,
       bodyChunks: 0,
     };
-    this._attempts.set(key, attempt);
+    (key as Tagged)[this._key] = attempt;
     return attempt;
   }
 
@@ -366,7 +402,8 @@ export class HttpPath implements AutomaticPath {
   private _finish(attempt: Attempt, error: unknown, clientAborted = false): void {
     if (attempt.done) return;
     attempt.done = true;
-    const seconds = (performance.now() - attempt.t0) / 1000;
+    const now = performance.now();
+    const seconds = (now - attempt.t0) / 1000;
     const code = attempt.statusCode;
     let errorType: string | undefined;
     if (error !== undefined) {
@@ -383,7 +420,7 @@ export class HttpPath implements AutomaticPath {
       this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
       return;
     }
-    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes);
+    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now);
   }
 
   // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
@@ -473,14 +510,14 @@ export class HttpPath implements AutomaticPath {
 
   private readonly _onUndiciBodyChunkSent = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
-    const attempt = this._attempts.get(request);
+    const attempt = (request as Tagged)[this._key];
     if (attempt?.mcp === undefined) return;
     attempt.bodyChunks++;
     attempt.mcp.body(chunk);
   });
 
   private readonly _onUndiciBodySent = this._guarded((message: unknown): void => {
-    const attempt = this._attempts.get((message as { request: object }).request);
+    const attempt = ((message as { request: object }).request as Tagged)[this._key];
     if (attempt === undefined) return;
     // undici 6 (Node 22's fetch) publishes bodySent but no bodyChunkSent or
     // bodyChunkReceived: a body we never saw is not "no JSON-RPC request".
@@ -494,9 +531,40 @@ export class HttpPath implements AutomaticPath {
 
   private readonly _onUndiciBodyChunkReceived = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
-    const attempt = this._attempts.get(request);
+    const attempt = (request as Tagged)[this._key];
     if (attempt?.calls !== undefined) attempt.mcp!.responseChunk(chunk);
   });
+
+  /** Node of a node:http call (undefined: not a gateway call), once per socket where it can be (SocketNode). */
+  private _nodeOfRequest(request: ClientRequest): string | undefined {
+    const protocol = request.protocol ?? 'http:';
+    const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
+    const socket = request.socket as (ClientRequest['socket'] & SocketTagged) | null;
+    const cacheable = socket != null && this._config.mode !== 'nodeFor';
+    if (cacheable) {
+      const known = socket[this._socketKey];
+      if (
+        known !== undefined && known.host === rawHost && known.protocol === protocol && known.generation === this._generation &&
+        (known.hostHeader === null || known.hostHeader === request.getHeader('host'))
+      ) {
+        return known.node;
+      }
+    }
+    const rawHeader = request.getHeader('host');
+    const hostHeader = typeof rawHeader === 'string' ? rawHeader : undefined;
+    const host = keyHost(rawHost);
+    const port = connectPort(request, rawHost, protocol, hostHeader);
+    const node = this._nodeFor(protocol, host, port, request.path ?? '/', hostHeader);
+    // Only once the port is the socket's own (the agent's key or the connected
+    // socket said it, see connectPort), not a guess from a header or the protocol.
+    if (cacheable && socketPorts.get(socket) === port) {
+      // A map's second key (the Host header, or its absence) only counts when the first one missed.
+      const headerMatters = this._config.mode === 'map' && !this._config.hostPortMap!.has(`${host}:${port}`);
+      const entry: SocketNode = { host: rawHost, protocol, hostHeader: headerMatters ? hostHeader : null, node, generation: this._generation };
+      socket[this._socketKey] = entry;
+    }
+    return node;
+  }
 
   /** The attempt is a long-lived stream: not a call (see the top of this file). */
   private _stream(attempt: Attempt): void {
@@ -520,17 +588,13 @@ export class HttpPath implements AutomaticPath {
     const request = (message as { request: ClientRequest }).request;
     const userAgent = request.getHeader('user-agent');
     if (typeof userAgent === 'string' && userAgent.includes(OTLP_EXPORTER_AGENT)) return;
-    const protocol = request.protocol ?? 'http:';
-    const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
-    const hostHeader = request.getHeader('host');
-    const port = connectPort(request, rawHost, protocol, hostHeader);
-    const node = this._nodeFor(protocol, keyHost(rawHost), port, request.path ?? '/', typeof hostHeader === 'string' ? hostHeader : undefined);
+    const node = this._nodeOfRequest(request);
     const requestBytes = this._config.sizes
       ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
       : undefined;
     if (this._mcp !== undefined && request.method === 'DELETE' && request.getHeader(MCP_SESSION_HEADER) !== undefined) return;
     // The body is complete by now: a POST of JSON-RPC notifications only is no call at all.
-    const exchange = this._bodies.get(request);
+    const exchange = this._mcp === undefined ? undefined : this._bodies.get(request);
     if (exchange !== undefined) exchange.bodyEnd();
     if (exchange?.kind === 'none') return;
     const attempt = this._begin(request, node, requestBytes);
@@ -545,28 +609,63 @@ export class HttpPath implements AutomaticPath {
     // A 'timeout' listener changes nothing for the request (Node only emits
     // the event; whoever armed the timeout decides what to do).
     if (r.timeoutCb != null || r.timeout !== undefined || (typeof r.agent === 'object' && r.agent?.options?.timeout !== undefined)) {
-      request.on('timeout', () => {
-        attempt.timedOut = true;
-      });
+      request.on('timeout', this._onRequestTimeout);
     }
     // 'close' always comes, also after errors and aborts: the safety net that
     // keeps the in-flight count right if no other event finished the attempt.
-    // An upgrade or CONNECT ends here too (no response event is published):
-    // the connection is handed to the caller, a stream.
     // (`on`, not `once`: the object is done after 'close', and once() costs a wrapper per call.)
-    request.on('close', () => {
-      if (attempt.done) return;
-      if (r.upgradeOrConnect === true) {
-        const code = r.res?.statusCode;
-        if (typeof code === 'number') attempt.statusCode = code;
-        this._stream(attempt);
-      } else if (attempt.statusCode === undefined) this._finish(attempt, undefined, true);
-    });
+    request.on('close', this._onRequestClose);
   });
+
+  // The listeners on a call's request and response are one function each for
+  // every call, not a closure per call: the emitter is `this`, the attempt is
+  // its tagged property.
+
+  /** The request's own timeout fired: a destroy that follows is a timeout. */
+  private readonly _onRequestTimeout = this._listener<ClientRequest>(attempt => {
+    attempt.timedOut = true;
+  });
+
+  /**
+   * The request closed. An upgrade or CONNECT ends here (no response event is
+   * published): the connection is handed to the caller, a stream.
+   */
+  private readonly _onRequestClose = this._listener<ClientRequest>((attempt, request) => {
+    const r = request as unknown as ClientRequestInternals;
+    if (r.upgradeOrConnect === true) {
+      const code = r.res?.statusCode;
+      if (typeof code === 'number') attempt.statusCode = code;
+      this._stream(attempt);
+    } else if (attempt.statusCode === undefined) this._finish(attempt, undefined, true);
+  });
+
+  /**
+   * The response closed. One listener: 'close' follows 'end' at once
+   * (autoDestroy), and also comes when the body is cut short; `complete`
+   * tells the two apart. A body cut short after the client's own destroy:
+   * ClientRequest.destroy() dumps the response first (`_dumped`), then the
+   * socket's close reports an ECONNRESET "aborted" exactly as a reset by the
+   * peer would.
+   */
+  private readonly _onResponseClose = this._listener<IncomingMessage>((attempt, response) => {
+    const errored = (response as { errored?: unknown }).errored;
+    if (response.complete && errored == null) this._finish(attempt, undefined);
+    else if (errored == null) this._finish(attempt, undefined, true);
+    else this._finish(attempt, errored, (response as { _dumped?: unknown })._dumped === true);
+  });
+
+  /** An event listener for a tagged object: `fn` runs with the object's attempt while it is not done. */
+  private _listener<T extends object>(fn: (attempt: Attempt, emitter: T) => void): (this: T) => void {
+    const key = this._key;
+    return function (this: T): void {
+      const attempt = (this as unknown as Tagged)[key];
+      if (attempt !== undefined && !attempt.done) fn(attempt, this);
+    };
+  }
 
   private readonly _onHttpResponse = this._guarded((message: unknown): void => {
     const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-    const attempt = this._attempts.get(request);
+    const attempt = (request as unknown as Tagged)[this._key];
     if (attempt === undefined || attempt.done) return;
     attempt.statusCode = response.statusCode;
     if (request.method === 'GET' && isEventStream(response.headers['content-type'])) {
@@ -579,18 +678,8 @@ export class HttpPath implements AutomaticPath {
       else this._countBody(response, attempt);
     }
     if (attempt.calls !== undefined) this._tapResponseBody(response, attempt.mcp!);
-    // One listener: 'close' follows 'end' at once (autoDestroy), and also
-    // comes when the body is cut short; `complete` tells the two apart.
-    // A body cut short after the client's own destroy: ClientRequest.destroy()
-    // dumps the response first (`_dumped`), then the socket's close reports
-    // an ECONNRESET "aborted" exactly as a reset by the peer would.
-    response.on('close', () => {
-      if (attempt.done) return;
-      const errored = (response as { errored?: unknown }).errored;
-      if (response.complete && errored == null) this._finish(attempt, undefined);
-      else if (errored == null) this._finish(attempt, undefined, true);
-      else this._finish(attempt, errored, (response as { _dumped?: unknown })._dumped === true);
-    });
+    (response as unknown as Tagged)[this._key] = attempt;
+    response.on('close', this._onResponseClose);
   });
 
   /**
@@ -610,7 +699,7 @@ export class HttpPath implements AutomaticPath {
 
   private readonly _onHttpError = this._guarded((message: unknown): void => {
     const { request, error } = message as { request: ClientRequest; error: unknown };
-    const attempt = this._attempts.get(request);
+    const attempt = (request as unknown as Tagged)[this._key];
     // After the client's own destroy()/abort() Node publishes "socket hang up"
     // (ECONNRESET) with `destroyed` already true; a reset by the peer
     // publishes it with `destroyed` still false.
@@ -654,7 +743,7 @@ export class HttpPath implements AutomaticPath {
 
   private readonly _onUndiciHeaders = this._guarded((message: unknown): void => {
     const { request, response } = message as { request: UndiciRequest; response: UndiciResponse };
-    const attempt = this._attempts.get(request as object);
+    const attempt = (request as Tagged)[this._key];
     if (attempt === undefined || attempt.done) return;
     if (typeof response.statusCode === 'number') attempt.statusCode = response.statusCode;
     if (request.method === 'GET' && isEventStream(undiciHeader(response.headers, 'content-type'))) {
@@ -668,13 +757,13 @@ export class HttpPath implements AutomaticPath {
   // A subscriber that throws surfaces as an uncaught exception in the host
   // (diagnostics_channel rethrows it on the next tick): every handler catches.
   private readonly _onUndiciTrailers = this._guarded((message: unknown): void => {
-    const attempt = this._attempts.get((message as { request: object }).request);
+    const attempt = ((message as { request: object }).request as Tagged)[this._key];
     if (attempt !== undefined) this._finish(attempt, undefined);
   });
 
   private readonly _onUndiciError = this._guarded((message: unknown): void => {
     const { request, error } = message as { request: object; error: unknown };
-    const attempt = this._attempts.get(request);
+    const attempt = (request as Tagged)[this._key];
     if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
   });
 }
