@@ -21,6 +21,7 @@ const ALL_VARIANTS = {
   ours: ['otel', {}, []],
   oursNoRuntimeProcess: ['otel', { GATEWAY_METRICS_RUNTIME_METRICS: 'false', GATEWAY_METRICS_PROCESS_METRICS: 'false' }, []],
   oursNoSizes: ['otel', { GATEWAY_METRICS_HTTP_SIZES: 'false' }, []],
+  oursNoMcp: ['otel', { GATEWAY_METRICS_MCP: 'false' }, []],
   oursNoHttpPath: ['otel', {}, PRE('no-http-path')],
   promClient: ['prom-client', {}, []],
   // BENCH_BEFORE_DIST=<another build's dist/>: the same gateway on that build, interleaved with ours.
