@@ -55,7 +55,7 @@ function area(name) {
   if (name.startsWith('ours: export/endpoint')) return 'ours: endpoint (queue, slices, writes)';
   if (name.startsWith('ours: export/naming')) return 'ours: number formatting (naming.js)';
   if (name.startsWith('ours:')) return 'ours: other';
-  if (name === 'native/V8') return 'native (string flattening, UTF-8 encoding, Buffer copies, …)';
+  if (name === 'native/V8') return 'native (Buffer allocation, encoding, socket writes, …)';
   return name;
 }
 

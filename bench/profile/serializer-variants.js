@@ -2,7 +2,10 @@
 // Experiment (not part of npm run bench): ways of turning one ResourceMetrics
 // into exposition bytes. Same ResourceMetrics, same output bytes (checked).
 //
-//   node --expose-gc bench/profile/serializer-variants.js [--sizes 2000,20000] [--rounds 7]
+//   node --expose-gc bench/profile/serializer-variants.js [--sizes 2000,20000] [--rounds 7] [--no-gc]
+//
+// A full GC runs before each timed variant unless --no-gc (right after a major
+// GC the byte writer measured slower: see bench/NOTES.md).
 //
 // Variants:
 //   current      the real PrometheusSerializer.byteChunks(): text written straight
@@ -18,7 +21,7 @@
 //   joinCached   both
 'use strict';
 const { DataPointType } = require('@opentelemetry/sdk-metrics');
-const { arg, num, gc } = require('../lib/common');
+const { arg, num, flag, gc } = require('../lib/common');
 const { otelSetup, populate } = require('../lib/fixtures');
 const { summary, rotate, sig, fmtBytes } = require('../lib/stats');
 const { formatValue, formatGoFloat } = require('../../dist/export/naming');
@@ -163,7 +166,7 @@ async function main() {
       populate({ otel: [o] }, n, 1, 300 + r);
       const { resourceMetrics: rm } = await o.reader.collect();
       for (const name of rotate(Object.keys(variants), r)) {
-        gc();
+        if (!flag('no-gc')) gc();
         const t0 = performance.now();
         const bufs = variants[name](rm);
         const ms = performance.now() - t0;
