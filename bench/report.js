@@ -260,6 +260,24 @@ function buildReport() {
     targets.push(['Churn (issue #14): heap growth ≤ 300 B per retired name, OTLP payload bounded by the live nodes', `${ours.growthPerRetiredName} B/name; ${lastPoints} duration points per export at ${ours.rows[ours.rows.length - 1].namesSeen.toLocaleString('en-US')} names (prom-client with remove(): ${chn.variants.promClient.growthPerRetiredName} B/name; 0.1.x design: ${chn.variants.sdkCumulative.growthPerRetiredName} B/name)`, met(ours.growthPerRetiredName <= 300 && lastPoints <= 2 * chn.live), '`node bench/churn.js`']);
   }
 
+  // Issue #16's attribution rows, from the profile scripts when their results are here.
+  const attr = readResult('attribution');
+  if (attr && attr.out && attr.out.ours) {
+    const a = attr.out;
+    const d = v => `${sig(v.addedUsPerRequest.median)} µs (IQR ${sig(v.addedUsPerRequest.q1)} to ${sig(v.addedUsPerRequest.q3)})`;
+    perCall.push(['added gateway CPU per proxied call, attribution run (ours − none in the same round)', '≤ 4 µs',
+      `+${d(a.ours)}${a.promClient ? `; prom-client ${d(a.promClient)}` : ''}; no-plugin gateway ${sig(a.none.cpuUsPerRequest.min)}–${sig(a.none.cpuUsPerRequest.max)} µs per call across rounds (${attr.date.slice(0, 16).replace('T', ' ')} UTC)`,
+      met(a.ours.addedUsPerRequest.median <= 4 && a.ours.addedUsPerRequest.q3 <= 4), `\`${attr.command}\``]);
+  }
+  const pieces = readResult('http-pieces');
+  if (pieces && pieces.out && pieces.out.handlers && pieces.out.handlers.zeroConfig) {
+    const hp = pieces.out.handlers;
+    const f = v => `${sig(v.addedUsPerCall.median)} µs (IQR ${sig(v.addedUsPerCall.q1)}–${sig(v.addedUsPerCall.q3)})`;
+    perCall.push(['the HTTP path alone per call, in one process (handlers on real request/response objects)', '≤ 4 µs',
+      `zero config +${f(hp.zeroConfig)} (before: +${sig(hp.beforeZeroConfig.addedUsPerCall.median)}); node map +${f(hp.map)} (before: +${sig(hp.beforeMap.addedUsPerCall.median)}) (${pieces.date.slice(0, 16).replace('T', ' ')} UTC)`,
+      met(hp.zeroConfig.addedUsPerCall.median <= 4 && hp.map.addedUsPerCall.median <= 4), `\`${pieces.command}\``]);
+  }
+
   const notes = fs.existsSync(path.join(ROOT, 'bench', 'NOTES.md')) ? fs.readFileSync(path.join(ROOT, 'bench', 'NOTES.md'), 'utf8').trim() : '';
   if (notes) p('## Notes on the gaps', '', notes, '');
 
@@ -269,7 +287,7 @@ function buildReport() {
   const goalHeader = ['figure', 'goal', 'measured (median)', 'status', 'command'];
   out.splice(tIdx, 1, '## Targets', '', table(['target (issue #5)', 'measured (median)', 'status', 'command'], targets), '',
     '### Fleet scale (issue #14, part 4)', '', 'At 20,000 series unless stated, each case side by side with prom-client (and the stock exporter) in the same run.', '', table(goalHeader, fleet), '',
-    '### Per-call cost (issue #16)', '', 'The example gateway proxying to one loopback agent, gateway and load on separate cores, 5 interleaved rounds (section 3).', '', table(goalHeader, perCall));
+    '### Per-call cost (issue #16)', '', 'The first rows: the example gateway proxying to one loopback agent, gateway and load on separate cores, 5 interleaved rounds (section 3). The attribution run is the same layout from `bench/profile/`; the last row measures the path alone in one process (see the notes).', '', table(goalHeader, perCall));
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
 }
 
