@@ -67,6 +67,17 @@ function resource() {
   return defaultResource().merge(resourceFromAttributes({ 'service.name': 'bench-gateway' }));
 }
 
+/** The plugin's request-duration histogram, as GatewayMetrics creates it. */
+function durationHistogram(meter) {
+  const info = semconv.INSTRUMENTS[semconv.METRIC_REQUEST_DURATION];
+  return meter.createHistogram(semconv.METRIC_REQUEST_DURATION, {
+    description: info.description,
+    unit: info.unit,
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: BUCKETS },
+  });
+}
+
 /**
  * An SDK MeterProvider with the plugin's Views and one Prometheus reader,
  * holding `series` histogram series.
@@ -76,13 +87,7 @@ function otelSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4) + 1
   const reader = new BenchReader(limits.duration);
   const provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
   const meter = provider.getMeter(semconv.SCOPE_NAME, VERSION);
-  const info = semconv.INSTRUMENTS[semconv.METRIC_REQUEST_DURATION];
-  const histogram = meter.createHistogram(semconv.METRIC_REQUEST_DURATION, {
-    description: info.description,
-    unit: info.unit,
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: BUCKETS },
-  });
+  const histogram = durationHistogram(meter);
   const labels = labelSets(series);
   const live = new Set(labels.map(l => l.node));
   // Same filter as register()'s serializer: a Map/Set lookup per data point of our scope.
@@ -117,13 +122,7 @@ function registerSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4)
   const reader = new CumulativePullReader(keep, limits.duration, []);
   const provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
   const meter = provider.getMeter(semconv.SCOPE_NAME, VERSION);
-  const info = semconv.INSTRUMENTS[semconv.METRIC_REQUEST_DURATION];
-  const histogram = meter.createHistogram(semconv.METRIC_REQUEST_DURATION, {
-    description: info.description,
-    unit: info.unit,
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: BUCKETS },
-  });
+  const histogram = durationHistogram(meter);
   const serializer = new PrometheusSerializer({ keep });
   return { provider, reader, meter, histogram, labels, serializer, live };
 }

@@ -28,6 +28,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, arg, flag, num, meta, writeResult, startNode } = require('../lib/common');
+const { stdioCaller } = require('../lib/stdio-client');
 const { summary, rotate, sig } = require('../lib/stats');
 const { PEER } = require('./mcp-stdio');
 
@@ -67,27 +68,7 @@ function peer(observe) {
     metrics.autoStart(series);
     new mcp.StdioObserver(new mcp.McpTracker(metrics, 60_000), 'agent-1', () => metrics.autoDrop(series)).attach(child);
   }
-  let parts = [];
-  let waiting;
-  child.stdout.on('data', chunk => {
-    const nl = chunk.indexOf(10);
-    if (nl === -1) {
-      parts.push(chunk);
-      return;
-    }
-    parts.push(chunk.subarray(0, nl));
-    const line = Buffer.concat(parts);
-    parts = [chunk.subarray(nl + 1)];
-    if (line.length === 0) return;
-    const w = waiting;
-    waiting = undefined;
-    w();
-  });
-  let id = 0;
-  const call = () => new Promise(resolve => {
-    waiting = resolve;
-    child.stdin.write(JSON.stringify({ method: 'tools/call', params: { name: 'echo', arguments: { bytes: 0 } }, jsonrpc: '2.0', id: ++id }) + '\n');
-  });
+  const call = stdioCaller(child);
   return { child, call };
 }
 

@@ -26,6 +26,7 @@
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, arg, num, meta, writeResult, startNode } = require('../lib/common');
+const { stdioCaller } = require('../lib/stdio-client');
 const { summary, rotate, sig } = require('../lib/stats');
 
 const PEER = `
@@ -64,30 +65,7 @@ async function gateway(variant, calls, bigCalls, mb, distDir) {
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
   if (variant !== 'off') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
-  // The client side, the same in both variants: Buffer chunks, split on '\n', one
-  // concat per line (the MCP SDK's ReadBuffer concatenates per chunk, whose
-  // quadratic copying of a 1 MB line would drown the difference measured here).
-  let parts = [];
-  let waiting;
-  child.stdout.on('data', chunk => {
-    const nl = chunk.indexOf(10);
-    if (nl === -1) {
-      parts.push(chunk);
-      return;
-    }
-    parts.push(chunk.subarray(0, nl));
-    const line = Buffer.concat(parts);
-    parts = [chunk.subarray(nl + 1)];
-    if (line.length === 0) return;
-    const w = waiting;
-    waiting = undefined;
-    w();
-  });
-  let id = 0;
-  const call = bytes => new Promise(resolve => {
-    waiting = resolve;
-    child.stdin.write(JSON.stringify({ method: 'tools/call', params: { name: 'echo', arguments: { bytes } }, jsonrpc: '2.0', id: ++id }) + '\n');
-  });
+  const call = stdioCaller(child);
   for (let i = 0; i < 200; i++) await call(0); // warm-up
   let c0 = process.cpuUsage();
   for (let i = 0; i < calls; i++) await call(0);
