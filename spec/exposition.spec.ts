@@ -207,6 +207,46 @@ describe('PrometheusSerializer', () => {
       'big_count{k="v",otel_scope_name="s"} 9007199254740996\n');
   });
 
+  it('has room for long le values and long counts in every chunk (each line whole, nothing cut)', () => {
+    // Boundaries whose Go spelling is long, counts near 2^53: more bytes per bucket line than the usual case.
+    const boundaries = [1.2345678901234566e-7, 0.30000000000000004, 123456.78901234567];
+    const big = 2 ** 52 + 1;
+    const points = Array.from({ length: 40 }, (_, i) => ({
+      attributes: { node: `node-${i}` }, startTime: [0, 0], endTime: [1, 0],
+      value: { buckets: { boundaries, counts: [big, big, big, big] }, count: 4 * big, sum: 1.2345678901234568e-300 },
+    }));
+    const rm = {
+      resource: resourceFromAttributes({}),
+      scopeMetrics: [{ scope: { name: 's' }, metrics: [{
+        descriptor: { name: 'long', description: '', unit: '', valueType: ValueType.DOUBLE, type: 'HISTOGRAM' },
+        dataPointType: 0, aggregationTemporality: 1, dataPoints: points,
+      }] }],
+    } as unknown as ResourceMetrics;
+    for (const chunkPoints of [1, 7, 200]) {
+      const chunks = [...new PrometheusSerializer({ targetInfo: false, chunkPoints }).byteChunks(rm)].map(b => b.toString('utf8'));
+      for (const chunk of chunks) expect(chunk.endsWith('\n')).to.equal(true);
+      const text = chunks.join('');
+      const labels = 'node="node-39",otel_scope_name="s"';
+      expect(text).to.include(`long_bucket{${labels},le="1.2345678901234566e-07"} 4503599627370497\n` +
+        `long_bucket{${labels},le="0.30000000000000004"} 9007199254740994\n` +
+        `long_bucket{${labels},le="123456.78901234567"} 13510798882111492\n` +
+        `long_bucket{${labels},le="+Inf"} 18014398509481988\n` +
+        `long_sum{${labels}} 1.2345678901234568e-300\n` +
+        `long_count{${labels}} 18014398509481988\n`);
+      expect(text.split('\n').filter(l => l.startsWith('long_')).length).to.equal(40 * 6);
+    }
+    // One series bigger than a chunk buffer gets a buffer of its own, sized from its lines: 12,000 long le values.
+    const many = Array.from({ length: 12_000 }, (_, i) => 1 + (i + 1) * 1.1e-13);
+    const one = { ...points[0]!, value: { buckets: { boundaries: many, counts: Array.from({ length: 12_001 }, () => big) }, count: 12_001 * big, sum: 1 } };
+    const huge = { ...rm, scopeMetrics: [{ ...rm.scopeMetrics[0]!, metrics: [{ ...rm.scopeMetrics[0]!.metrics[0]!, dataPoints: [one] }] }] } as unknown as ResourceMetrics;
+    const lines = new PrometheusSerializer({ targetInfo: false }).serialize(huge).split('\n').filter(l => l.startsWith('long_'));
+    expect(lines.length).to.equal(12_003);
+    const le = (i: number) => String(1 + (i + 1) * 1.1e-13);
+    expect(lines[11_999]).to.equal(`long_bucket{node="node-0",otel_scope_name="s",le="${le(11_999)}"} ${12_000 * big}`);
+    expect(lines[12_000]).to.equal(`long_bucket{node="node-0",otel_scope_name="s",le="+Inf"} ${12_001 * big}`);
+    for (const line of lines.slice(0, 12_000)) expect(line).to.match(/^long_bucket\{node="node-0",otel_scope_name="s",le="1\.\d+"\} \d+$/);
+  });
+
   it('drops data points the keep() filter rejects', async () => {
     const rm = await collectGateway();
     const text = new PrometheusSerializer({ keep: (_scope, attrs) => attrs.node !== 'node-1' }).serialize(rm);

@@ -253,7 +253,9 @@ export class PrometheusSerializer {
             const les = this._lesOf(h.buckets.boundaries);
             const counts = h.buckets.counts;
             const head = fb.bucket.length + inner + (inner === 0 ? 0 : 1) + LE.length;
-            const need = (head + 8 + NUMBER_BYTES) * counts.length + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES);
+            let leBytes = 0;
+            for (const le of les) leBytes += le.length;
+            const need = (head + NUMBER_BYTES) * counts.length + leBytes + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES);
             if ((full = w.room(need)) !== undefined) yield full;
             // The first bucket line's head, then copies of it.
             const headAt = w.pos;
