@@ -29,4 +29,28 @@ function stdioCaller(child) {
   });
 }
 
-module.exports = { stdioCaller };
+/**
+ * Process CPU per call of each peer (`{ name: { call } }`): 500 warm-up calls
+ * each, then `blocks` rounds in rotated order of `block` calls per peer.
+ * Returns one row per round, `{ name: µs per call }`.
+ */
+async function cpuPerCallBlocks(peers, blocks, block) {
+  const { rotate } = require('./stats');
+  const names = Object.keys(peers);
+  for (const n of names) for (let i = 0; i < 500; i++) await peers[n].call();
+  const rows = [];
+  for (let b = 0; b < blocks; b++) {
+    const row = {};
+    for (const n of rotate(names, b)) {
+      const { call } = peers[n];
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < block; i++) await call();
+      const cpu = process.cpuUsage(c0);
+      row[n] = (cpu.user + cpu.system) / block;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+module.exports = { stdioCaller, cpuPerCallBlocks };

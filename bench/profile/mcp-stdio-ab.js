@@ -28,8 +28,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, arg, flag, num, meta, writeResult, startNode } = require('../lib/common');
-const { stdioCaller } = require('../lib/stdio-client');
-const { summary, rotate, sig } = require('../lib/stats');
+const { stdioCaller, cpuPerCallBlocks } = require('../lib/stdio-client');
+const { summary, sig } = require('../lib/stats');
 const { PEER } = require('./mcp-stdio');
 
 function metricsOf(dist, hashMemo = false) {
@@ -79,19 +79,7 @@ async function gateway(beforeDist, blocks, block, hashMemo) {
   const memo = hashMemo ? metricsOf(path.join(ROOT, 'dist'), true) : undefined;
   if (memo !== undefined) peers.memo = peer(memo);
   const names = Object.keys(peers);
-  for (const n of names) for (let i = 0; i < 500; i++) await peers[n].call();
-  const rows = [];
-  for (let b = 0; b < blocks; b++) {
-    const row = {};
-    for (const n of rotate(names, b)) {
-      const { call } = peers[n];
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < block; i++) await call();
-      const cpu = process.cpuUsage(c0);
-      row[n] = (cpu.user + cpu.system) / block;
-    }
-    rows.push(row);
-  }
+  const rows = await cpuPerCallBlocks(peers, blocks, block);
   // The observed calls were recorded: the count on each build's convention histogram.
   const count = async m => {
     const { resourceMetrics } = await m.reader.collect();

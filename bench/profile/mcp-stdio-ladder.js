@@ -27,8 +27,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, num, meta, writeResult, startNode } = require('../lib/common');
-const { stdioCaller } = require('../lib/stdio-client');
-const { summary, rotate, sig } = require('../lib/stats');
+const { stdioCaller, cpuPerCallBlocks } = require('../lib/stdio-client');
+const { summary, sig } = require('../lib/stats');
 const { PEER } = require('./mcp-stdio');
 
 const dist = path.join(ROOT, 'dist');
@@ -95,19 +95,7 @@ async function gateway(blocks, block) {
   const names = Object.keys(changes);
   const peers = {};
   for (const n of names) peers[n] = peer(changes[n]);
-  for (const n of names) for (let i = 0; i < 500; i++) await peers[n].call();
-  const rows = [];
-  for (let b = 0; b < blocks; b++) {
-    const row = {};
-    for (const n of rotate(names, b)) {
-      const { call } = peers[n];
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < block; i++) await call();
-      const cpu = process.cpuUsage(c0);
-      row[n] = (cpu.user + cpu.system) / block;
-    }
-    rows.push(row);
-  }
+  const rows = await cpuPerCallBlocks(peers, blocks, block);
   for (const n of names) peers[n].child.stdin.end();
   await Promise.all(names.map(n => new Promise(r => peers[n].child.on('close', r))));
   process.stdout.write(`${JSON.stringify({ rows })}\n`);
