@@ -1,4 +1,5 @@
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { Status } from './core/semconv';
 
 export type ExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
@@ -46,6 +47,15 @@ export interface PrometheusOptions {
    * @default undefined (no authentication)
    */
   auth?: PrometheusAuth;
+  /**
+   * Leave the `otel_scope_name` / `otel_scope_version` labels off every
+   * series, as the stock exporter's `withoutScopeInfo` does: about half the
+   * bytes of a histogram line. The Collector's Prometheus exporter writes
+   * them, so dashboards that read both should keep them.
+   * Env `GATEWAY_METRICS_PROMETHEUS_WITHOUT_SCOPE_INFO`.
+   * @default false
+   */
+  withoutScopeInfo?: boolean;
 }
 
 /** The live status page (`GET /` on our listener, `statusHandler` elsewhere). */
@@ -234,6 +244,15 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
    * @default 'explicit'
    */
   histogram?: HistogramMode;
+  /**
+   * OpenTelemetry Views (sdk-metrics `ViewOptions`), applied before ours: to
+   * the SDK's instruments as usual, and to the gateway's own instruments
+   * (matched by instrument name, type and unit as the SDK matches them; the
+   * first matching View sets the aggregation, e.g. the buckets, the name or
+   * DROP). No env form.
+   * @default []
+   */
+  views?: readonly ViewOptions[];
   /**
    * Where metrics go. Env `OTEL_METRICS_EXPORTER` (comma list).
    * @default ['prometheus']

@@ -24,7 +24,8 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets[0]).to.equal(256);
     expect(c.sizeBuckets.at(-1)).to.equal(16 * 1024 * 1024);
     expect(c.exporters).to.deep.equal(['prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', statusPath: '/', auth: undefined });
+    expect(c.prometheus).to.deep.equal({ host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', statusPath: '/', auth: undefined, withoutScopeInfo: false });
+    expect(c.views).to.deep.equal([]);
     expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 1, errorPercent: 5 });
     expect(c.otlp).to.deep.equal({
       protocol: 'http/protobuf', endpoint: undefined, headers: undefined,
@@ -85,6 +86,7 @@ describe('config: resolveConfig(options, env)', () => {
       GATEWAY_METRICS_HANDLE_SIGNALS: '1',
       GATEWAY_METRICS_GLOBAL_METER_PROVIDER: 'true',
       GATEWAY_METRICS_EXEC: 'false',
+      GATEWAY_METRICS_PROMETHEUS_WITHOUT_SCOPE_INFO: 'true',
     });
     expect(c.serviceName).to.equal('svc');
     expect(c.resourceAttributes).to.deep.equal({ 'deployment.environment.name': 'prod', team: 'a,b' });
@@ -94,7 +96,7 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets).to.deep.equal([100, 1000]);
     expect(c.histogram).to.equal('exponential');
     expect(c.exporters).to.deep.equal(['otlp', 'prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '127.0.0.1', port: 0, path: '/m', statsPath: false, statusPath: '/status', auth: { token: 's3cret' } });
+    expect(c.prometheus).to.deep.equal({ host: '127.0.0.1', port: 0, path: '/m', statsPath: false, statusPath: '/status', auth: { token: 's3cret' }, withoutScopeInfo: true });
     expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 0.25, errorPercent: 1.5 });
     expect(c.otlp.protocol).to.equal('grpc');
     expect(c.otlp.exportIntervalMillis).to.equal(5000);

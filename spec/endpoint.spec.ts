@@ -89,6 +89,24 @@ describe('/metrics endpoint', () => {
     expect(strip(gunzipSync(zipped.body).toString())).to.equal(strip(plain.toString()));
   });
 
+  it('serves concurrent gzip and identity scrapes from one collection: the same bytes, with their length', async () => {
+    const o = await start({ runtimeMetrics: false, processMetrics: false });
+    for (let i = 0; i < 300; i++) o.metrics.record({ node: `n${i % 30}`, transport: 'http', status: 'success', durationSeconds: i / 100 });
+    const get = (gzip: boolean) => new Promise<{ body: Buffer; encoding: string | undefined; length: string | undefined }>((resolve, reject) => {
+      http.get(o.prometheusUrl!, { headers: gzip ? { 'accept-encoding': 'gzip' } : {}, agent: false }, res => {
+        const c: Buffer[] = [];
+        res.on('data', d => c.push(d)).on('end', () => resolve({ body: Buffer.concat(c), encoding: res.headers['content-encoding'], length: res.headers['content-length'] }));
+      }).on('error', reject);
+    });
+    const [zipped, plain, zipped2] = await Promise.all([get(true), get(false), get(true)]);
+    expect([zipped.encoding, plain.encoding, zipped2.encoding]).to.deep.equal(['gzip', undefined, 'gzip']);
+    expect(Number(zipped.length)).to.equal(zipped.body.length);
+    expect(Number(plain.length)).to.equal(plain.body.length);
+    expect(gunzipSync(zipped.body).toString()).to.equal(plain.body.toString());
+    expect(gunzipSync(zipped2.body).toString()).to.equal(plain.body.toString());
+    expect(plain.body.toString().match(/^gateway_request_duration_seconds_count/gm)).to.have.length(30);
+  });
+
   it('leaves forgotten (idle) nodes out of the exposition', async () => {
     const o = await start({ nodeIdleTtl: 50 });
     o.metrics.setNodeUp('idle', true);

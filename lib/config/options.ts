@@ -37,7 +37,24 @@ import {
   parseEnvNumber,
   type Check,
 } from './checks';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { HistogramMode, PrometheusAuth, TemporalityPreference } from '../types';
+
+const SELECTORS = ['instrumentName', 'instrumentType', 'instrumentUnit', 'meterName', 'meterVersion', 'meterSchemaUrl'] as const;
+
+/** The checks sdk-metrics' View constructor makes, so a bad View fails at register() naming it. */
+function checkViews(v: unknown): Check<readonly ViewOptions[]> {
+  if (!Array.isArray(v)) return bad('must be an array of ViewOptions');
+  for (let i = 0; i < v.length; i++) {
+    const view = v[i] as Record<string, unknown>;
+    if (typeof view !== 'object' || view === null) return bad(`views[${i}] must be an object`);
+    if (!SELECTORS.some(k => view[k] != null)) return bad(`views[${i}] has no selector (one of ${SELECTORS.join(', ')})`);
+    if (view.name != null && (typeof view.instrumentName !== 'string' || view.instrumentName.includes('*'))) {
+      return bad(`views[${i}] has a name, so its instrumentName must select one instrument (no wildcard)`);
+    }
+  }
+  return ok(Object.freeze([...v]) as readonly ViewOptions[]);
+}
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -150,6 +167,8 @@ export const O = {
     doc: 'status page path on our listener (`false` for none)',
     check: pathOrFalse, parseEnv: raw => (raw.trim().toLowerCase() === 'false' ? ok(false) : checkPath(raw.trim())), default: '/',
   }),
+  withoutScopeInfo: flag('prometheus.withoutScopeInfo', 'GATEWAY_METRICS_PROMETHEUS_WITHOUT_SCOPE_INFO', false,
+    'no `otel_scope_name` / `otel_scope_version` labels on `/metrics` (about half the bytes of a histogram line)'),
   auth: row<PrometheusAuth | undefined>({
     option: 'prometheus.auth', env: ['GATEWAY_METRICS_AUTH_TOKEN'], shown: '',
     doc: '`{ token }` (env: the bearer token) or `{ username, password }`, required on `/metrics`, `/stats` and the status page',
@@ -193,6 +212,11 @@ export const O = {
   sizeBuckets: row({
     option: 'sizeBuckets', env: ['GATEWAY_METRICS_SIZE_BUCKETS'], shown: '256 B … 16 MiB', doc: 'payload size buckets, bytes',
     check: checkBuckets, parseEnv: parseBucketList, default: DEFAULT_SIZE_BUCKETS,
+  }),
+  views: row<readonly ViewOptions[]>({
+    option: 'views', env: [], shown: '`[]`',
+    doc: 'OpenTelemetry Views, applied before ours, also to the gateway\'s own instruments (first match wins)',
+    check: checkViews, default: Object.freeze([]) as readonly ViewOptions[],
   }),
   histogram: row<HistogramMode>({
     option: 'histogram', env: ['GATEWAY_METRICS_HISTOGRAM'], shown: '`explicit`', doc: '`exponential` for OTLP readers',

@@ -25,6 +25,7 @@ import {
 } from './checks';
 import { logger, describe } from '../core/diag';
 import { KNOWN_GATEWAY_ENV, O, knownKeys, type OptionRow } from './options';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, McpOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from '../types';
 
 export {
@@ -83,6 +84,7 @@ export interface ResolvedConfig {
   readonly healthCheckBuckets: readonly number[];
   readonly sizeBuckets: readonly number[];
   readonly histogram: HistogramMode;
+  readonly views: readonly ViewOptions[];
   readonly exporters: readonly ExporterName[];
   readonly prometheus: {
     readonly host: string;
@@ -91,6 +93,7 @@ export interface ResolvedConfig {
     readonly statsPath: string | false;
     readonly statusPath: string | false;
     readonly auth: Readonly<PrometheusAuth> | undefined;
+    readonly withoutScopeInfo: boolean;
   };
   readonly statusPage: {
     readonly statsUrl: string;
@@ -369,6 +372,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const healthCheckBuckets = r.leaf(O.healthCheckBuckets, opts.healthCheckBuckets);
   const sizeBuckets = r.leaf(O.sizeBuckets, opts.sizeBuckets);
   const histogram = r.leaf(O.histogram, opts.histogram);
+  const views = r.leaf(O.views, opts.views);
 
   const exporters = resolveExporters(opts, r);
 
@@ -401,6 +405,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     statusPath = false;
   }
   const auth = r.leaf(O.auth, p.auth);
+  const withoutScopeInfo = r.leaf(O.withoutScopeInfo, p.withoutScopeInfo);
 
   const sp = optionalObject('statusPage', opts.statusPage);
   rejectUnknownKeys('statusPage', sp, knownKeys('statusPage'));
@@ -463,8 +468,9 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     healthCheckBuckets,
     sizeBuckets,
     histogram,
+    views,
     exporters,
-    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, statusPath, auth }),
+    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, statusPath, auth, withoutScopeInfo }),
     statusPage: Object.freeze({ statsUrl, slowP95Seconds, errorPercent }),
     otlp: Object.freeze({ protocol, endpoint, headers, exportIntervalMillis, exportTimeoutMillis, temporality }),
     maxNodes,

@@ -8,24 +8,13 @@
  * Rules of this file:
  * - nothing here throws into the caller, or changes its result or error;
  * - bad input is dropped with one rate-limited diag.warn;
- * - attribute objects are ours, built once per series and frozen: the SDK keys
- *   a series by the object it is given (sdk-metrics 2.12 HashMap keeps the
- *   first object), so a caller's object mutated after record() would relabel it;
- * - in-flight counts are plain numbers reported by an observable callback, so
- *   measure() makes one SDK call on success (two on error), not three.
+ * - every record goes to a cell (core/recorder.ts) the series made once with
+ *   its frozen attributes: our store under register(), an SDK instrument on a
+ *   provider the user owns;
+ * - in-flight counts, node up and body bytes are plain numbers read when a
+ *   reader collects, so measure() records one cell on success (two on error).
  */
-import {
-  metrics as otelMetrics,
-  ValueType,
-  type Counter,
-  type Histogram,
-  type Meter,
-  type MeterProvider,
-  type ObservableCounter,
-  type ObservableGauge,
-  type ObservableResult,
-  type ObservableUpDownCounter,
-} from '@opentelemetry/api';
+import { metrics as otelMetrics, ValueType, type MeterProvider } from '@opentelemetry/api';
 import { checkOption } from '../config/resolve';
 import { O, type OptionRow } from '../config/options';
 import { RateLimitedWarner, describe } from './diag';
@@ -64,12 +53,8 @@ import type {
 } from '../types';
 import { withPrefix } from './semconv';
 import { DERIVED_ERROR_TYPES, ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
-import { hrTime } from '@opentelemetry/core';
-import { AggregationTemporality, DataPointType, type DataPoint, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import { SdkRecorders, type Disposable, type HistogramCell, type HistogramRecorder, type Recorders, type SumRecorder } from './recorder';
 import { VERSION } from './version';
-// MCP calls (issue #13): the convention instrument and per-series tool bookkeeping.
-import { McpMetrics } from '../paths/mcp';
-
 
 export type EndTimer = (options?: EndOptions) => number;
 
@@ -96,26 +81,24 @@ export class GatewayMetrics {
   readonly maxNodes: number;
   readonly nodeIdleTtl: number;
   readonly downAfterErrors: number;
-  /** @internal `mcp.client.operation.duration` and the bounds on its tool names (paths/mcp.ts). */
-  readonly mcp: McpMetrics;
+  /** @internal Tool and prompt names per node and transport before `_other` (the MCP reader's bound). */
+  readonly maxTools: number;
+  /** @internal Where every cell is made: the store under register(), SDK instruments otherwise. */
+  readonly recorders: Recorders;
 
-  private readonly _duration: Histogram;
-  private readonly _errors: Counter;
-  private readonly _fallbacks: Counter;
-  private readonly _healthDuration: Histogram;
-  private readonly _healthFailures: Counter;
-  private readonly _requestSize: Histogram;
-  private readonly _responseSize: Histogram;
-  private readonly _streamsOpened: Counter;
-  private readonly _io: ObservableCounter | undefined;
-  private readonly _ioName: string;
+  private readonly _duration: HistogramRecorder;
+  private readonly _errors: SumRecorder;
+  private readonly _fallbacks: SumRecorder;
+  private readonly _healthDuration: HistogramRecorder;
+  private readonly _healthFailures: SumRecorder;
+  private readonly _requestSize: HistogramRecorder;
+  private readonly _responseSize: HistogramRecorder;
+  private readonly _streamsOpened: SumRecorder;
+  private readonly _streamOpenDuration: HistogramRecorder;
   private readonly _sizeHistograms: boolean;
-  private readonly _streamOpenDuration: Histogram;
-  /** Undefined when register() reports in-flight and up itself (nodeState()). */
-  private readonly _active: ObservableUpDownCounter | undefined;
-  private readonly _up: ObservableGauge | undefined;
-  private readonly _activeName: string;
-  private readonly _upName: string;
+  private readonly _observed: Disposable[];
+  /** Instruments of the protocol readers, made once per instance (shared()). */
+  private readonly _shared = new Map<string, unknown>();
 
   private readonly _warn = new RateLimitedWarner();
   private readonly _registry: SeriesRegistry;
@@ -123,75 +106,61 @@ export class GatewayMetrics {
   /** Set on an instance handed out before register(): it records into the registration's. */
   private _forward: GatewayMetrics | undefined = undefined;
 
-  /**
-   * @param ownNodeState register() passes true: in-flight and up are then not
-   *   SDK observables but data points from nodeState(), which register()'s
-   *   readers take through a MetricProducer. The SDK keeps a memo of every
-   *   attribute set an observable ever reported, so node churn would grow it
-   *   for good; ours reports live nodes only and keeps nothing.
-   */
-  constructor(meter: Meter, options: CreateGatewayMetricsOptions = {}, ownNodeState = false) {
+  constructor(recorders: Recorders, options: CreateGatewayMetricsOptions = {}) {
     // The checks and limits of register()'s option table, so both entries hold an option to the same rules.
     this.prefix = checkOption(O.prefix, options.prefix);
     const buckets = (row: OptionRow<readonly number[]>, v: readonly number[] | undefined) => [...checkOption(row, v)];
     this.maxNodes = checkOption(O.maxNodes, options.maxNodes);
     this.nodeIdleTtl = checkOption(O.nodeIdleTtl, options.nodeIdleTtl);
     this.downAfterErrors = checkOption(O.downAfterErrors, options.downAfterErrors);
+    this.maxTools = checkOption(O.maxTools, options.maxTools);
+    this.recorders = recorders;
     this._registry = new SeriesRegistry(this.maxNodes, this.nodeIdleTtl, this._warn);
-    this.mcp = new McpMetrics(meter, checkOption(O.maxTools, options.maxTools));
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
-    const info = (n: keyof typeof INSTRUMENTS) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit });
-
-    this._duration = meter.createHistogram(name(METRIC_REQUEST_DURATION), {
-      ...info(METRIC_REQUEST_DURATION),
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets(O.buckets, options.buckets) },
-    });
-    this._errors = meter.createCounter(name(METRIC_REQUEST_ERRORS), { ...info(METRIC_REQUEST_ERRORS), valueType: ValueType.INT });
-    this._fallbacks = meter.createCounter(name(METRIC_FALLBACKS), { ...info(METRIC_FALLBACKS), valueType: ValueType.INT });
-    this._healthDuration = meter.createHistogram(name(METRIC_HEALTH_CHECK_DURATION), {
-      ...info(METRIC_HEALTH_CHECK_DURATION),
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets(O.healthCheckBuckets, options.healthCheckBuckets) },
-    });
-    this._healthFailures = meter.createCounter(name(METRIC_HEALTH_CHECK_FAILURES), {
-      ...info(METRIC_HEALTH_CHECK_FAILURES),
-      valueType: ValueType.INT,
-    });
+    const info = (n: keyof typeof INSTRUMENTS, valueType: ValueType) => ({ description: INSTRUMENTS[n].description, unit: INSTRUMENTS[n].unit, valueType });
+    const histogram = (n: keyof typeof INSTRUMENTS, valueType: ValueType, boundaries: readonly number[]) =>
+      recorders.histogram(name(n), { ...info(n, valueType), boundaries });
+    const durationBuckets = buckets(O.buckets, options.buckets);
     const sizeBuckets = buckets(O.sizeBuckets, options.sizeBuckets);
-    this._requestSize = meter.createHistogram(name(METRIC_REQUEST_SIZE), {
-      ...info(METRIC_REQUEST_SIZE),
-      valueType: ValueType.INT,
-      advice: { explicitBucketBoundaries: sizeBuckets },
-    });
-    this._responseSize = meter.createHistogram(name(METRIC_RESPONSE_SIZE), {
-      ...info(METRIC_RESPONSE_SIZE),
-      valueType: ValueType.INT,
-      advice: { explicitBucketBoundaries: sizeBuckets },
-    });
-    this._streamsOpened = meter.createCounter(name(METRIC_STREAMS_OPENED), { ...info(METRIC_STREAMS_OPENED), valueType: ValueType.INT });
-    this._streamOpenDuration = meter.createHistogram(name(METRIC_STREAM_OPEN_DURATION), {
-      ...info(METRIC_STREAM_OPEN_DURATION),
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: buckets(O.buckets, options.buckets) },
-    });
-    this._activeName = name(METRIC_REQUESTS_ACTIVE);
-    this._upName = name(METRIC_NODE_UP);
-    this._ioName = name(METRIC_NETWORK_IO);
+
+    this._duration = histogram(METRIC_REQUEST_DURATION, ValueType.DOUBLE, durationBuckets);
+    this._errors = recorders.counter(name(METRIC_REQUEST_ERRORS), info(METRIC_REQUEST_ERRORS, ValueType.INT));
+    this._fallbacks = recorders.counter(name(METRIC_FALLBACKS), info(METRIC_FALLBACKS, ValueType.INT));
+    this._healthDuration = histogram(METRIC_HEALTH_CHECK_DURATION, ValueType.DOUBLE, buckets(O.healthCheckBuckets, options.healthCheckBuckets));
+    this._healthFailures = recorders.counter(name(METRIC_HEALTH_CHECK_FAILURES), info(METRIC_HEALTH_CHECK_FAILURES, ValueType.INT));
+    this._requestSize = histogram(METRIC_REQUEST_SIZE, ValueType.INT, sizeBuckets);
+    this._responseSize = histogram(METRIC_RESPONSE_SIZE, ValueType.INT, sizeBuckets);
+    this._streamsOpened = recorders.counter(name(METRIC_STREAMS_OPENED), info(METRIC_STREAMS_OPENED, ValueType.INT));
+    this._streamOpenDuration = histogram(METRIC_STREAM_OPEN_DURATION, ValueType.DOUBLE, durationBuckets);
     this._sizeHistograms = options.sizeHistograms === true;
-    if (ownNodeState) {
-      this._active = undefined;
-      this._up = undefined;
-      this._io = undefined;
-    } else {
-      this._io = meter.createObservableCounter(this._ioName, { ...info(METRIC_NETWORK_IO), valueType: ValueType.INT });
-      this._io.addCallback(this._observeIo);
-      this._active = meter.createObservableUpDownCounter(this._activeName, { ...info(METRIC_REQUESTS_ACTIVE), valueType: ValueType.INT });
-      this._up = meter.createObservableGauge(this._upName, { ...info(METRIC_NODE_UP), valueType: ValueType.INT });
-      this._active.addCallback(this._observeActive);
-      this._up.addCallback(this._observeUp);
-    }
+    this._observed = [
+      recorders.observed(name(METRIC_NETWORK_IO), info(METRIC_NETWORK_IO, ValueType.INT), 'counter', emit => {
+        for (const entry of this._registry.allEntries()) {
+          for (const series of entry.transports.values()) {
+            const attrs = ioAttrsOf(series);
+            if (attrs === undefined) continue;
+            emit(attrs[0], series.txBytes, series.startMs);
+            emit(attrs[1], series.rxBytes, series.startMs);
+          }
+        }
+      }),
+      recorders.observed(name(METRIC_REQUESTS_ACTIVE), info(METRIC_REQUESTS_ACTIVE, ValueType.INT), 'upDownCounter', (emit, changedOnly) => {
+        for (const entry of this._registry.allEntries()) {
+          for (const series of entry.transports.values()) {
+            if (changedOnly && series.active === series.reported) continue;
+            series.reported = series.active;
+            emit(series.base, series.active, series.startMs);
+          }
+        }
+      }),
+      recorders.observed(name(METRIC_NODE_UP), info(METRIC_NODE_UP, ValueType.INT), 'gauge', emit => {
+        this.sweep();
+        for (const entry of this._registry.allEntries()) {
+          if (entry.up !== undefined) emit(entry.attrs, entry.up ? 1 : 0, entry.startMs);
+        }
+      }),
+    ];
   }
 
   // -------------------------------------------------------------------------
@@ -356,13 +325,13 @@ export class GatewayMetrics {
       const to = this._registry.transportOf(labels.to, 'recordFallback');
       if (entry === undefined || from === undefined || to === undefined) return;
       const key = `${from}\u0000${to}`;
-      entry.fallbackAttrs ??= new Map();
-      let attrs = entry.fallbackAttrs.get(key);
-      if (attrs === undefined) {
-        attrs = Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to });
-        entry.fallbackAttrs.set(key, attrs);
+      entry.fallbackCells ??= new Map();
+      let cell = entry.fallbackCells.get(key);
+      if (cell === undefined) {
+        cell = this._fallbacks.cell(Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to }), entry);
+        entry.fallbackCells.set(key, cell);
       }
-      this._fallbacks.add(1, attrs);
+      cell.add(1);
     } catch (err) {
       this._internalError(err);
     }
@@ -411,12 +380,17 @@ export class GatewayMetrics {
     try {
       const seconds = (performance.now() - t0) / 1000;
       entry.lastSeen = performance.now();
-      this._healthDuration.record(seconds, entry.healthAttrs(passed));
+      const cells = (entry.healthCells ??= [
+        this._healthDuration.cell(entry.healthAttrs(true), entry),
+        this._healthDuration.cell(entry.healthAttrs(false), entry),
+        this._healthFailures.cell(entry.attrs, entry),
+      ]);
+      cells[passed ? 0 : 1].record(seconds);
       if (passed) {
         entry.healthFailures = 0;
         entry.up = true;
       } else {
-        this._healthFailures.add(1, entry.attrs);
+        cells[2].add(1);
         entry.healthFailures++;
         if (this.downAfterErrors === 0 || entry.healthFailures >= this.downAfterErrors) entry.up = false;
       }
@@ -488,8 +462,9 @@ export class GatewayMetrics {
     try {
       series.active--;
       series.nodeEntry.lastSeen = performance.now();
-      this._streamsOpened.add(1, series.base);
-      this._streamOpenDuration.record(secondsToHeaders, series.base);
+      const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, series.nodeEntry), this._streamOpenDuration.cell(series.base, series.nodeEntry)]);
+      cells[0].add(1);
+      cells[1].record(secondsToHeaders);
     } catch (err) {
       this._internalError(err);
     }
@@ -500,61 +475,6 @@ export class GatewayMetrics {
     return this._registry.isLive(node, now);
   }
 
-
-  /**
-   * @internal
-   * In-flight and up of the live nodes as data points (cumulative sum and
-   * gauge), for register()'s MetricProducer. Sweeps first.
-   */
-  nodeState(): ScopeMetrics {
-    this.sweep();
-    const endTime = hrTime();
-    const active: DataPoint<number>[] = [];
-    const up: DataPoint<number>[] = [];
-    const io: DataPoint<number>[] = [];
-    for (const entry of this._registry.allEntries()) {
-      for (const s of entry.transports.values()) {
-        active.push({ attributes: s.base, startTime: s.startTime, endTime, value: s.active });
-        const attrs = ioAttrsOf(s);
-        if (attrs !== undefined) {
-          io.push({ attributes: attrs[0], startTime: s.startTime, endTime, value: s.txBytes });
-          io.push({ attributes: attrs[1], startTime: s.startTime, endTime, value: s.rxBytes });
-        }
-      }
-      if (entry.up !== undefined) up.push({ attributes: entry.attrs, startTime: entry.startTime, endTime, value: entry.up ? 1 : 0 });
-    }
-    const describe = (n: string, key: keyof typeof INSTRUMENTS) => ({
-      name: n, description: INSTRUMENTS[key].description, unit: INSTRUMENTS[key].unit, valueType: ValueType.INT,
-    });
-    const metrics: ScopeMetrics['metrics'] = [];
-    if (active.length > 0) {
-      metrics.push({
-        descriptor: describe(this._activeName, METRIC_REQUESTS_ACTIVE),
-        dataPointType: DataPointType.SUM,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        isMonotonic: false,
-        dataPoints: active,
-      });
-    }
-    if (io.length > 0) {
-      metrics.push({
-        descriptor: describe(this._ioName, METRIC_NETWORK_IO),
-        dataPointType: DataPointType.SUM,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        isMonotonic: true,
-        dataPoints: io,
-      });
-    }
-    if (up.length > 0) {
-      metrics.push({
-        descriptor: describe(this._upName, METRIC_NODE_UP),
-        dataPointType: DataPointType.GAUGE,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPoints: up,
-      });
-    }
-    return { scope: { name: SCOPE_NAME, version: VERSION }, metrics };
-  }
 
   /** @internal Live nodes, for the stats view. */
   nodeEntries(): IterableIterator<NodeEntry> {
@@ -581,13 +501,25 @@ export class GatewayMetrics {
     this._forward = target === this ? undefined : target;
   }
 
-  /** Stop reporting the observable instruments (e.g. before the provider is replaced). */
+  /** Stop reporting the observed instruments (e.g. before the provider is replaced). */
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    this._active?.removeCallback(this._observeActive);
-    this._io?.removeCallback(this._observeIo);
-    this._up?.removeCallback(this._observeUp);
+    for (const o of this._observed) o.dispose();
+  }
+
+  /**
+   * @internal
+   * The instruments of a protocol reader (MCP, LLM APIs), made once per
+   * instance however many readers ask: `make` runs on the first call.
+   */
+  shared<T>(key: string, make: (recorders: Recorders) => T): T {
+    let value = this._shared.get(key) as T | undefined;
+    if (value === undefined) {
+      value = make(this.recorders);
+      this._shared.set(key, value);
+    }
+    return value;
   }
 
   // -------------------------------------------------------------------------
@@ -622,15 +554,15 @@ export class GatewayMetrics {
     const entry = series.nodeEntry;
     entry.lastSeen = now;
     if (status === STATUS_SUCCESS) {
-      this._duration.record(seconds, series.ok);
+      (series.okCell ??= this._duration.cell(series.ok, entry)).record(seconds);
       if (this.downAfterErrors > 0) {
         entry.consecutiveErrors = 0;
         entry.up = true;
       }
     } else {
-      this._duration.record(seconds, series.err);
+      (series.errCell ??= this._duration.cell(series.err, entry)).record(seconds);
       const type = errorType !== undefined ? this._registry.userErrorType(errorType) : errorTypeOf(error);
-      this._errors.add(1, this._registry.errorAttrs(series, type, statusClass));
+      this._errorCell(series, type, statusClass).add(1);
       if (this.downAfterErrors > 0) {
         // Derived health: up until N consecutive errors.
         if (++entry.consecutiveErrors >= this.downAfterErrors) entry.up = false;
@@ -646,13 +578,13 @@ export class GatewayMetrics {
       if (req !== undefined) {
         if (validBytes(req)) {
           series.txBytes += req;
-          if (this._sizeHistograms) this._requestSize.record(req, series.base);
+          if (this._sizeHistograms) this._sizeCells(series)[0].record(req);
         } else this._warn.warn('bytes', () => `requestBytes must be a finite number >= 0, got ${describe(req)}; dropped`);
       }
       if (res !== undefined) {
         if (validBytes(res)) {
           series.rxBytes += res;
-          if (this._sizeHistograms) this._responseSize.record(res, series.base);
+          if (this._sizeHistograms) this._sizeCells(series)[1].record(res);
         } else this._warn.warn('bytes', () => `responseBytes must be a finite number >= 0, got ${describe(res)}; dropped`);
       }
     }
@@ -665,44 +597,20 @@ export class GatewayMetrics {
 
 
 
-  /**
-   * Only series whose count changed since the last callback are observed: for
-   * a cumulative reader the SDK (2.12) keeps reporting an async series' last
-   * value, and every reader gets each observation (the SDK stashes it for all
-   * of them). At 20,000 series this took the gateway's collect() from 222 to
-   * 133 ms (bench/profile/collect-split.js). spec/metrics.spec.ts checks the
-   * values stay right; an observable up-down counter is cumulative under every
-   * OTLP temporality preference.
-   */
-  private readonly _observeActive = (result: ObservableResult): void => {
-    for (const entry of this._registry.allEntries()) {
-      for (const series of entry.transports.values()) {
-        if (series.active !== series.reported) {
-          series.reported = series.active;
-          result.observe(series.active, series.base);
-        }
-      }
+  private _errorCell(series: Series, type: string, statusClass: string | undefined) {
+    const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
+    series.errorCells ??= new Map();
+    let cell = series.errorCells.get(key);
+    if (cell === undefined) {
+      cell = this._errors.cell(this._registry.errorAttrs(series, type, statusClass), series.nodeEntry);
+      series.errorCells.set(key, cell);
     }
-  };
+    return cell;
+  }
 
-  private readonly _observeIo = (result: ObservableResult): void => {
-    for (const entry of this._registry.allEntries()) {
-      for (const series of entry.transports.values()) {
-        const attrs = ioAttrsOf(series);
-        if (attrs === undefined) continue;
-        result.observe(series.txBytes, attrs[0]);
-        result.observe(series.rxBytes, attrs[1]);
-      }
-    }
-  };
-
-  private readonly _observeUp = (result: ObservableResult): void => {
-    this.sweep();
-    for (const entry of this._registry.allEntries()) {
-      if (entry.up !== undefined) result.observe(entry.up ? 1 : 0, entry.attrs);
-    }
-  };
-
+  private _sizeCells(series: Series): [HistogramCell, HistogramCell] {
+    return (series.sizeCells ??= [this._requestSize.cell(series.base, series.nodeEntry), this._responseSize.cell(series.base, series.nodeEntry)]);
+  }
 
   private _internalError(err: unknown): void {
     this._warn.warn('internal', () => `internal error (ignored, the call went ahead): ${describe(err)}`);
@@ -712,5 +620,5 @@ export class GatewayMetrics {
 /** Gateway metrics on a MeterProvider you already run (NodeSDK or your own). */
 export function createGatewayMetrics(options: CreateGatewayMetricsOptions = {}): GatewayMetrics {
   const provider: MeterProvider = options.meterProvider ?? otelMetrics.getMeterProvider();
-  return new GatewayMetrics(provider.getMeter(SCOPE_NAME, VERSION), options);
+  return new GatewayMetrics(new SdkRecorders(provider.getMeter(SCOPE_NAME, VERSION)), options);
 }

@@ -4,14 +4,14 @@
  * derived from them (so nothing is silently folded into `otel_metric_overflow`).
  */
 
-import { MAX_MCP_METHODS } from '../paths/mcp';
-
 /** Longest accepted node / transport / error type (a Kubernetes node name is at most 253). */
 export const MAX_LABEL_LENGTH = 256;
 /** Distinct transports; beyond it a new transport is recorded as `_other`. */
 export const MAX_TRANSPORTS = 8;
 /** Distinct `error.type` values, derived and user-supplied; beyond it `_OTHER`. */
 export const MAX_ERROR_TYPES = 64;
+/** Distinct `mcp.method.name` values per node and transport; beyond it `_OTHER` (methods are free-form in JSON-RPC). */
+export const MAX_MCP_METHODS = 32;
 
 /**
  * For the observable instruments (in-flight, node up) the SDK (2.12) applies

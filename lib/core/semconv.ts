@@ -19,8 +19,8 @@ export const METRIC_NETWORK_IO = 'gateway.network.io' as const;
 export const METRIC_STREAM_OPEN_DURATION = 'gateway.stream.open.duration' as const;
 
 /**
- * MCP calls (issue #13): the semantic conventions' client operation duration
- * (GenAI / MCP conventions, development status). Never prefixed.
+ * MCP calls: the semantic conventions' client operation duration (GenAI / MCP
+ * conventions, development status). Never prefixed.
  */
 export const METRIC_MCP_CLIENT_OPERATION_DURATION = 'mcp.client.operation.duration' as const;
 export const ATTR_MCP_METHOD_NAME = 'mcp.method.name' as const;
@@ -32,6 +32,10 @@ export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name' as const;
 export const ATTR_RPC_RESPONSE_STATUS_CODE = 'rpc.response.status_code' as const;
 /** `pipe` for stdio, `tcp` for HTTP. */
 export const ATTR_NETWORK_TRANSPORT = 'network.transport' as const;
+/** The semantic conventions' advice for mcp.*.operation.duration. */
+export const MCP_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300,
+]);
 export const MCP_INSTRUMENT = {
   kind: 'histogram',
   unit: 's',

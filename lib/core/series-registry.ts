@@ -5,10 +5,10 @@
  * Nothing here makes an SDK call; the automatic paths, the stats view and
  * register()'s node-state producer read it through GatewayMetrics.
  */
-import type { Attributes, HrTime } from '@opentelemetry/api';
-import { hrTime } from '@opentelemetry/core';
+import type { Attributes } from '@opentelemetry/api';
 import { describe, type RateLimitedWarner } from './diag';
 import { MAX_ERROR_TYPES, MAX_LABEL_LENGTH, MAX_TRANSPORTS } from './limits';
+import type { CellOwner, HistogramCell, Releasable, SumCell } from './recorder';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_STATUS_CLASS,
@@ -23,9 +23,16 @@ import {
   STATUS_SUCCESS,
 } from './semconv';
 import type { AttemptLabels } from '../types';
-import type { McpSeries } from '../paths/mcp';
 
-/** One node × transport: its in-flight count and its frozen attribute sets. */
+/** Milliseconds since the epoch (the start time of a series' observed points). */
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * One node × transport: its in-flight count, its frozen attribute sets and
+ * the cells it records into (made on first use, released with its node).
+ */
 export class Series {
   active = 0;
   /** Body bytes sent to / received from the node (reported as gateway.network.io). */
@@ -33,17 +40,27 @@ export class Series {
   rxBytes = 0;
   /** [transmit, receive] attribute sets, made on the first bytes. */
   ioAttrs: [Attributes, Attributes] | undefined = undefined;
-  /** Start time of this series' in-flight point. */
-  readonly startTime: HrTime = hrTime();
+  /** Start time of this series' observed points (in-flight, bytes), ms since the epoch. */
+  readonly startMs = nowMs();
   /** The value last given to the in-flight observable (NaN: never). */
   reported = NaN;
   readonly base: Attributes;
   readonly ok: Attributes;
   readonly err: Attributes;
-  /** error.type (+ status class) → attributes; made on the first error (memory per series counts). */
-  errorAttrs: Map<string, Attributes> | undefined = undefined;
-  /** MCP calls of this series (paths/mcp.ts), made on the first one; dropped with the node. */
-  mcp: McpSeries | undefined = undefined;
+  /** gateway.request.duration, success and error. */
+  okCell: HistogramCell | undefined = undefined;
+  errCell: HistogramCell | undefined = undefined;
+  /** error.type (+ status class) → gateway.request.errors cell; made on the first error. */
+  errorCells: Map<string, SumCell> | undefined = undefined;
+  /** Streams opened and their time to headers; request and response sizes (opt-in). */
+  streamCells: [SumCell, HistogramCell] | undefined = undefined;
+  sizeCells: [HistogramCell, HistogramCell] | undefined = undefined;
+  /**
+   * Per-series state of the protocol readers (MCP: methods, tools and their
+   * cells), made on the first call; dropped with the node. Typed by its
+   * owner (paths/), which this layer does not import.
+   */
+  mcp: unknown = undefined;
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;
     this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
@@ -52,34 +69,39 @@ export class Series {
   }
 }
 
-/** One node: last seen, up, health, and its series per transport. */
-export class NodeEntry {
+/** One node: last seen, up, health, its series per transport, and every cell recorded for it. */
+export class NodeEntry implements CellOwner {
   lastSeen: number;
-  /** Start time of this node's up point. */
-  readonly startTime: HrTime = hrTime();
+  /** Start time of this node's up point, ms since the epoch. */
+  readonly startMs = nowMs();
   up: boolean | undefined = undefined;
   consecutiveErrors = 0;
   healthFailures = 0;
   readonly transports = new Map<string, Series>();
   readonly attrs: Attributes;
-  /** Made on first use: most nodes never fall back or get health-checked. */
-  fallbackAttrs: Map<string, Attributes> | undefined = undefined;
-  private _health: [Attributes, Attributes] | undefined = undefined;
+  /** Every cell made for this node (any instrument): released when it is forgotten. */
+  cells: Releasable[] | undefined = undefined;
+  /** `from\0to` → fallback counter cell; made on first use: most nodes never fall back. */
+  fallbackCells: Map<string, SumCell> | undefined = undefined;
+  /** Health check duration (passed, failed) and failure count; made on the first check. */
+  healthCells: [HistogramCell, HistogramCell, SumCell] | undefined = undefined;
   constructor(readonly name: string, now: number) {
     this.lastSeen = now;
     this.attrs = Object.freeze({ [ATTR_NODE]: name });
   }
   healthAttrs(passed: boolean): Attributes {
-    this._health ??= [
-      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_SUCCESS }),
-      Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: STATUS_ERROR }),
-    ];
-    return this._health[passed ? 0 : 1];
+    return Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: passed ? STATUS_SUCCESS : STATUS_ERROR });
   }
   get active(): number {
     let n = 0;
     for (const s of this.transports.values()) n += s.active;
     return n;
+  }
+  /** The node is forgotten: its series leave every store and export. */
+  release(): void {
+    const cells = this.cells;
+    this.cells = undefined;
+    if (cells !== undefined) for (const cell of cells) cell.release();
   }
 }
 
@@ -202,21 +224,15 @@ export class SeriesRegistry {
     return type;
   }
 
+  /** The attributes of an error of `type` on `series` (made once per cell, by the caller). */
   errorAttrs(series: Series, type: string, statusClass: string | undefined): Attributes {
-    const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
-    series.errorAttrs ??= new Map();
-    let attrs = series.errorAttrs.get(key);
-    if (attrs === undefined) {
-      const a: Attributes = {
-        [ATTR_NODE]: series.nodeEntry.name,
-        [ATTR_TRANSPORT]: series.transport,
-        [ATTR_ERROR_TYPE]: type,
-      };
-      if (statusClass !== undefined) a[ATTR_HTTP_STATUS_CLASS] = statusClass;
-      attrs = Object.freeze(a);
-      series.errorAttrs.set(key, attrs);
-    }
-    return attrs;
+    const a: Attributes = {
+      [ATTR_NODE]: series.nodeEntry.name,
+      [ATTR_TRANSPORT]: series.transport,
+      [ATTR_ERROR_TYPE]: type,
+    };
+    if (statusClass !== undefined) a[ATTR_HTTP_STATUS_CLASS] = statusClass;
+    return Object.freeze(a);
   }
 
   /**
@@ -233,7 +249,10 @@ export class SeriesRegistry {
   sweep(now = performance.now()): void {
     if (this.nodeIdleTtl === 0) return;
     for (const [name, entry] of this._nodes) {
-      if (this._expired(entry, now)) this._nodes.delete(name);
+      if (this._expired(entry, now)) {
+        this._nodes.delete(name);
+        entry.release();
+      }
     }
   }
 
@@ -271,6 +290,7 @@ export class SeriesRegistry {
       if (left-- === 0) break;
       if (this._expired(entry, now)) {
         this._nodes.delete(name);
+        entry.release();
         return true;
       }
       earliest = Math.min(earliest, entry.active > 0 ? now + this.nodeIdleTtl : entry.lastSeen + this.nodeIdleTtl);

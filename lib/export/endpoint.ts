@@ -18,16 +18,28 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGzip } from 'node:zlib';
+import { constants as zlibConstants, createGzip, gzip as gzipCallback } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { logger, describe, RateLimitedWarner } from '../core/diag';
 import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
 import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
 import { callWithTimeout } from '../core/timeout';
 import type { PrometheusAuth } from '../types';
+import type { SeriesStore } from '../store/store';
 
 /** Longest time one chunk loop may hold the event loop before yielding. */
-const YIELD_AFTER_MS = 10;
+const YIELD_AFTER_MS = 5;
+/**
+ * gzip level of the exposition. Measured on 2,000 histogram series (5.7 MB of
+ * text, Node 24, our 2-core dev machine): level 1 took 4.7 ms and gave
+ * 181 kB; the default level 6 took 15.6 ms for 143 kB, levels 2–3 gave the
+ * same as 1, level 4 took 11.3 ms. The text repeats itself so much that the
+ * fastest level already compresses it 31 times.
+ */
+const GZIP_LEVEL = 1;
+const gzipAsync = promisify(gzipCallback);
+
 /** A scrape waiting longer than this for collect() gets 503. */
 const COLLECT_TIMEOUT_MS = 10_000;
 /** Requests allowed to queue behind the one in progress (scrapes coalesce, so in practice /stats). */
@@ -106,6 +118,8 @@ export class Authenticator {
 export interface EndpointOptions {
   /** Undefined when Prometheus export is not enabled: the handlers answer 404. */
   reader: MetricReader | undefined;
+  /** Our series store, serialized beside what the reader collects from the SDK. */
+  store?: SeriesStore;
   serializer: PrometheusSerializer;
   auth: PrometheusAuth | undefined;
   /** JSON for `/stats`; undefined when there is nothing to report. */
@@ -127,6 +141,13 @@ type Drop = (key: string | undefined, reason: string | undefined) => void;
 interface Exposition {
   chunks: Buffer[];
   bytes: number;
+  /**
+   * The same bytes gzipped, once for every scrape that asks (Prometheus always
+   * does): compressed on libuv's thread pool while the serializer writes the
+   * next chunks, so it costs the event loop nothing and adds little to the
+   * scrape; made afterwards for a client that asks when nobody did before.
+   */
+  gzip: Promise<{ chunks: Buffer[]; bytes: number }> | undefined;
   /** Responses still being written from it. */
   writers: Set<Drop>;
 }
@@ -139,6 +160,8 @@ export class MetricsEndpoint {
   private readonly _pages = new Map<string, Buffer>();
   /** The collection not started yet, which every scrape arriving now joins. */
   private _next: Promise<Exposition | undefined> | undefined;
+  /** A scrape that joined `_next` asked for gzip: compress while serializing. */
+  private _nextGzip = false;
   /** Expositions with responses still being written, oldest first. */
   private readonly _held = new Set<Exposition>();
   private _heldBytes = 0;
@@ -269,11 +292,16 @@ export class MetricsEndpoint {
    * after it (each sees data collected after it asked), so N scrapers cost at
    * most two collections, not N queued ones.
    */
-  private _exposition(): Promise<Exposition | undefined> {
+  private _exposition(gzip: boolean): Promise<Exposition | undefined> {
+    if (gzip) this._nextGzip = true;
     if (this._next !== undefined) return this._next;
     const next: Promise<Exposition | undefined> = this._exclusive(() => {
-      if (this._next === next) this._next = undefined;
-      return this._build();
+      const wantGzip = this._nextGzip;
+      if (this._next === next) {
+        this._next = undefined;
+        this._nextGzip = false;
+      }
+      return this._build(wantGzip);
     });
     this._next = next;
     // Refused (queue full): let the next scrape try again.
@@ -284,7 +312,9 @@ export class MetricsEndpoint {
   }
 
   /** collect() and serialize into bytes, under the lock; no client I/O here. */
-  private async _build(): Promise<Exposition> {
+  private async _build(wantGzip: boolean): Promise<Exposition> {
+    const store = this._options.store;
+    store?.prepare();
     const collected = await this._collect();
     if (collected.errors.length > 0) {
       logger.warn(`metrics collection reported ${collected.errors.length} error(s): ${describe(collected.errors[0])}`);
@@ -295,15 +325,27 @@ export class MetricsEndpoint {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let sliceStart = performance.now();
-    for (const buf of this._options.serializer.byteChunks(collected.resourceMetrics)) {
-      chunks.push(buf);
-      bytes += buf.length;
-      if (performance.now() - sliceStart > YIELD_AFTER_MS) {
-        await yieldToLoop();
-        sliceStart = performance.now();
+    const zip = wantGzip ? streamingGzip() : undefined;
+    try {
+      for (const buf of this._options.serializer.byteChunks(collected.resourceMetrics, store)) {
+        chunks.push(buf);
+        bytes += buf.length;
+        zip?.write(buf);
+        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
       }
+    } catch (err) {
+      zip?.abort();
+      throw err;
     }
-    return { chunks, bytes, writers: new Set() };
+    return { chunks, bytes, gzip: zip?.end(), writers: new Set() };
+  }
+
+  /** The exposition gzipped: made once, by the first scrape that asks if the build did not. */
+  private _gzipped(exposition: Exposition): Promise<{ chunks: Buffer[]; bytes: number }> {
+    return (exposition.gzip ??= gzipAsync(Buffer.concat(exposition.chunks, exposition.bytes), { level: GZIP_LEVEL }).then(b => ({ chunks: [b], bytes: b.length })));
   }
 
   private async _serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -318,7 +360,7 @@ export class MetricsEndpoint {
     try {
       let exposition: Exposition | undefined;
       try {
-        exposition = await this._exposition();
+        exposition = await this._exposition(acceptsGzip(req));
       } catch (err) {
         logger.warn(`metrics collection failed: ${describe(err)}`);
         plain(res, 503, `Metrics collection failed: ${err instanceof Error ? err.message : 'error'}\n`);
@@ -356,27 +398,31 @@ export class MetricsEndpoint {
    */
   private async _write(req: http.IncomingMessage, res: http.ServerResponse, exposition: Exposition): Promise<void> {
     const socket = req.socket as (NodeJS.EventEmitter & { destroyed?: boolean }) | null;
-    if (res.destroyed || socket?.destroyed === true) return;
-    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const gone = () => res.destroyed || socket?.destroyed === true;
+    if (gone()) return;
+    let body: { chunks: Buffer[]; bytes: number } = exposition;
+    const gzip = acceptsGzip(req);
+    if (gzip) {
+      try {
+        body = await this._gzipped(exposition);
+      } catch (err) {
+        logger.warn(`metrics scrape: gzip failed (${describe(err)}); answering uncompressed`);
+      }
+      if (gone()) return;
+    }
     res.statusCode = 200;
     res.setHeader('Content-Type', CONTENT_TYPE);
     res.setHeader('Cache-Control', 'no-store');
-    if (gzip) {
+    if (body !== exposition) {
       res.setHeader('Content-Encoding', 'gzip');
       res.setHeader('Vary', 'Accept-Encoding');
-    } else {
-      res.setHeader('Content-Length', exposition.bytes);
     }
+    res.setHeader('Content-Length', body.bytes);
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
-    const zip = gzip ? createGzip() : undefined;
-    const sink: NodeJS.WritableStream = zip ?? res;
-    if (zip !== undefined) {
-      zip.on('error', () => res.destroy());
-      zip.pipe(res);
-    }
+    const sink: NodeJS.WritableStream = res;
 
     let dropped = false;
     let wake: (() => void) | undefined;
@@ -384,7 +430,6 @@ export class MetricsEndpoint {
       if (dropped) return;
       dropped = true;
       if (key !== undefined) this._warner.warn(key, () => `metrics scrape: ${reason}; response dropped`);
-      zip?.destroy();
       res.destroy();
       wake?.();
     };
@@ -414,7 +459,7 @@ export class MetricsEndpoint {
         emitter.once(event, onEvent);
         wake = () => finish(true);
       });
-      for (const chunk of exposition.chunks) {
+      for (const chunk of body.chunks) {
         if (dropped) return;
         if (!sink.write(chunk) && !(await waitFor(sink, 'drain'))) drop('drain-timeout', `the client read nothing for ${drainMs} ms`);
       }
@@ -467,6 +512,34 @@ export class MetricsEndpoint {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(_req.method === 'HEAD' ? undefined : `${body}\n`);
   }
+}
+
+function acceptsGzip(req: http.IncomingMessage): boolean {
+  return /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+}
+
+/** A gzip stream fed chunk by chunk; end() resolves to what it wrote. */
+function streamingGzip(): { write(b: Buffer): void; end(): Promise<{ chunks: Buffer[]; bytes: number }>; abort(): void } {
+  const z = createGzip({ level: GZIP_LEVEL, flush: zlibConstants.Z_NO_FLUSH });
+  const out: Buffer[] = [];
+  let bytes = 0;
+  z.on('data', (b: Buffer) => {
+    out.push(b);
+    bytes += b.length;
+  });
+  const done = new Promise<{ chunks: Buffer[]; bytes: number }>((resolve, reject) => {
+    z.once('end', () => resolve({ chunks: out, bytes }));
+    z.once('error', reject);
+  });
+  done.catch(() => {});
+  return {
+    write: b => z.write(b),
+    end: () => {
+      z.end();
+      return done;
+    },
+    abort: () => z.destroy(),
+  };
 }
 
 function yieldToLoop(): Promise<void> {

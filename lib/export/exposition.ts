@@ -1,6 +1,7 @@
 /**
- * Prometheus text exposition (format 0.0.4) of a `ResourceMetrics` collected
- * from the SDK (through @opentelemetry/exporter-prometheus's MetricReader).
+ * Prometheus text exposition (format 0.0.4) of our series store, read
+ * directly (no data point objects per scrape), and of what the SDK collected
+ * beside it (runtime and process metrics, the app's own instruments).
  *
  * Why our own serializer instead of the stock one:
  * - naming: the stock one adds no unit suffixes, so its names differ from the
@@ -26,6 +27,11 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { logger } from '../core/diag';
+import type { SeriesStore } from '../store/store';
+import { HistogramInstrument } from '../store/histogram';
+import { SumInstrument, VALUE as SUM_VALUE } from '../store/counter';
+import { ObservedInstrument } from '../store/observed';
+import type { StoredInstrument } from '../store/stream';
 import {
   attributeValueString,
   escapeHelp,
@@ -166,13 +172,18 @@ export interface SerializerOptions {
   chunkPoints?: number;
 }
 
+/** One source of a family's points: SDK data points, or an instrument of our store read row by row. */
+type Source =
+  | { metric: MetricData; scopeLabels: Buffer; scope: InstrumentationScope; stored?: undefined }
+  | { stored: HistogramInstrument | SumInstrument; scopeLabels: Buffer; scope: InstrumentationScope; metric?: undefined };
+
 interface Family {
   name: string;
   type: PromType;
   header: string;
   /** `name` and, for histograms, `name_bucket{`, `name_sum`, `name_count`, as bytes. */
   bytes: { plain: Buffer; bucket: Buffer; sum: Buffer; count: Buffer };
-  metrics: { metric: MetricData; scopeLabels: Buffer; scope: InstrumentationScope }[];
+  metrics: Source[];
 }
 
 function promTypeOf(metric: MetricData): PromType | undefined {
@@ -202,6 +213,7 @@ export class PrometheusSerializer {
   /** metric descriptor → [family name, type]. */
   private _names = new WeakMap<object, [string, PromType] | null>();
   private _scopes = new WeakMap<InstrumentationScope, Buffer>();
+  private _shapes = new WeakMap<StoredInstrument, MetricData>();
   private _warned = new Set<string>();
 
   constructor(options: SerializerOptions = {}) {
@@ -212,21 +224,24 @@ export class PrometheusSerializer {
   }
 
   /** The whole exposition as one string (tests, benchmarks, small outputs). */
-  serialize(rm: ResourceMetrics): string {
-    return Buffer.concat([...this.byteChunks(rm)]).toString('utf8');
+  serialize(rm: ResourceMetrics, store?: SeriesStore): string {
+    return Buffer.concat([...this.byteChunks(rm, store)]).toString('utf8');
   }
 
   /** The exposition as strings, in the pieces byteChunks() makes. */
-  *chunks(rm: ResourceMetrics): Generator<string, void, undefined> {
-    for (const chunk of this.byteChunks(rm)) yield chunk.toString('utf8');
+  *chunks(rm: ResourceMetrics, store?: SeriesStore): Generator<string, void, undefined> {
+    for (const chunk of this.byteChunks(rm, store)) yield chunk.toString('utf8');
   }
 
   /**
    * The exposition as UTF-8 bytes, in chunks of at most about 256 kB or
    * `chunkPoints` data points, whichever comes first; a chunk always ends
-   * with a whole line.
+   * with a whole line. `rm` is what the SDK collected (its resource makes
+   * `target_info`); `store`'s instruments are read row by row, each row in
+   * one synchronous step (whole, though rows written before a yield may be
+   * older than rows written after it).
    */
-  *byteChunks(rm: ResourceMetrics): Generator<Buffer, void, undefined> {
+  *byteChunks(rm: ResourceMetrics, store?: SeriesStore): Generator<Buffer, void, undefined> {
     const w = new ChunkWriter();
     let full: Buffer | undefined;
     if (this._targetInfo) {
@@ -235,58 +250,70 @@ export class PrometheusSerializer {
       w.text(info);
     }
     let points = 0;
-    for (const family of this._families(rm)) {
-      if ((full = w.room(3 * family.header.length)) !== undefined) yield full;
-      w.text(family.header);
+    for (const family of this._families(rm, store)) {
+      // The header goes before the family's first point: a stored instrument
+      // whose series have nothing to show yet (a counter at 0) has no family.
+      let headed = false;
+      const header = (): Buffer | undefined => {
+        headed = true;
+        const f = w.room(3 * family.header.length);
+        w.text(family.header);
+        return f;
+      };
       const fb = family.bytes;
-      for (const { metric, scopeLabels, scope } of family.metrics) {
+      for (const source of family.metrics) {
+        const { scopeLabels, scope } = source;
+        const stored = source.stored;
+        if (stored instanceof HistogramInstrument) {
+          const les = this._lesOf(stored.boundaries);
+          const nb = stored.boundaries.length + 1;
+          for (let row = 1; row < stored.rows.end; row++) {
+            const cell = stored.rows.cells[row];
+            if (cell === undefined) continue;
+            // Read again each row: the slab is replaced when it grows (between two yields).
+            const d = stored.rows.data;
+            const o = row * stored.rows.stride;
+            const count = d[o + stored.COUNT]!;
+            if (count === 0) continue;
+            if (!headed && (full = header()) !== undefined) yield full;
+            if ((full = this._histogram(w, fb, this._labelsOf(cell.attributes), scopeLabels, les, d, o, nb, d[o + stored.SUM]!, count)) !== undefined) yield full;
+            if (++points >= this._chunkPoints && (full = w.take()) !== undefined) {
+              points = 0;
+              yield full;
+            }
+          }
+          continue;
+        }
+        if (stored instanceof SumInstrument) {
+          for (let row = 1; row < stored.rows.end; row++) {
+            const cell = stored.rows.cells[row];
+            if (cell === undefined) continue;
+            const value = stored.rows.data[row * 2 + SUM_VALUE]!;
+            if (value === 0 && stored.monotonic) continue;
+            if (!headed && (full = header()) !== undefined) yield full;
+            if ((full = this._plain(w, fb, this._labelsOf(cell.attributes), scopeLabels, value)) !== undefined) yield full;
+            if (++points >= this._chunkPoints && (full = w.take()) !== undefined) {
+              points = 0;
+              yield full;
+            }
+          }
+          continue;
+        }
+        const metric = source.metric!;
         const keep = this._keep;
         const histogram = metric.dataPointType === DataPointType.HISTOGRAM;
         for (const dp of metric.dataPoints as DataPoint<Histogram | number>[]) {
           if (keep !== undefined && !keep(scope, dp.attributes)) continue;
+          if (!headed && (full = header()) !== undefined) yield full;
           const labels = this._labelsOf(dp.attributes);
-          // `{labels,scope}` and the bytes it takes (nothing when both are empty).
-          const inner = labels.length + scopeLabels.length + (labels.length > 0 && scopeLabels.length > 0 ? 1 : 0);
-          const braced = inner === 0 ? 0 : inner + 2;
           if (histogram) {
             const h = dp.value as Histogram;
-            const les = this._lesOf(h.buckets.boundaries);
             const counts = h.buckets.counts;
-            const head = fb.bucket.length + inner + (inner === 0 ? 0 : 1) + LE.length;
-            let leBytes = 0;
-            for (const le of les) leBytes += le.length;
-            const need = (head + NUMBER_BYTES) * counts.length + leBytes + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES);
-            if ((full = w.room(need)) !== undefined) yield full;
-            // The first bucket line's head, then copies of it.
-            const headAt = w.pos;
-            w.bytes(fb.bucket);
-            if (inner > 0) {
-              this._inner(w, labels, scopeLabels);
-              w.byte(COMMA);
-            }
-            w.bytes(LE);
-            let cumulative = 0;
-            for (let i = 0; i < counts.length; i++) {
-              cumulative += counts[i]!;
-              if (i > 0) w.again(headAt, head);
-              w.bytes(les[i] ?? les[les.length - 1]!);
-              w.count(cumulative, NEWLINE);
-            }
-            w.bytes(fb.sum);
-            this._braced(w, inner, labels, scopeLabels);
-            w.ascii(formatValue(h.sum ?? 0));
-            w.byte(NEWLINE);
-            w.bytes(fb.count);
-            this._braced(w, inner, labels, scopeLabels);
-            w.count(h.count, NEWLINE);
+            full = this._histogram(w, fb, labels, scopeLabels, this._lesOf(h.buckets.boundaries), counts, 0, counts.length, h.sum ?? 0, h.count);
           } else {
-            const value = formatValue(dp.value as number);
-            if ((full = w.room(fb.plain.length + braced + 2 + 3 * value.length)) !== undefined) yield full;
-            w.bytes(fb.plain);
-            this._braced(w, inner, labels, scopeLabels);
-            w.ascii(value);
-            w.byte(NEWLINE);
+            full = this._plain(w, fb, labels, scopeLabels, dp.value as number);
           }
+          if (full !== undefined) yield full;
           if (++points >= this._chunkPoints && (full = w.take()) !== undefined) {
             points = 0;
             yield full;
@@ -295,6 +322,61 @@ export class PrometheusSerializer {
       }
     }
     if ((full = w.take()) !== undefined) yield full;
+  }
+
+  /**
+   * One histogram series: `counts[offset … offset + n)` are the bucket
+   * counts (not cumulative), the last one +Inf. Returns the filled buffer
+   * when it had to start a new one.
+   */
+  private _histogram(
+    w: ChunkWriter, fb: Family['bytes'], labels: Buffer, scopeLabels: Buffer, les: Buffer[],
+    counts: ArrayLike<number>, offset: number, n: number, sum: number, count: number,
+  ): Buffer | undefined {
+    // `{labels,scope}` and the bytes it takes (nothing when both are empty).
+    const inner = labels.length + scopeLabels.length + (labels.length > 0 && scopeLabels.length > 0 ? 1 : 0);
+    const braced = inner === 0 ? 0 : inner + 2;
+    const head = fb.bucket.length + inner + (inner === 0 ? 0 : 1) + LE.length;
+    let leBytes = 0;
+    for (const le of les) leBytes += le.length;
+    const need = (head + NUMBER_BYTES) * n + leBytes + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES);
+    const full = w.room(need);
+    // The first bucket line's head, then copies of it.
+    const headAt = w.pos;
+    w.bytes(fb.bucket);
+    if (inner > 0) {
+      this._inner(w, labels, scopeLabels);
+      w.byte(COMMA);
+    }
+    w.bytes(LE);
+    let cumulative = 0;
+    for (let i = 0; i < n; i++) {
+      cumulative += counts[offset + i]!;
+      if (i > 0) w.again(headAt, head);
+      w.bytes(les[i] ?? les[les.length - 1]!);
+      w.count(cumulative, NEWLINE);
+    }
+    w.bytes(fb.sum);
+    this._braced(w, inner, labels, scopeLabels);
+    w.ascii(formatValue(sum));
+    w.byte(NEWLINE);
+    w.bytes(fb.count);
+    this._braced(w, inner, labels, scopeLabels);
+    w.count(count, NEWLINE);
+    return full;
+  }
+
+  /** One counter or gauge series. */
+  private _plain(w: ChunkWriter, fb: Family['bytes'], labels: Buffer, scopeLabels: Buffer, v: number): Buffer | undefined {
+    const inner = labels.length + scopeLabels.length + (labels.length > 0 && scopeLabels.length > 0 ? 1 : 0);
+    const braced = inner === 0 ? 0 : inner + 2;
+    const value = formatValue(v);
+    const full = w.room(fb.plain.length + braced + 2 + 3 * value.length);
+    w.bytes(fb.plain);
+    this._braced(w, inner, labels, scopeLabels);
+    w.ascii(value);
+    w.byte(NEWLINE);
+    return full;
   }
 
   /** `labels,scope` (either may be empty). */
@@ -315,39 +397,67 @@ export class PrometheusSerializer {
   }
 
   /** Group metrics by Prometheus family name (the text format wants each family in one block). */
-  private _families(rm: ResourceMetrics): Family[] {
+  private _families(rm: ResourceMetrics, store: SeriesStore | undefined): Family[] {
     const families = new Map<string, Family>();
+    const add = (scope: InstrumentationScope, metric: MetricData, source: Source) => {
+      const nt = this._nameOf(metric);
+      if (nt === null) return;
+      const [name, type] = nt;
+      let family = families.get(name);
+      if (family === undefined) {
+        const help = escapeHelp(metric.descriptor.description || metric.descriptor.name);
+        family = {
+          name,
+          type,
+          header: `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`,
+          bytes: {
+            plain: Buffer.from(name, 'utf8'),
+            bucket: Buffer.from(`${name}_bucket{`, 'utf8'),
+            sum: Buffer.from(`${name}_sum`, 'utf8'),
+            count: Buffer.from(`${name}_count`, 'utf8'),
+          },
+          metrics: [],
+        };
+        families.set(name, family);
+      } else if (family.type !== type) {
+        this._warnOnce(`conflict:${name}`, `metric ${name} from scope ${scope.name} is a ${type}, but an earlier ${name} is a ${family.type}; dropped`);
+        return;
+      }
+      family.metrics.push(source);
+    };
+    if (store !== undefined) {
+      const scope = store.scope;
+      const scopeLabels = this._scopeLabelsOf(scope);
+      for (const instrument of store.instruments) {
+        if (instrument instanceof ObservedInstrument) {
+          const metric = store.observedMetric(instrument);
+          if (metric.dataPoints.length > 0) add(scope, metric, { metric, scopeLabels, scope });
+        } else if (instrument instanceof HistogramInstrument || instrument instanceof SumInstrument) {
+          if (instrument.rows.live > 0) add(scope, this._storedShape(instrument), { stored: instrument, scopeLabels, scope });
+        }
+      }
+    }
     for (const sm of rm.scopeMetrics) {
       const scopeLabels = this._scopeLabelsOf(sm.scope);
       for (const metric of sm.metrics) {
         if (metric.dataPoints.length === 0) continue;
-        const nt = this._nameOf(metric);
-        if (nt === null) continue;
-        const [name, type] = nt;
-        let family = families.get(name);
-        if (family === undefined) {
-          const help = escapeHelp(metric.descriptor.description || metric.descriptor.name);
-          family = {
-            name,
-            type,
-            header: `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`,
-            bytes: {
-              plain: Buffer.from(name, 'utf8'),
-              bucket: Buffer.from(`${name}_bucket{`, 'utf8'),
-              sum: Buffer.from(`${name}_sum`, 'utf8'),
-              count: Buffer.from(`${name}_count`, 'utf8'),
-            },
-            metrics: [],
-          };
-          families.set(name, family);
-        } else if (family.type !== type) {
-          this._warnOnce(`conflict:${name}`, `metric ${name} from scope ${sm.scope.name} is a ${type}, but an earlier ${name} is a ${family.type}; dropped`);
-          continue;
-        }
-        family.metrics.push({ metric, scopeLabels, scope: sm.scope });
+        add(sm.scope, metric, { metric, scopeLabels, scope: sm.scope });
       }
     }
     return [...families.values()];
+  }
+
+  /** A stored instrument as the metric its name and type are worked out from (cached: one per instrument). */
+  private _storedShape(instrument: StoredInstrument): MetricData {
+    let shape = this._shapes.get(instrument);
+    if (shape === undefined) {
+      const s = instrument.stream;
+      shape = instrument instanceof SumInstrument
+        ? { descriptor: s.descriptor, aggregationTemporality: 1, dataPointType: DataPointType.SUM, isMonotonic: instrument.monotonic, dataPoints: [] }
+        : { descriptor: s.descriptor, aggregationTemporality: 1, dataPointType: DataPointType.HISTOGRAM, dataPoints: [] };
+      this._shapes.set(instrument, shape);
+    }
+    return shape;
   }
 
   private _nameOf(metric: MetricData): [string, PromType] | null {

@@ -9,11 +9,11 @@ import {
   type DataPoint,
   type Histogram,
   type MetricData,
-  type MetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { NodeEntry } from '../core/series-registry';
+import type { McpSeries } from '../paths/mcp';
 import {
   ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
@@ -131,7 +131,7 @@ function quantiles(b: Bucketed): LatencyQuantiles {
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 
-function findMetric(rm: ResourceMetrics, name: string): MetricData | undefined {
+function findMetric(rm: Pick<ResourceMetrics, 'scopeMetrics'>, name: string): MetricData | undefined {
   for (const sm of rm.scopeMetrics) {
     if (sm.scope.name !== SCOPE_NAME) continue;
     for (const m of sm.metrics) if (m.descriptor.name === name) return m;
@@ -140,7 +140,7 @@ function findMetric(rm: ResourceMetrics, name: string): MetricData | undefined {
 }
 
 /** (node, transport) → tools, from the MCP metric's tools/call points and the live in-flight counts. */
-function toolStats(metrics: GatewayMetrics, rm: ResourceMetrics): Map<string, Map<string, Bucketed & { inFlight: number }>> {
+function toolStats(metrics: GatewayMetrics, rm: Pick<ResourceMetrics, 'scopeMetrics'>): Map<string, Map<string, Bucketed & { inFlight: number }>> {
   const out = new Map<string, Map<string, Bucketed & { inFlight: number }>>();
   const perSeries = (node: string, transport: string) => {
     const key = `${node}\u0000${transport}`;
@@ -173,8 +173,9 @@ function toolStats(metrics: GatewayMetrics, rm: ResourceMetrics): Map<string, Ma
   if (metrics.otherEntry !== undefined) entries.push(metrics.otherEntry);
   for (const entry of entries) {
     for (const [transport, s] of entry.transports) {
-      if (s.mcp === undefined) continue;
-      for (const op of new Set(s.mcp.ops.values())) {
+      const mcp = s.mcp as McpSeries | undefined;
+      if (mcp === undefined) continue;
+      for (const op of new Set(mcp.ops.values())) {
         if (op.method !== 'tools/call' || op.name === undefined || op.inFlight === 0) continue;
         const m = perSeries(entry.name, transport);
         let b = m.get(op.name);
@@ -203,9 +204,12 @@ function withTools(tools: Map<string, Bucketed & { inFlight: number }> | undefin
   return { tools: list };
 }
 
-export async function computeStats(metrics: GatewayMetrics, reader: MetricReader | undefined, startedAt: number): Promise<GatewayStats> {
-  if (reader === undefined) throw new Error('the stats view needs the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)');
-  const { resourceMetrics } = await reader.collect();
+/** Our series, cumulative: the store's collection for the Prometheus reader. */
+export type CollectCumulative = () => Promise<Pick<ResourceMetrics, 'scopeMetrics'>>;
+
+export async function computeStats(metrics: GatewayMetrics, collect: CollectCumulative | undefined, startedAt: number): Promise<GatewayStats> {
+  if (collect === undefined) throw new Error('the stats view needs the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)');
+  const resourceMetrics = await collect();
   const byKey = new Map<string, Bucketed & { node: string; transport: string }>();
   const duration = findMetric(resourceMetrics, withPrefix(metrics.prefix, METRIC_REQUEST_DURATION));
   if (duration !== undefined && duration.dataPointType === DataPointType.HISTOGRAM) {

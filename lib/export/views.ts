@@ -18,7 +18,6 @@ import { withPrefix } from '../core/semconv';
 import type { GatewayViewsOptions } from '../types';
 
 export type { GatewayViewsOptions } from '../types';
-import { MCP_DURATION_BUCKETS } from '../paths/mcp';
 
 // The AggregationType enum values, identical in sdk-metrics 2.x and 3.x (checked
 // by spec/sdk-lines.spec.ts against both).
@@ -66,7 +65,7 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
       // The MCP convention metric: never prefixed, and the conventions' own bucket advice.
       {
         instrumentName: sc.METRIC_MCP_CLIENT_OPERATION_DURATION,
-        aggregation: mode === 'exponential' ? durationAggregation : explicit(MCP_DURATION_BUCKETS),
+        aggregation: mode === 'exponential' ? durationAggregation : explicit(sc.MCP_DURATION_BUCKETS),
         aggregationCardinalityLimit: limits.mcp,
       },
     );

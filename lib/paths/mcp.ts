@@ -1,5 +1,5 @@
 /**
- * MCP / JSON-RPC calls as routed calls (issue #13).
+ * MCP / JSON-RPC calls as routed calls.
  *
  * A routed call is one JSON-RPC request and its response, matched by `id`,
  * over any transport. Each one is recorded twice: on the gateway's own
@@ -22,15 +22,17 @@
  * still open when its child exits, `timeout` past `requestTimeoutMs`,
  * `aborted` when the client cancels it with `notifications/cancelled`).
  *
- * Cost per call: two SDK records (the gateway duration and the convention
+ * Cost per call: two cell records (the gateway duration and the convention
  * metric); the rest is Map and counter arithmetic on per-series state that
  * is dropped with its node.
  */
-import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
+import { ValueType, type Attributes } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
 import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
+import type { HistogramCell, HistogramRecorder, Recorders } from '../core/recorder';
+import { MAX_MCP_METHODS } from '../core/limits';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -43,18 +45,14 @@ import {
   ATTR_TRANSPORT,
   ERROR_TYPE_OTHER,
   METRIC_MCP_CLIENT_OPERATION_DURATION,
+  MCP_DURATION_BUCKETS,
   MCP_INSTRUMENT,
   NODE_OTHER,
   TRANSPORT_EXEC,
 } from '../core/semconv';
 
 export { DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from '../config/options';
-/** The semantic conventions' advice for mcp.*.operation.duration. */
-export const MCP_DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300,
-]);
-/** Distinct `mcp.method.name` values per node and transport; beyond it `_OTHER` (methods are free-form in JSON-RPC). */
-export const MAX_MCP_METHODS = 32;
+export { MCP_DURATION_BUCKETS, MAX_MCP_METHODS };
 /** Error types of the MCP observation beyond the derived ones. */
 export const ERROR_TYPE_TOOL = 'tool_error';
 export const ERROR_TYPE_CHILD_EXIT = 'child_exit';
@@ -62,25 +60,31 @@ export const ERROR_TYPE_CHILD_EXIT = 'child_exit';
 const METHOD_TOOLS_CALL = 'tools/call';
 const METHOD_PROMPTS_GET = 'prompts/get';
 
-/** One (method, tool or prompt) of a series: its attribute sets and calls in flight. */
+/** One (method, tool or prompt) of a series: its cells and calls in flight. */
 export class McpOp {
   inFlight = 0;
-  readonly ok: Attributes;
-  private _errors: Map<string, Attributes> | undefined;
-  constructor(readonly method: string, readonly name: string | undefined, private readonly _base: Attributes) {
-    this.ok = _base;
+  readonly ok: HistogramCell;
+  private _errors: Map<string, HistogramCell> | undefined;
+  constructor(
+    readonly method: string,
+    readonly name: string | undefined,
+    private readonly _base: Attributes,
+    private readonly _recorder: HistogramRecorder,
+    private readonly _series: Series,
+  ) {
+    this.ok = _recorder.cell(_base, _series.nodeEntry);
   }
-  errorAttrs(type: string, code: number | undefined): Attributes {
+  errorCell(type: string, code: number | undefined): HistogramCell {
     const key = code === undefined ? type : `${type}\u0000${code}`;
     this._errors ??= new Map();
-    let attrs = this._errors.get(key);
-    if (attrs === undefined) {
+    let cell = this._errors.get(key);
+    if (cell === undefined) {
       const a: Attributes = { ...this._base, [ATTR_ERROR_TYPE]: type };
       if (code !== undefined) a[ATTR_RPC_RESPONSE_STATUS_CODE] = String(code);
-      attrs = Object.freeze(a);
-      this._errors.set(key, attrs);
+      cell = this._recorder.cell(Object.freeze(a), this._series.nodeEntry);
+      this._errors.set(key, cell);
     }
-    return attrs;
+    return cell;
   }
 }
 
@@ -93,21 +97,21 @@ export class McpSeries {
 
 /** The convention instrument and the bounds on its labels. */
 export class McpMetrics {
-  private readonly _duration: Histogram;
+  private readonly _duration: HistogramRecorder;
   private readonly _warn = new RateLimitedWarner();
 
-  constructor(meter: Meter, readonly maxTools: number) {
+  constructor(recorders: Recorders, readonly maxTools: number) {
     // Not prefixed: a convention name is the same in every deployment.
-    this._duration = meter.createHistogram(METRIC_MCP_CLIENT_OPERATION_DURATION, {
+    this._duration = recorders.histogram(METRIC_MCP_CLIENT_OPERATION_DURATION, {
       description: MCP_INSTRUMENT.description,
       unit: MCP_INSTRUMENT.unit,
       valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: [...MCP_DURATION_BUCKETS] },
+      boundaries: MCP_DURATION_BUCKETS,
     });
   }
 
   op(series: Series, rawMethod: string, rawName: string | undefined): McpOp {
-    const state = (series.mcp ??= new McpSeries());
+    const state = ((series.mcp as McpSeries | undefined) ??= new McpSeries());
     const named = rawMethod === METHOD_TOOLS_CALL || rawMethod === METHOD_PROMPTS_GET;
     const name = named ? rawName ?? '' : undefined;
     const key = name === undefined ? rawMethod : `${rawMethod}\u0000${name}`;
@@ -140,7 +144,7 @@ export class McpMetrics {
         a[ATTR_GEN_AI_TOOL_NAME] = label!;
         a[ATTR_GEN_AI_OPERATION_NAME] = 'execute_tool';
       } else if (rawMethod === METHOD_PROMPTS_GET) a[ATTR_GEN_AI_PROMPT_NAME] = label!;
-      op = new McpOp(method, label, Object.freeze(a));
+      op = new McpOp(method, label, Object.freeze(a), this._duration, series);
       state.ops.set(bounded, op);
     }
     if (bounded !== key) state.ops.set(key, op);
@@ -148,7 +152,7 @@ export class McpMetrics {
   }
 
   record(op: McpOp, seconds: number, errorType: string | undefined, code: number | undefined): void {
-    this._duration.record(seconds, errorType === undefined ? op.ok : op.errorAttrs(errorType, code));
+    (errorType === undefined ? op.ok : op.errorCell(errorType, code)).record(seconds);
   }
 }
 
@@ -170,14 +174,18 @@ function outcomeOf(m: Message): { errorType: string | undefined; code: number | 
 /** Starts and ends calls on behalf of the stdio and HTTP paths. */
 export class McpTracker {
   readonly warn = new RateLimitedWarner();
-  constructor(readonly metrics: GatewayMetrics, readonly requestTimeoutMs: number) {}
+  /** The convention instrument, one per GatewayMetrics however many trackers use it. */
+  readonly mcp: McpMetrics;
+  constructor(readonly metrics: GatewayMetrics, readonly requestTimeoutMs: number) {
+    this.mcp = metrics.shared('mcp', recorders => new McpMetrics(recorders, metrics.maxTools));
+  }
 
   /**
    * A request seen on its way to `node`: counted in flight. `series` given
    * when the caller has one already (HTTP: the exchange's, already in flight).
    */
   begin(series: Series, m: Message, alreadyInFlight: boolean, t0 = performance.now()): McpCall {
-    const op = this.metrics.mcp.op(series, m.method!, m.name);
+    const op = this.mcp.op(series, m.method!, m.name);
     if (!alreadyInFlight) this.metrics.autoStart(series);
     op.inFlight++;
     return { series, op, t0 };
@@ -189,7 +197,7 @@ export class McpTracker {
       call.op.inFlight--;
       const type = errorType === undefined ? undefined : this.metrics.boundedErrorType(errorType);
       this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes);
-      this.metrics.mcp.record(call.op, seconds, type, code);
+      this.mcp.record(call.op, seconds, type, code);
     } catch (err) {
       this.warn.warn('internal', () => `mcp: ${describe(err)}`);
     }

@@ -8,28 +8,29 @@ import { hostname, networkInterfaces } from 'node:os';
 import { metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AggregationTemporality,
   AggregationType,
   ConsoleMetricExporter,
   InstrumentType,
   MeterProvider,
+  MetricReader,
   PeriodicExportingMetricReader,
+  type AggregationOption,
   type IMetricReader,
-  type MetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve';
-import { logger, describe } from '../core/diag';
+import { logger, describe, RateLimitedWarner } from '../core/diag';
 import { createMetricsServer, listen, MetricsEndpoint } from '../export/endpoint';
 import { ExecPath } from '../paths/exec';
 import { PrometheusSerializer } from '../export/exposition';
 import { HttpPath, keyHost, type OwnEndpoint } from '../paths/http';
 import type { AutomaticPath } from '../paths/path';
-import { cardinalityLimits } from '../core/limits';
 import { createGatewayMetrics, GatewayMetrics } from '../core/gateway-metrics';
 import { McpTracker } from '../paths/mcp';
-import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from '../export/delta-readers';
+import { SeriesStore, type StoreReader } from '../store/store';
 import { ProcessMetrics } from './process-metrics';
-import { ATTR_NODE, SCOPE_NAME } from '../core/semconv';
+import { SCOPE_NAME } from '../core/semconv';
 import { computeStats, type GatewayStats } from '../export/stats';
 import { HealthChecker, type HealthCheckOptions } from './health';
 import { callWithTimeout } from '../core/timeout';
@@ -149,6 +150,30 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
   }
 }
 
+/**
+ * The Prometheus pull reader: cumulative, for what the SDK still holds
+ * (runtime and process metrics, the app's own instruments when our provider
+ * is the global one). Our own series are read from the store by the
+ * serializer directly.
+ */
+class PullReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+const CUMULATIVE_DEFAULT: StoreReader = {
+  temporality: () => AggregationTemporality.CUMULATIVE,
+  aggregation: () => ({ type: AggregationType.DEFAULT }),
+};
+
+/** A push exporter's own selectors, as the store reads them. */
+function storeReaderOf(exporter: PushMetricExporter): StoreReader {
+  return {
+    temporality: type => exporter.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE,
+    aggregation: type => exporter.selectAggregation?.(type) ?? ({ type: AggregationType.DEFAULT } as AggregationOption),
+  };
+}
+
 function temporalityOf(t: TemporalityPreference): number {
   // AggregationTemporalityPreference in exporter-metrics-otlp-http: DELTA 0, CUMULATIVE 1, LOWMEMORY 2.
   return t === 'delta' ? 0 : t === 'lowmemory' ? 2 : 1;
@@ -219,8 +244,11 @@ class Registration implements GatewayOtel {
   prometheusUrl: string | undefined;
 
   private readonly _startedAt = Date.now();
-  private readonly _prometheusReader: CumulativePullReader | undefined;
-  private _foldTimer: NodeJS.Timeout | undefined;
+  private readonly _prometheusReader: PullReader | undefined;
+  /** The Prometheus reader's index among the store's readers. */
+  private readonly _prometheusIndex: number = -1;
+  private readonly _store: SeriesStore;
+  private _sweepTimer: NodeJS.Timeout | undefined;
   private readonly _pushReaders: MetricReader[] = [];
   private readonly _server: http.Server | undefined;
   private readonly _disposers: (() => void)[] = [];
@@ -237,42 +265,41 @@ class Registration implements GatewayOtel {
     attrs['service.instance.id'] ??= randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
 
-    const limits = cardinalityLimits(config.maxNodes, config.maxTools);
     const readers: IMetricReader[] = [];
     const exporters = config.sdkDisabled ? [] : config.exporters;
-    // Every reader collects in delta and forgets idle nodes (export/cumulative.ts says
-    // why); in-flight and up come from our own producer, not SDK observables.
-    const keep: KeepPoint = (scope, attributes) => {
-      if (scope.name !== SCOPE_NAME) return true;
-      const node = attributes[ATTR_NODE];
-      return typeof node !== 'string' || this.metrics.isLiveNode(node);
+    // Our instruments record into the store; each reader takes them through a
+    // producer of its own, in its own temporality and aggregation.
+    const storeReaders: StoreReader[] = [];
+    const producer = (spec: StoreReader) => {
+      storeReaders.push(spec);
+      const index = storeReaders.length - 1;
+      return [{ collect: () => this._store.producer(index).collect() }];
     };
-    const producers = [nodeStateProducer(() => this.metrics.nodeState())];
-    const cumulative = (exporter: PushMetricExporter) => new CumulativeExporter(exporter, keep);
     if (exporters.includes('prometheus')) {
-      this._prometheusReader = new CumulativePullReader(keep, limits.duration, producers);
+      this._prometheusIndex = storeReaders.length;
+      storeReaders.push(CUMULATIVE_DEFAULT);
+      this._prometheusReader = new PullReader();
       readers.push(this._prometheusReader);
     }
     if (exporters.includes('otlp')) {
       const otlp = loadOtlpExporter(config.otlp.protocol, config);
       this._pushReaders.push(
         new PeriodicExportingMetricReader({
-          // A delta (or lowmemory) backend takes the SDK's own deltas.
-          exporter: config.otlp.temporality === 'cumulative' ? cumulative(otlp) : otlp,
+          exporter: otlp,
           exportIntervalMillis: config.otlp.exportIntervalMillis,
           exportTimeoutMillis: config.otlp.exportTimeoutMillis,
-          cardinalityLimits: { default: limits.duration },
-          metricProducers: producers,
+          metricProducers: producer(storeReaderOf(otlp)),
         }),
       );
     }
     if (exporters.includes('console')) {
+      const console = new ConsoleMetricExporter();
       this._pushReaders.push(
         new PeriodicExportingMetricReader({
-          exporter: cumulative(new ConsoleMetricExporter()),
+          exporter: console,
           exportIntervalMillis: config.otlp.exportIntervalMillis,
           exportTimeoutMillis: config.otlp.exportTimeoutMillis,
-          metricProducers: producers,
+          metricProducers: producer(storeReaderOf(console)),
         }),
       );
     }
@@ -290,7 +317,7 @@ class Registration implements GatewayOtel {
       // own aggregation selector decides (Prometheus explicit, OTLP exponential).
       durationViews: config.histogram === 'explicit',
     });
-    this.meterProvider = new MeterProvider({ resource, views, readers });
+    this.meterProvider = new MeterProvider({ resource, views: [...config.views, ...views], readers });
     // Our provider is private unless asked for. Setting it as the global one
     // would take the app's own instruments away from the app's NodeSDK: whichever
     // of the two registers second gets "Attempted duplicate registration of API:
@@ -299,7 +326,16 @@ class Registration implements GatewayOtel {
       logger.warn('globalMeterProvider: a global MeterProvider is already registered (the app\'s own SDK?); only gateway metrics go to our exporters');
     }
 
-    this.metrics = new GatewayMetrics(this.meterProvider.getMeter(SCOPE_NAME, VERSION), {
+    this._store = new SeriesStore({
+      scope: { name: SCOPE_NAME, version: VERSION },
+      readers: storeReaders,
+      // The user's Views first: the first match wins.
+      views: [...config.views, ...views],
+      warn: new RateLimitedWarner(),
+      // Idle nodes are forgotten before every collection, so no reader sees them.
+      beforeCollect: () => this.metrics.sweep(),
+    });
+    this.metrics = new GatewayMetrics(this._store, {
       prefix: config.prefix,
       buckets: config.buckets,
       healthCheckBuckets: config.healthCheckBuckets,
@@ -309,28 +345,20 @@ class Registration implements GatewayOtel {
       downAfterErrors: config.downAfterErrors,
       maxTools: config.maxTools,
       sizeHistograms: config.http?.sizes === 'histogram',
-    }, true);
-    // Fold the SDK's deltas into the Prometheus store on a timer too: until a
-    // reader collects, the SDK keeps every series recorded since its last
-    // collection (and, with push readers beside it, one stashed interval per
-    // export of theirs), so a process nobody scrapes for hours would grow with
-    // every node name it met meanwhile.
-    if (this._prometheusReader !== undefined) {
-      const reader = this._prometheusReader;
-      this._foldTimer = setInterval(() => {
-        reader.fold().catch(err => logger.warn(`collect: ${describe(err)}`));
-      }, config.otlp.exportIntervalMillis);
-      this._foldTimer.unref();
+    });
+    // Idle nodes are also forgotten on a timer, so a process nobody collects
+    // from gives their memory back too.
+    if (config.nodeIdleTtl > 0) {
+      this._sweepTimer = setInterval(() => this.metrics.sweep(), Math.max(1000, Math.min(config.nodeIdleTtl, 60_000)));
+      this._sweepTimer.unref();
     }
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    // No keep filter here: the reader's collect() has already dropped the
-    // points of nodes that are not live, and checking again would cost a node
-    // lookup per data point on every scrape.
-    const serializer = new PrometheusSerializer();
+    const serializer = new PrometheusSerializer({ scopeLabels: !config.prometheus.withoutScopeInfo });
     const endpoint = new MetricsEndpoint({
       reader: this._prometheusReader,
+      store: this._store,
       serializer,
       auth: config.prometheus.auth,
       stats: () => this.stats(),
@@ -426,7 +454,8 @@ class Registration implements GatewayOtel {
   }
 
   async stats(): Promise<GatewayStats> {
-    return computeStats(this.metrics, this._prometheusReader, this._startedAt);
+    const index = this._prometheusIndex;
+    return computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
   }
 
   startHealthChecks(options: HealthCheckOptions): () => void {
@@ -475,7 +504,7 @@ class Registration implements GatewayOtel {
   }
 
   private async _doShutdown(): Promise<void> {
-    clearInterval(this._foldTimer);
+    clearInterval(this._sweepTimer);
     for (const checker of this._health) checker.stop();
     this._health.clear();
     for (const dispose of this._disposers.splice(0).reverse()) {

@@ -1,0 +1,137 @@
+/**
+ * Histogram series: explicit buckets in the instrument's slab (rows.ts), and
+ * a base-2 exponential histogram beside them for the readers that ask for one
+ * (exponential.ts).
+ *
+ * A row: the bucket counts (one per boundary, then +Inf), count, sum, min,
+ * max, the start time (ms since the epoch), then for each delta reader the
+ * min and max of its current interval. The hot path is a bucket search and a
+ * few increments on the row of the cell the caller already holds.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { CellOwner, HistogramCell, HistogramRecorder, Releasable } from '../core/recorder';
+import type { RateLimitedWarner } from '../core/diag';
+import { describe } from '../core/diag';
+import { ExponentialCell } from './exponential';
+import { Rows } from './rows';
+import { nowMs, type StoredInstrument, type Stream } from './stream';
+
+export interface ExponentialOptions {
+  readonly maxSize: number;
+  readonly recordMinMax: boolean;
+}
+
+export class HistogramSeries implements HistogramCell, Releasable {
+  row: number;
+  constructor(readonly instrument: HistogramInstrument, readonly attributes: Attributes) {
+    this.row = instrument.rows.alloc(this);
+  }
+
+  record(value: number): void {
+    this.instrument.record(this.row, value);
+  }
+
+  release(): void {
+    this.instrument.release(this);
+  }
+}
+
+export class HistogramInstrument implements HistogramRecorder, StoredInstrument {
+  readonly kind = 'histogram';
+  readonly rows: Rows<HistogramSeries>;
+  /** The upper bounds (OTel: a value v goes to the first bucket with v ≤ bound). */
+  readonly boundaries: readonly number[];
+  private readonly _bounds: Float64Array;
+  /** Offsets in a row. */
+  readonly COUNT: number;
+  readonly SUM: number;
+  readonly MIN: number;
+  readonly MAX: number;
+  readonly START: number;
+  /** Exponential state per row, for the readers that get exponential histograms. */
+  readonly exponential: (ExponentialCell | undefined)[] | undefined;
+
+  constructor(
+    readonly stream: Stream,
+    boundaries: readonly number[],
+    readonly exponentialOptions: ExponentialOptions | undefined,
+    /** Delta readers: each keeps the min and max of its interval in the row. */
+    readonly deltaReaders: number,
+    private readonly _warn: RateLimitedWarner,
+    /** A View may turn min and max off (they are still kept, not reported). */
+    readonly recordMinMax = true,
+  ) {
+    this.boundaries = Object.freeze([...boundaries]);
+    this._bounds = Float64Array.from(boundaries);
+    const nb = boundaries.length + 1;
+    this.COUNT = nb;
+    this.SUM = nb + 1;
+    this.MIN = nb + 2;
+    this.MAX = nb + 3;
+    this.START = nb + 4;
+    const MIN = this.MIN;
+    const MAX = this.MAX;
+    const START = this.START;
+    const stride = nb + 5 + 2 * deltaReaders;
+    this.rows = new Rows<HistogramSeries>(stride, (d, o) => {
+      d[o + MIN] = Infinity;
+      d[o + MAX] = -Infinity;
+      d[o + START] = nowMs();
+      for (let k = 0; k < deltaReaders; k++) {
+        d[o + START + 1 + 2 * k] = Infinity;
+        d[o + START + 2 + 2 * k] = -Infinity;
+      }
+    });
+    this.exponential = exponentialOptions === undefined ? undefined : [];
+  }
+
+  cell(attributes: Attributes, owner: CellOwner | undefined): HistogramSeries {
+    const cell = new HistogramSeries(this, attributes);
+    if (this.exponential !== undefined) {
+      this.exponential[cell.row] = new ExponentialCell(this.exponentialOptions!.maxSize, this.exponentialOptions!.recordMinMax);
+    }
+    if (owner !== undefined) (owner.cells ??= []).push(cell);
+    return cell;
+  }
+
+  record(row: number, value: number): void {
+    // Negative values too: an OTel histogram instrument drops them (the SDK warns the same way).
+    if (!(value >= 0 && value < Infinity)) {
+      this._warn.warn(`store-value:${this.stream.name}`, () => `${this.stream.name}: dropped ${describe(value)} (a histogram takes finite values >= 0)`);
+      return;
+    }
+    const bounds = this._bounds;
+    // The first bound >= value (sdk-metrics' binarySearchUB).
+    let lo = 0;
+    let hi = bounds.length - 1;
+    let bucket = bounds.length;
+    while (hi >= lo) {
+      const mid = (lo + hi) >>> 1;
+      if (bounds[mid]! < value) lo = mid + 1;
+      else {
+        bucket = mid;
+        hi = mid - 1;
+      }
+    }
+    const d = this.rows.data;
+    const o = row * this.rows.stride;
+    d[o + bucket]!++;
+    d[o + this.COUNT]!++;
+    d[o + this.SUM]! += value;
+    if (value < d[o + this.MIN]!) d[o + this.MIN] = value;
+    if (value > d[o + this.MAX]!) d[o + this.MAX] = value;
+    for (let k = 0, i = o + this.START + 1; k < this.deltaReaders; k++, i += 2) {
+      if (value < d[i]!) d[i] = value;
+      if (value > d[i + 1]!) d[i + 1] = value;
+    }
+    if (this.exponential !== undefined && row !== 0) this.exponential[row]!.record(value);
+  }
+
+  release(cell: HistogramSeries): void {
+    const row = cell.row;
+    if (row === 0) return;
+    cell.row = 0;
+    this.rows.free(row);
+    if (this.exponential !== undefined) this.exponential[row] = undefined;
+  }
+}
