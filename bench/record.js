@@ -4,13 +4,16 @@
 //   node bench/record.js            (both phases, each in its own process pinned to core 1)
 //   node bench/record.js --phase plain|scope [--rounds 40] [--warmup 10]
 //
-// 200 series in the mix (50 nodes × 2 transports × 2 statuses). Every variant
-// makes the same SDK calls as the plugin for the same call (histogram record,
-// plus a counter add for an error attempt), so a ratio to its baseline is the
-// plugin's own overhead. Variants of one group run side by side, rotated every
+// 200 series in the mix (50 nodes × 2 transports × 2 statuses); the
+// "record-2k" group has 2,000 (500 nodes). "ours" is GatewayMetrics as
+// register() builds it: recording into our series store (no SDK call);
+// "oursSdk" is the same API on SDK instruments (createGatewayMetrics on a
+// provider the user owns). The raw OTel baselines make the SDK calls the
+// plugin made before the store (histogram record, plus a counter add for an
+// error attempt). Variants of one group run side by side, rotated every
 // round, after warm-up rounds.
 //
-// Phase "plain": GatewayMetrics on its own provider (no automatic path).
+// Phase "plain": GatewayMetrics without an automatic path.
 // Phase "scope": the same after enableScope(), i.e. as inside register() with an
 // automatic HTTP/exec path on: AsyncLocalStorage is live and every promise of the
 // process pays Node 20's promise hooks; the baselines pay them too.
@@ -42,14 +45,25 @@ function setup(phase) {
   const { ValueType } = require('@opentelemetry/api');
   const { MeterProvider } = require('@opentelemetry/sdk-metrics');
   const client = require('prom-client');
-  const { createGatewayMetrics, gatewayViews, semconv } = require('../dist');
+  const { createGatewayMetrics, gatewayViews, semconv, GatewayMetrics } = require('../dist');
+  const { SeriesStore } = require('../dist/store/store');
+  const { RateLimitedWarner } = require('../dist/core/diag');
+  const { VERSION } = require('../dist/core/version');
   const { errorTypeOf } = require('../dist/core/error-type');
   const { BenchReader, BUCKETS, durations, resource } = require('./lib/fixtures');
   if (phase === 'scope') require('../dist/core/scope').enableScope();
 
   const reader = new BenchReader(100_000);
   const provider = new MeterProvider({ resource: resource(), views: gatewayViews(), readers: [reader] });
-  const metrics = createGatewayMetrics({ meterProvider: provider });
+  const metricsSdk = createGatewayMetrics({ meterProvider: provider, maxNodes: 2000 });
+  // What register() builds: the store, read by a cumulative reader.
+  const store = new SeriesStore({
+    scope: { name: semconv.SCOPE_NAME, version: VERSION },
+    readers: [{ temporality: () => 1, aggregation: () => ({ type: 0 }) }],
+    views: gatewayViews(),
+    warn: new RateLimitedWarner(),
+  });
+  const metrics = new GatewayMetrics(store, { maxNodes: 2000 });
   const meter = provider.getMeter('bench-raw');
   const raw = meter.createHistogram('raw.request.duration', { unit: 's', valueType: ValueType.DOUBLE, advice: { explicitBucketBoundaries: BUCKETS } });
   const rawErrors = meter.createCounter('raw.request.errors', { valueType: ValueType.INT });
@@ -82,13 +96,21 @@ function setup(phase) {
   }
   const okMix = mix.filter(s => !s.error);
   const values = durations(4096, 3);
-  return { metrics, raw, rawErrors, prom, promErrors, mix, okMix, values, reader, registry };
+  // 2,000 histogram series: 1,000 nodes × 2 transports, successes (an error
+  // would also count in the errors counter, which observe() does not do).
+  const mix2k = [];
+  for (let n = 0; n < 1000; n++) {
+    for (const transport of ['http', 'exec']) mix2k.push({ node: `node-${n}`, transport, status: 'success' });
+  }
+  const prom2k = new client.Histogram({ name: 'gateway2k_request_duration_seconds', help: 'h', labelNames: ['node', 'transport', 'status'], buckets: BUCKETS, registers: [registry] });
+  return { metrics, metricsSdk, raw, rawErrors, prom, promErrors, mix, okMix, values, reader, registry, store, mix2k, prom2k };
 }
 
 /** Groups of variants compared side by side; the first of each group is its baseline. */
 function groups(s) {
-  const { metrics, raw, rawErrors, prom, promErrors, mix, okMix, values } = s;
+  const { metrics, metricsSdk, raw, rawErrors, prom, promErrors, mix, okMix, values, mix2k, prom2k } = s;
   const M = mix.length;
+  const M2 = mix2k.length;
   const sync = (fn) => ({ kind: 'sync', fn });
   const asy = (fn) => ({ kind: 'async', fn });
   return [
@@ -167,14 +189,37 @@ function groups(s) {
           raw.record(values[i & 4095], { node: x.node, transport: x.transport, status: x.status });
           if (x.error) rawErrors.add(1, { node: x.node, transport: x.transport, 'error.type': '_OTHER' });
         }) },
-        ours: { label: 'metrics.record({ node, transport, status, durationSeconds })', ...sync(i => {
+        ours: { label: 'metrics.record({ node, transport, status, durationSeconds }) (register(): our store)', ...sync(i => {
           const x = mix[i % M];
           metrics.record({ node: x.node, transport: x.transport, status: x.status, durationSeconds: values[i & 4095] });
+        }) },
+        oursSdk: { label: 'the same on SDK instruments (createGatewayMetrics on your provider)', ...sync(i => {
+          const x = mix[i % M];
+          metricsSdk.record({ node: x.node, transport: x.transport, status: x.status, durationSeconds: values[i & 4095] });
         }) },
         promClient: { label: 'prom-client histogram.observe({ node, transport, status }, v) (+ counter.inc on error)', ...sync(i => {
           const x = mix[i % M];
           prom.observe({ node: x.node, transport: x.transport, status: x.status }, values[i & 4095]);
           if (x.error) promErrors.inc(x.promErr);
+        }) },
+      },
+    },
+    {
+      id: 'record-2k',
+      title: 'record() over 2,000 series (successes: one histogram series per call) vs prom-client observe(), same buckets',
+      target: 'ours ≤ 0.5 × prom-client',
+      variants: {
+        baseline: { label: 'prom-client histogram.observe({ node, transport, status }, v)', ...sync(i => {
+          const x = mix2k[i % M2];
+          prom2k.observe({ node: x.node, transport: x.transport, status: x.status }, values[i & 4095]);
+        }) },
+        ours: { label: 'metrics.record({ node, transport, status, durationSeconds }) (register(): our store)', ...sync(i => {
+          const x = mix2k[i % M2];
+          metrics.record({ node: x.node, transport: x.transport, status: x.status, durationSeconds: values[i & 4095] });
+        }) },
+        oursSdk: { label: 'the same on SDK instruments', ...sync(i => {
+          const x = mix2k[i % M2];
+          metricsSdk.record({ node: x.node, transport: x.transport, status: x.status, durationSeconds: values[i & 4095] });
         }) },
       },
     },

@@ -57,15 +57,17 @@ function toBytes(strings) {
 }
 
 async function serializePhase() {
-  const { otelSetup, promSetup, populate } = require('./lib/fixtures');
+  const { otelSetup, registerSetup, promSetup, populate } = require('./lib/fixtures');
   const result = { sizes: {} };
   for (const n of SIZES) {
     const [R] = rounds(n);
     const warmup = 2;
     const o = otelSetup(n);
+    const reg = registerSetup(n);
     const p = promSetup(n);
-    populate({ otel: [o], prom: [p] }, n, 3);
-    const t = { collect: [], ours: [], stock: [], promClient: [] };
+    populate({ otel: [o, reg], prom: [p] }, n, 3);
+    const emptyRm = (await reg.reader.collect()).resourceMetrics;
+    const t = { collect: [], ours: [], register: [], stock: [], promClient: [] };
     const bytes = {};
     const variants = {
       ours: rm => {
@@ -73,11 +75,17 @@ async function serializePhase() {
         for (const b of o.serializer.byteChunks(rm)) bytes += b.length;
         return bytes;
       },
+      // register(): our store read directly (no collect() of ours to time apart).
+      register: () => {
+        let bytes = 0;
+        for (const b of reg.serializer.byteChunks(emptyRm, reg.store)) bytes += b.length;
+        return bytes;
+      },
       stock: rm => toBytes([o.stockSerializer.serialize(rm)]),
       promClient: async () => toBytes([await p.registry.metrics()]),
     };
     for (let r = 0; r < warmup + R; r++) {
-      populate({ otel: [o], prom: [p] }, n, 1, 1000 + r);
+      populate({ otel: [o, reg], prom: [p] }, n, 1, 1000 + r);
       gc();
       let t0 = performance.now();
       const { resourceMetrics: rm } = await o.reader.collect();
@@ -106,11 +114,13 @@ async function serializePhase() {
         // "How many times faster are we": other / ours, per round.
         oursVsStock: perRound('stock', 'ours'),
         oursVsPromClient: perRound('promClient', 'ours'),
+        registerVsStock: summary(e2e('stock').map((x, i) => x / t.register[i])),
+        registerVsPromClient: perRound('promClient', 'register'),
         e2eOursVsStock: summary(e2e('stock').map((x, i) => x / e2e('ours')[i])),
         e2eOursVsPromClient: summary(t.promClient.map((x, i) => x / e2e('ours')[i])),
       },
     };
-    console.log(`scrape serialize ${n}: collect ${sig(s.collect.median)} ms, ours ${sig(s.ours.median)} ms, stock ${sig(s.stock.median)} ms, prom-client ${sig(s.promClient.median)} ms; bytes ours ${bytes.ours} stock ${bytes.stock} prom ${bytes.promClient}`);
+    console.log(`scrape serialize ${n}: register() store ${sig(s.register.median)} ms, collect ${sig(s.collect.median)} ms, ours ${sig(s.ours.median)} ms, stock ${sig(s.stock.median)} ms, prom-client ${sig(s.promClient.median)} ms; bytes ours ${bytes.ours} stock ${bytes.stock} prom ${bytes.promClient}`);
     if (n === Math.min(...SIZES) || n === 2000) {
       const { resourceMetrics: rm } = await o.reader.collect();
       const oursText = o.serializer.serialize(rm);
@@ -214,8 +224,10 @@ async function httpPhase() {
       stock: ['stock', () => get(port('stock', 'stock'))],
       promClient: ['prom', () => get(port('prom', 'prom'))],
       collectOnly: ['ours', () => get(port('ours', 'collect'))],
-      // What register() serves: the SDK collects in delta, our store adds up.
+      promClientGzip: ['prom', () => get(port('prom', 'prom'), { 'accept-encoding': 'gzip' })],
+      // What register() serves: our series store, read by the serializer directly.
       oursRegister: ['register', () => get(port('register', 'ours'))],
+      oursRegisterGzip: ['register', () => get(port('register', 'ours'), { 'accept-encoding': 'gzip' })],
       collectOnlyRegister: ['register', () => get(port('register', 'collect'))],
     };
     const t = Object.fromEntries(Object.keys(variants).map(k => [k, { ttlb: [], block: [], eld: [], bytes: 0 }]));
@@ -256,11 +268,13 @@ async function httpPhase() {
       blockPromClientOverOurs: ratio('promClient', 'ours', 'block'),
       ttlbStockOverRegister: ratio('stock', 'oursRegister', 'ttlb'),
       ttlbPromClientOverRegister: ratio('promClient', 'oursRegister', 'ttlb'),
+      ttlbPromClientGzipOverRegisterGzip: ratio('promClientGzip', 'oursRegisterGzip', 'ttlb'),
     };
     result.sizes[n] = sizeOut;
     const v = sizeOut.variants;
-    console.log(`scrape http ${n}: ttlb ours ${sig(v.ours.ttlbMs.median)} ms (gzip ${sig(v.oursGzip.ttlbMs.median)}), stock ${sig(v.stock.ttlbMs.median)}, prom ${sig(v.promClient.ttlbMs.median)}; ` +
-      `register() path ${sig(v.oursRegister.ttlbMs.median)} ms, block ${sig(v.oursRegister.maxBlockMs.median)} (worst ${sig(v.oursRegister.worstBlockMs)}); ` +
+    console.log(`scrape http ${n}: ttlb ours ${sig(v.ours.ttlbMs.median)} ms (gzip ${sig(v.oursGzip.ttlbMs.median)}), stock ${sig(v.stock.ttlbMs.median)}, prom ${sig(v.promClient.ttlbMs.median)} (gzip ${sig(v.promClientGzip.ttlbMs.median)}); ` +
+      `register() path ${sig(v.oursRegister.ttlbMs.median)} ms (gzip ${sig(v.oursRegisterGzip.ttlbMs.median)}), block ${sig(v.oursRegister.maxBlockMs.median)} (worst ${sig(v.oursRegister.worstBlockMs)}); ` +
+      `×stock ${sig(sizeOut.speedup.ttlbStockOverRegister.median)}, ×prom ${sig(sizeOut.speedup.ttlbPromClientOverRegister.median)}, ×prom gzip ${sig(sizeOut.speedup.ttlbPromClientGzipOverRegisterGzip.median)}; ` +
       `max block ours ${sig(v.ours.maxBlockMs.median)} ms (worst ${sig(v.ours.worstBlockMs)}), collect alone ${sig(v.collectOnly.maxBlockMs.median)}, stock ${sig(v.stock.maxBlockMs.median)}, prom ${sig(v.promClient.maxBlockMs.median)}`);
   }
   writeResult('scrape-http.tmp', result);

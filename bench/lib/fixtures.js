@@ -104,27 +104,36 @@ function otelSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4) + 1
 }
 
 /**
- * The same histogram and series as otelSetup(), read the way register() reads
- * them: the SDK collects in delta and our CumulativePullReader adds the deltas
- * up in its own store (which forgets the series of nodes that are no longer
- * live) and returns the cumulative state.
+ * The same histogram and series as otelSetup(), kept the way register() keeps
+ * them: in our series store (one row per series, found through its cell), read
+ * by the serializer directly; the SDK reader beside it holds nothing of ours
+ * (only what the SDK still collects, here nothing: target_info from its resource).
  */
-function registerSetup(series, { maxNodes = Math.max(1000, Math.ceil(series / 4) + 10) } = {}) {
-  const { CumulativePullReader } = require('../../dist/export/delta-readers');
-  const limits = cardinalityLimits(maxNodes);
+function registerSetup(series) {
+  const { MetricReader } = require('@opentelemetry/sdk-metrics');
+  const { SeriesStore } = require('../../dist/store/store');
+  const { RateLimitedWarner } = require('../../dist/core/diag');
+  class PullReader extends MetricReader {
+    async onForceFlush() {}
+    async onShutdown() {}
+  }
+  const reader = new PullReader();
+  const provider = new MeterProvider({ resource: resource(), readers: [reader] });
+  const store = new SeriesStore({
+    scope: { name: semconv.SCOPE_NAME, version: VERSION },
+    readers: [{ temporality: () => 1, aggregation: () => ({ type: 0 }) }],
+    views: gatewayViews(),
+    warn: new RateLimitedWarner(),
+  });
+  const info = semconv.INSTRUMENTS[semconv.METRIC_REQUEST_DURATION];
+  const recorder = store.histogram(semconv.METRIC_REQUEST_DURATION, { description: info.description, unit: info.unit, valueType: ValueType.DOUBLE, boundaries: BUCKETS });
   const labels = labelSets(series);
+  const cells = new Map(labels.map(l => [l, recorder.cell(l, undefined)]));
+  // populate() records through histogram.record(value, attrs), as on an SDK instrument.
+  const histogram = { record: (value, attrs) => cells.get(attrs).record(value) };
+  const serializer = new PrometheusSerializer();
   const live = new Set(labels.map(l => l.node));
-  const keep = (scope, attributes) => {
-    if (scope.name !== semconv.SCOPE_NAME) return true;
-    const node = attributes[semconv.ATTR_NODE];
-    return typeof node !== 'string' || live.has(node);
-  };
-  const reader = new CumulativePullReader(keep, limits.duration, []);
-  const provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
-  const meter = provider.getMeter(semconv.SCOPE_NAME, VERSION);
-  const histogram = durationHistogram(meter);
-  const serializer = new PrometheusSerializer({ keep });
-  return { provider, reader, meter, histogram, labels, serializer, live };
+  return { provider, reader, store, histogram, labels, serializer, live };
 }
 
 function promSetup(series) {

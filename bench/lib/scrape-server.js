@@ -4,7 +4,7 @@
 // IPC) the longest event-loop block seen while that request was in flight.
 //
 //   ours     our MetricsEndpoint (collect through the stock exporter's reader, our serializer, chunked + yielding)
-//   register the same endpoint on the reader register() builds (delta collect into our cumulative store)
+//   register the same endpoint as register() builds it: our series store read directly by the serializer
 //   stock    the stock PrometheusExporter's own request handler (collect + its serializer, one res.end)
 //   prom     a prom-client registry.metrics() handler (as examples/gateway/gateway.js serves it)
 //   collect  our reader's collect() alone (no body): the part of a scrape that is the SDK's
@@ -17,6 +17,7 @@ const http = require('node:http');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { otelSetup, registerSetup, promSetup, populate } = require('./fixtures');
 const { MetricsEndpoint } = require('../../dist/export/endpoint');
+const gzip = require('node:util').promisify(require('node:zlib').gzip);
 
 const series = Number(process.argv[process.argv.indexOf('--series') + 1]);
 const impl = process.argv[process.argv.indexOf('--impl') + 1];
@@ -30,7 +31,7 @@ const data = { otel: [ours, stock, reg].filter(Boolean), prom: [prom].filter(Boo
 populate(data, series, 3);
 
 const served = ours || reg;
-const endpoint = served && new MetricsEndpoint({ reader: served.reader, serializer: served.serializer, auth: undefined });
+const endpoint = served && new MetricsEndpoint({ reader: served.reader, store: served.store, serializer: served.serializer, auth: undefined });
 
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
@@ -78,11 +79,18 @@ const handlers = {
   } },
   register: reg && { ours: endpoint.metricsHandler, collect: async (req, res) => {
     await reg.reader.collect();
+    await reg.store.collect(0);
     res.end();
   } },
   stock: stock && { stock: (req, res) => stock.reader.getMetricsRequestHandler(req, res) },
   prom: prom && { prom: async (req, res) => {
     const body = await prom.registry.metrics();
+    // Compressed when asked, as express `compression` would (zlib's default level).
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] || ''))) {
+      const zipped = await gzip(body);
+      res.writeHead(200, { 'content-type': prom.registry.contentType, 'content-encoding': 'gzip', vary: 'Accept-Encoding' }).end(zipped);
+      return;
+    }
     res.writeHead(200, { 'content-type': prom.registry.contentType }).end(body);
   } },
 }[impl];
