@@ -9,18 +9,19 @@
 // plugin that is metrics.record(), which also keeps what the plugin keeps for
 // them anyway: an error counter series per node × transport (error attempts) and
 // an in-flight gauge series per node × transport. prom-client is given the same
-// three metrics. Heap figures are heapUsed after two full GCs.
+// three metrics. Memory figures are heapUsed + arrayBuffers after a full GC
+// (our store keeps its numbers in Float64Array slabs, outside the JS heap).
 //
 //   steady  = max over 3 scrape cycles of (heap after every series got a new
 //             observation, before the scrape) and (heap after the scrape), minus
 //             the heap before any series existed;
 //   peak    = the largest heapUsed sampled during a scrape (after collect() and
 //             after every chunk written), minus the same base.
-// "ours" is the reader register() builds (delta collection into our cumulative
-// store, which forgets idle nodes; in-flight from our own producer), so its
-// "SDK" share below includes that store.
+// "ours" is what register() builds: GatewayMetrics recording into our series
+// store, scraped by the serializer reading the store directly.
 // For the plugin the steady figure is split into our own bookkeeping (the same
-// record() calls on a no-op meter), the serializer's label cache, and the SDK.
+// record() calls on a no-op meter: series, attribute sets, node entries), the
+// serializer's label cache, and the store's rows.
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -45,7 +46,7 @@ async function orchestrate() {
   out.split = {
     ourBookkeepingBytesPerSeries: noop.steadyBytesPerSeries,
     serializerCacheBytesPerSeries: o.serializerCacheBytesPerSeries,
-    sdkBytesPerSeries: o.steadyBytesPerSeries - noop.steadyBytesPerSeries - o.serializerCacheBytesPerSeries,
+    storeBytesPerSeries: o.steadyBytesPerSeries - noop.steadyBytesPerSeries - o.serializerCacheBytesPerSeries,
   };
   out.seconds = (Date.now() - started) / 1000;
   const file = writeResult('memory', out);
@@ -54,7 +55,8 @@ async function orchestrate() {
 
 function heap() {
   gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 async function implMain(impl) {
@@ -78,42 +80,47 @@ async function implMain(impl) {
   if (impl === 'ours' || impl === 'stock' || impl === 'oursNoopMeter') {
     let provider;
     let reader;
-    let meter;
+    let recorders;
     if (impl === 'oursNoopMeter') {
-      meter = createNoopMeter();
+      const { SdkRecorders } = require('../dist/core/recorder');
+      recorders = new SdkRecorders(createNoopMeter());
     } else if (impl === 'ours') {
-      // What register() builds: a delta reader whose collect() returns the
-      // cumulative state of our store, in-flight from our own producer.
-      const { CumulativePullReader, nodeStateProducer } = require('../dist/export/delta-readers');
-      reader = new CumulativePullReader(
-        (scope, a) => scope.name !== semconv.SCOPE_NAME || typeof a.node !== 'string' || metricsRef.isLiveNode(a.node),
-        cardinalityLimits(maxNodes).duration,
-        [nodeStateProducer(() => metricsRef.nodeState())],
-      );
-      provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
-      meter = provider.getMeter(semconv.SCOPE_NAME, '0.2.0');
+      // What register() builds: the store, and an SDK reader beside it for the SDK's own instruments (none here).
+      const { SeriesStore } = require('../dist/store/store');
+      const { RateLimitedWarner } = require('../dist/core/diag');
+      const { MetricReader } = require('@opentelemetry/sdk-metrics');
+      class PullReader extends MetricReader {
+        async onForceFlush() {}
+        async onShutdown() {}
+      }
+      reader = new PullReader();
+      provider = new MeterProvider({ resource: resource(), readers: [reader] });
+      recorders = new SeriesStore({
+        scope: { name: semconv.SCOPE_NAME, version: '0.2.0' },
+        readers: [{ temporality: () => 1, aggregation: () => ({ type: 0 }) }],
+        views: gatewayViews({ maxNodes }),
+        warn: new RateLimitedWarner(),
+      });
     } else {
+      const { SdkRecorders } = require('../dist/core/recorder');
       reader = new BenchReader(cardinalityLimits(maxNodes).duration);
       provider = new MeterProvider({ resource: resource(), views: gatewayViews({ maxNodes }), readers: [reader] });
-      meter = provider.getMeter(semconv.SCOPE_NAME, '0.2.0');
+      recorders = new SdkRecorders(provider.getMeter(semconv.SCOPE_NAME, '0.2.0'));
     }
     const { GatewayMetrics } = require('../dist/core/gateway-metrics');
-    const metrics = new GatewayMetrics(meter, { maxNodes, nodeIdleTtl: 0 }, impl === 'ours');
-    var metricsRef = metrics; // eslint-disable-line no-var
-    keep = [provider, reader, metrics];
+    const metrics = new GatewayMetrics(recorders, { maxNodes, nodeIdleTtl: 0 });
+    keep = [provider, reader, metrics, recorders];
     recordAll = () => {
       for (const l of labels) metrics.record({ node: l.node, transport: l.transport, status: l.status, durationSeconds: v() });
     };
     if (impl === 'ours') {
-      const serializer = new PrometheusSerializer({
-        keep: (scope, attributes) => scope.name !== semconv.SCOPE_NAME || typeof attributes.node !== 'string' || metrics.isLiveNode(attributes.node),
-      });
+      const serializer = new PrometheusSerializer();
       keep.push(serializer);
       scrape = async onSample => {
         const { resourceMetrics } = await reader.collect();
         onSample();
         let bytes = 0;
-        for (const chunk of serializer.byteChunks(resourceMetrics)) {
+        for (const chunk of serializer.byteChunks(resourceMetrics, recorders)) {
           bytes += chunk.length;
           onSample();
         }
@@ -171,19 +178,13 @@ async function implMain(impl) {
   const afterRecord = heap();
   let peak = 0;
   const onSample = () => {
-    const h = process.memoryUsage().heapUsed;
+    const m = process.memoryUsage();
+    const h = m.heapUsed + m.arrayBuffers;
     if (h > peak) peak = h;
   };
-  // First collect without the serializer (so its cache can be told apart).
-  // Ours collects twice: the SDK keeps the last interval it reported to a
-  // delta reader until the next collect, and the scrape below collects again
-  // with nothing new, so both heaps are taken with no interval held.
+  // Before the first scrape: so the serializer's label cache can be told apart.
   let afterCollect;
-  if (impl === 'ours') {
-    await keep[1].collect();
-    await keep[1].collect();
-    afterCollect = heap();
-  }
+  if (impl === 'ours') afterCollect = heap();
   let bytes = await scrape(onSample);
   const afterFirstScrape = heap();
   const steadySamples = [afterFirstScrape];
@@ -193,22 +194,11 @@ async function implMain(impl) {
     bytes = await scrape(onSample);
     steadySamples.push(heap());
   }
-  // Ours only: one more collect right after the last scrape, with nothing
-  // recorded in between. The SDK keeps the last interval of a delta collector
-  // (TemporalMetricProcessor's report history, read back only for the series'
-  // start times) until the next collect; this empty collect replaces it with an
-  // empty interval, so the drop is what the SDK holds between scrapes on top of
-  // our store.
-  let afterEmptyCollect;
-  if (impl === 'ours') {
-    await keep[1].collect();
-    afterEmptyCollect = heap();
-  }
   const steady = Math.max(...steadySamples) - base;
   const out = {
     impl,
     series: SERIES,
-    heap: { base, afterSetup, afterRecord, afterCollect, afterFirstScrape, steadySamples, afterEmptyCollect, peak },
+    heap: { base, afterSetup, afterRecord, afterCollect, afterFirstScrape, steadySamples, peak },
     setupBytes: afterSetup - base,
     firstRecordBytesPerSeries: (afterRecord - afterSetup) / SERIES,
     steadyBytesPerSeries: (steady - (afterSetup - base)) / SERIES,
@@ -218,16 +208,7 @@ async function implMain(impl) {
     rssMB: process.memoryUsage().rss / 1e6,
     maxRssMB: process.resourceUsage().maxRSS / 1e3,
   };
-  if (impl === 'ours') {
-    out.serializerCacheBytesPerSeries = (afterFirstScrape - afterCollect) / SERIES;
-    const last = steadySamples[steadySamples.length - 1];
-    const beforeLast = steadySamples[steadySamples.length - 2];
-    // Between scrapes: the interval the SDK is accumulating now (before the
-    // scrape minus after it), and the last one it still holds (see above).
-    out.sdkCurrentIntervalBytesPerSeries = (beforeLast - last) / SERIES;
-    out.sdkRetainedIntervalBytesPerSeries = (last - afterEmptyCollect) / SERIES;
-    out.afterEmptyCollectBytesPerSeries = (afterEmptyCollect - afterSetup) / SERIES;
-  }
+  if (impl === 'ours') out.serializerCacheBytesPerSeries = (afterFirstScrape - afterCollect) / SERIES;
   console.log(`memory ${impl}: steady ${sig(out.steadyBytesPerSeries)} B/series, peak ${out.peakBytesPerSeries === undefined ? 'n/a' : sig(out.peakBytesPerSeries)} B/series, scrape ${sig(bytes / 1e6)} MB`);
   writeResult(`memory-${impl}.tmp`, out);
   if (keep.length < 0) console.log(keep);

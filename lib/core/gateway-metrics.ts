@@ -21,7 +21,9 @@ import { RateLimitedWarner, describe } from './diag';
 import { errorTypeOf } from './error-type';
 import { closeMark, enterMark, inMeasuredScope, openMark, runInMark } from './scope';
 import {
+  ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,
+  ATTR_STATUS,
   ATTR_NODE,
   ATTR_TO_TRANSPORT,
   INSTRUMENTS,
@@ -53,7 +55,7 @@ import type {
 } from '../types';
 import { withPrefix } from './semconv';
 import { DERIVED_ERROR_TYPES, ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
-import { SdkRecorders, type Disposable, type HistogramCell, type HistogramRecorder, type Recorders, type SumRecorder } from './recorder';
+import { SdkRecorders, type Disposable, type HistogramCell, type HistogramRecorder, type Recorders, type SumCell, type SumRecorder } from './recorder';
 import { VERSION } from './version';
 
 export type EndTimer = (options?: EndOptions) => number;
@@ -137,20 +139,20 @@ export class GatewayMetrics {
     this._observed = [
       recorders.observed(name(METRIC_NETWORK_IO), info(METRIC_NETWORK_IO, ValueType.INT), 'counter', emit => {
         for (const entry of this._registry.allEntries()) {
-          for (const series of entry.transports.values()) {
+          for (const series of entry.transports) {
             const attrs = ioAttrsOf(series);
             if (attrs === undefined) continue;
-            emit(attrs[0], series.txBytes, series.startMs);
-            emit(attrs[1], series.rxBytes, series.startMs);
+            emit(attrs[0], series.txBytes, entry.startMs);
+            emit(attrs[1], series.rxBytes, entry.startMs);
           }
         }
       }),
       recorders.observed(name(METRIC_REQUESTS_ACTIVE), info(METRIC_REQUESTS_ACTIVE, ValueType.INT), 'upDownCounter', (emit, changedOnly) => {
         for (const entry of this._registry.allEntries()) {
-          for (const series of entry.transports.values()) {
+          for (const series of entry.transports) {
             if (changedOnly && series.active === series.reported) continue;
             series.reported = series.active;
-            emit(series.base, series.active, series.startMs);
+            emit(series.base, series.active, entry.startMs);
           }
         }
       }),
@@ -328,7 +330,7 @@ export class GatewayMetrics {
       entry.fallbackCells ??= new Map();
       let cell = entry.fallbackCells.get(key);
       if (cell === undefined) {
-        cell = this._fallbacks.cell(Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to }), entry);
+        cell = this._fallbacks.cell(Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to }), undefined);
         entry.fallbackCells.set(key, cell);
       }
       cell.add(1);
@@ -381,9 +383,9 @@ export class GatewayMetrics {
       const seconds = (performance.now() - t0) / 1000;
       entry.lastSeen = performance.now();
       const cells = (entry.healthCells ??= [
-        this._healthDuration.cell(entry.healthAttrs(true), entry),
-        this._healthDuration.cell(entry.healthAttrs(false), entry),
-        this._healthFailures.cell(entry.attrs, entry),
+        this._healthDuration.cell(entry.healthAttrs(true), undefined),
+        this._healthDuration.cell(entry.healthAttrs(false), undefined),
+        this._healthFailures.cell(entry.attrs, undefined),
       ]);
       cells[passed ? 0 : 1].record(seconds);
       if (passed) {
@@ -462,7 +464,7 @@ export class GatewayMetrics {
     try {
       series.active--;
       series.nodeEntry.lastSeen = performance.now();
-      const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, series.nodeEntry), this._streamOpenDuration.cell(series.base, series.nodeEntry)]);
+      const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, undefined), this._streamOpenDuration.cell(series.base, undefined)]);
       cells[0].add(1);
       cells[1].record(secondsToHeaders);
     } catch (err) {
@@ -554,13 +556,13 @@ export class GatewayMetrics {
     const entry = series.nodeEntry;
     entry.lastSeen = now;
     if (status === STATUS_SUCCESS) {
-      (series.okCell ??= this._duration.cell(series.ok, entry)).record(seconds);
+      (series.okCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_SUCCESS, undefined)).record(seconds);
       if (this.downAfterErrors > 0) {
         entry.consecutiveErrors = 0;
         entry.up = true;
       }
     } else {
-      (series.errCell ??= this._duration.cell(series.err, entry)).record(seconds);
+      (series.errCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_ERROR, undefined)).record(seconds);
       const type = errorType !== undefined ? this._registry.userErrorType(errorType) : errorTypeOf(error);
       this._errorCell(series, type, statusClass).add(1);
       if (this.downAfterErrors > 0) {
@@ -597,19 +599,23 @@ export class GatewayMetrics {
 
 
 
-  private _errorCell(series: Series, type: string, statusClass: string | undefined) {
+  private _errorCell(series: Series, type: string, statusClass: string | undefined): SumCell {
     const key = statusClass === undefined ? type : `${type}\u0000${statusClass}`;
-    series.errorCells ??= new Map();
-    let cell = series.errorCells.get(key);
-    if (cell === undefined) {
-      cell = this._errors.cell(this._registry.errorAttrs(series, type, statusClass), series.nodeEntry);
-      series.errorCells.set(key, cell);
-    }
+    if (series.errorKey === key) return series.errorCell!;
+    let cell = series.errorCells?.get(key);
+    if (cell !== undefined) return cell;
+    cell = statusClass === undefined
+      ? this._errors.cellWith(series.base, ATTR_ERROR_TYPE, type, undefined)
+      : this._errors.cell(this._registry.errorAttrs(series, type, statusClass), undefined);
+    if (series.errorKey === undefined) {
+      series.errorKey = key;
+      series.errorCell = cell;
+    } else (series.errorCells ??= new Map()).set(key, cell);
     return cell;
   }
 
   private _sizeCells(series: Series): [HistogramCell, HistogramCell] {
-    return (series.sizeCells ??= [this._requestSize.cell(series.base, series.nodeEntry), this._responseSize.cell(series.base, series.nodeEntry)]);
+    return (series.sizeCells ??= [this._requestSize.cell(series.base, undefined), this._responseSize.cell(series.base, undefined)]);
   }
 
   private _internalError(err: unknown): void {

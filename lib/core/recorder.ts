@@ -13,24 +13,27 @@
  */
 import { ValueType, type Attributes, type Meter, type ObservableResult } from '@opentelemetry/api';
 
+export interface Releasable {
+  /** Frees the series for good; a record into a released cell goes nowhere. */
+  release(): void;
+}
+
 /** One histogram series. */
-export interface HistogramCell {
+export interface HistogramCell extends Releasable {
   record(value: number): void;
 }
 
 /** One counter (monotonic) or up-down counter series. */
-export interface SumCell {
+export interface SumCell extends Releasable {
   add(value: number): void;
 }
 
-/** What a cell is released with: the node it belongs to keeps a list, and forgetting the node releases them. */
+/**
+ * What a cell is released with when its maker does not release it itself:
+ * the node it belongs to keeps a list, and forgetting the node releases them.
+ */
 export interface CellOwner {
   cells: Releasable[] | undefined;
-}
-
-export interface Releasable {
-  /** Frees the series for good; a record into a released cell goes nowhere. */
-  release(): void;
 }
 
 export interface InstrumentInfo {
@@ -44,12 +47,26 @@ export interface HistogramInfo extends InstrumentInfo {
   readonly boundaries: readonly number[];
 }
 
+/**
+ * A cell's attributes are a frozen set of ours, or one such set plus one more
+ * key and value (`cellWith`): the status of a duration series, the error type
+ * of an error series. The store keeps the three parts and builds the set when
+ * an exporter reads it (a set of three attributes is a ~56 B object per
+ * series, the parts two pointers); the SDK gets the whole set at once.
+ */
 export interface HistogramRecorder {
   cell(attributes: Attributes, owner: CellOwner | undefined): HistogramCell;
+  cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): HistogramCell;
 }
 
 export interface SumRecorder {
   cell(attributes: Attributes, owner: CellOwner | undefined): SumCell;
+  cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): SumCell;
+}
+
+/** `base` plus `key: value`, frozen. */
+export function withAttribute(base: Attributes, key: string, value: string): Attributes {
+  return Object.freeze({ ...base, [key]: value });
 }
 
 /** Emits one observed point: its attributes, value and start time (ms since the epoch). */
@@ -80,6 +97,8 @@ export interface Disposable {
 // ---------------------------------------------------------------------------
 // The SDK implementation.
 
+function noop(): void {}
+
 /**
  * Records through real SDK instruments. Attributes must be frozen objects of
  * ours: the SDK keys a series by the object it is first given, so a caller's
@@ -95,12 +114,15 @@ export class SdkRecorders implements Recorders {
       valueType: info.valueType,
       advice: { explicitBucketBoundaries: [...info.boundaries] },
     });
-    return { cell: attributes => ({ record: value => h.record(value, attributes) }) };
+    // The SDK keeps a cumulative series for good: nothing to release.
+    const cell = (attributes: Attributes): HistogramCell => ({ record: value => h.record(value, attributes), release: noop });
+    return { cell, cellWith: (base, key, value) => cell(withAttribute(base, key, value)) };
   }
 
   counter(name: string, info: InstrumentInfo): SumRecorder {
     const c = this._meter.createCounter(name, { description: info.description, unit: info.unit, valueType: info.valueType });
-    return { cell: attributes => ({ add: value => c.add(value, attributes) }) };
+    const cell = (attributes: Attributes): SumCell => ({ add: value => c.add(value, attributes), release: noop });
+    return { cell, cellWith: (base, key, value) => cell(withAttribute(base, key, value)) };
   }
 
   observed(name: string, info: InstrumentInfo, kind: ObservedKind, walk: Walk): Disposable {

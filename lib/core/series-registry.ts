@@ -40,17 +40,20 @@ export class Series {
   rxBytes = 0;
   /** [transmit, receive] attribute sets, made on the first bytes. */
   ioAttrs: [Attributes, Attributes] | undefined = undefined;
-  /** Start time of this series' observed points (in-flight, bytes), ms since the epoch. */
-  readonly startMs = nowMs();
-  /** The value last given to the in-flight observable (NaN: never). */
-  reported = NaN;
+  /** The value last given to the in-flight observable on SDK instruments (−1: never; an integer, so no boxed number per series). */
+  reported = -1;
+  /** `{ node, transport }`; the duration series add `status` to it (core/recorder.ts cellWith). */
   readonly base: Attributes;
-  readonly ok: Attributes;
-  readonly err: Attributes;
   /** gateway.request.duration, success and error. */
   okCell: HistogramCell | undefined = undefined;
   errCell: HistogramCell | undefined = undefined;
-  /** error.type (+ status class) → gateway.request.errors cell; made on the first error. */
+  /**
+   * gateway.request.errors cells: the first error type's inline (most series
+   * only ever see one), the others by `type\0statusClass` in a Map made on the
+   * second (a Map is ~150 B a series).
+   */
+  errorKey: string | undefined = undefined;
+  errorCell: SumCell | undefined = undefined;
   errorCells: Map<string, SumCell> | undefined = undefined;
   /** Streams opened and their time to headers; request and response sizes (opt-in). */
   streamCells: [SumCell, HistogramCell] | undefined = undefined;
@@ -61,25 +64,37 @@ export class Series {
    * owner (paths/), which this layer does not import.
    */
   mcp: unknown = undefined;
+  /** Releases the cells made for this series (its node is forgotten). */
+  release(): void {
+    this.okCell?.release();
+    this.errCell?.release();
+    this.errorCell?.release();
+    if (this.errorCells !== undefined) for (const cell of this.errorCells.values()) cell.release();
+    if (this.streamCells !== undefined) for (const cell of this.streamCells) cell.release();
+    if (this.sizeCells !== undefined) for (const cell of this.sizeCells) cell.release();
+  }
   constructor(readonly nodeEntry: NodeEntry, readonly transport: string) {
     const node = nodeEntry.name;
     this.base = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport });
-    this.ok = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_SUCCESS });
-    this.err = Object.freeze({ [ATTR_NODE]: node, [ATTR_TRANSPORT]: transport, [ATTR_STATUS]: STATUS_ERROR });
   }
 }
 
 /** One node: last seen, up, health, its series per transport, and every cell recorded for it. */
 export class NodeEntry implements CellOwner {
   lastSeen: number;
-  /** Start time of this node's up point, ms since the epoch. */
+  /** Start time of this node's observed points (up, and its series' in-flight and bytes), ms since the epoch. */
   readonly startMs = nowMs();
   up: boolean | undefined = undefined;
   consecutiveErrors = 0;
   healthFailures = 0;
-  readonly transports = new Map<string, Series>();
+  /**
+   * Its series, one per transport: an array searched in order, replaced by a
+   * copy one longer when a transport is added (a node has one or two; a Map of
+   * them cost ~200 B per node, and a pushed array keeps room for 17).
+   */
+  transports: readonly Series[] = [];
   readonly attrs: Attributes;
-  /** Every cell made for this node (any instrument): released when it is forgotten. */
+  /** Cells made for this node by protocol readers (MCP, LLM): released when it is forgotten. */
   cells: Releasable[] | undefined = undefined;
   /** `from\0to` → fallback counter cell; made on first use: most nodes never fall back. */
   fallbackCells: Map<string, SumCell> | undefined = undefined;
@@ -92,13 +107,22 @@ export class NodeEntry implements CellOwner {
   healthAttrs(passed: boolean): Attributes {
     return Object.freeze({ [ATTR_NODE]: this.name, [ATTR_STATUS]: passed ? STATUS_SUCCESS : STATUS_ERROR });
   }
+  /** The series of `transport`, if the node has one. */
+  series(transport: unknown): Series | undefined {
+    const list = this.transports;
+    for (let i = 0; i < list.length; i++) if (list[i]!.transport === transport) return list[i];
+    return undefined;
+  }
   get active(): number {
     let n = 0;
-    for (const s of this.transports.values()) n += s.active;
+    for (const s of this.transports) n += s.active;
     return n;
   }
   /** The node is forgotten: its series leave every store and export. */
   release(): void {
+    for (const series of this.transports) series.release();
+    if (this.fallbackCells !== undefined) for (const cell of this.fallbackCells.values()) cell.release();
+    if (this.healthCells !== undefined) for (const cell of this.healthCells) cell.release();
     const cells = this.cells;
     this.cells = undefined;
     if (cells !== undefined) for (const cell of cells) cell.release();
@@ -153,16 +177,17 @@ export class SeriesRegistry {
       const { node, transport } = labels as AttemptLabels;
       // Fast path: a known node and transport, two Map lookups.
       if (typeof node === 'string') {
-        const series = this._nodes.get(node)?.transports.get(transport);
+        const series = this._nodes.get(node)?.series(transport);
         if (series !== undefined) return series;
       }
       const entry = this.nodeOf(node, caller);
       const t = this.transportOf(transport, caller);
       if (entry === undefined || t === undefined) return undefined;
-      let series = entry.transports.get(t);
+      let series = entry.series(t);
       if (series === undefined) {
         series = new Series(entry, t);
-        entry.transports.set(t, series);
+        // concat() allocates the exact length; a spread or push keeps room for 17.
+        entry.transports = entry.transports.concat(series);
       }
       return series;
     } catch (err) {

@@ -172,7 +172,8 @@ function toolStats(metrics: GatewayMetrics, rm: Pick<ResourceMetrics, 'scopeMetr
   const entries = [...metrics.nodeEntries()];
   if (metrics.otherEntry !== undefined) entries.push(metrics.otherEntry);
   for (const entry of entries) {
-    for (const [transport, s] of entry.transports) {
+    for (const s of entry.transports) {
+      const transport = s.transport;
       const mcp = s.mcp as McpSeries | undefined;
       if (mcp === undefined) continue;
       for (const op of new Set(mcp.ops.values())) {
@@ -259,7 +260,7 @@ export async function computeStats(metrics: GatewayMetrics, collect: CollectCumu
       requests: b.count,
       errors: b.errors,
       errorRate: b.count === 0 ? 0 : b.errors / b.count,
-      inFlight: entry?.transports.get(b.transport)?.active ?? 0,
+      inFlight: entry?.series(b.transport)?.active ?? 0,
       up: entry?.up ?? null,
       fallbacks: fallbacksFrom.get(`${b.node}\u0000${b.transport}`) ?? 0,
       latency: quantiles(b),
@@ -268,7 +269,8 @@ export async function computeStats(metrics: GatewayMetrics, collect: CollectCumu
   }
   // Series with calls in flight but none finished yet.
   for (const entry of entries.values()) {
-    for (const [transport, s] of entry.transports) {
+    for (const s of entry.transports) {
+      const transport = s.transport;
       if (seen.has(`${entry.name}\u0000${transport}`) || s.active === 0) continue;
       series.push({
         node: entry.name, transport, requests: 0, errors: 0, errorRate: 0, inFlight: s.active,

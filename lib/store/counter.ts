@@ -6,14 +6,15 @@ import type { Attributes } from '@opentelemetry/api';
 import type { CellOwner, Releasable, SumCell, SumRecorder } from '../core/recorder';
 import { describe, type RateLimitedWarner } from '../core/diag';
 import { Rows } from './rows';
-import { nowMs, type StoredInstrument, type Stream } from './stream';
+import { Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
 
 export const VALUE = 0;
 export const START = 1;
 
-export class SumSeries implements SumCell, Releasable {
+export class SumSeries extends Labelled implements SumCell, Releasable {
   row: number;
-  constructor(readonly instrument: SumInstrument, readonly attributes: Attributes) {
+  constructor(readonly instrument: SumInstrument, base: Attributes, key?: string, value?: string) {
+    super(base, key, value);
     this.row = instrument.rows.alloc(this);
   }
 
@@ -39,7 +40,14 @@ export class SumInstrument implements SumRecorder, StoredInstrument {
   ) {}
 
   cell(attributes: Attributes, owner: CellOwner | undefined): SumSeries {
-    const cell = new SumSeries(this, attributes);
+    return this._made(new SumSeries(this, attributes), owner);
+  }
+
+  cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): SumSeries {
+    return this._made(new SumSeries(this, base, key, value), owner);
+  }
+
+  private _made(cell: SumSeries, owner: CellOwner | undefined): SumSeries {
     if (owner !== undefined) (owner.cells ??= []).push(cell);
     return cell;
   }
@@ -49,7 +57,7 @@ export class SumInstrument implements SumRecorder, StoredInstrument {
       this._warn.warn(`store-value:${this.stream.name}`, () => `${this.stream.name}: dropped ${describe(value)} (a ${this.monotonic ? 'counter takes finite values >= 0' : 'sum takes finite values'})`);
       return;
     }
-    this.rows.data[row * 2 + VALUE]! += value;
+    this.rows.block(row)[this.rows.offset(row) + VALUE]! += value;
   }
 
   release(cell: SumSeries): void {

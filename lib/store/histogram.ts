@@ -3,9 +3,10 @@
  * a base-2 exponential histogram beside them for the readers that ask for one
  * (exponential.ts).
  *
- * A row: the bucket counts (one per boundary, then +Inf), count, sum, min,
- * max, the start time (ms since the epoch), then for each delta reader the
- * min and max of its current interval. The hot path is a bucket search and a
+ * A row: the bucket counts (one per boundary, then +Inf), sum, min, max, the
+ * start time (ms since the epoch), then for each delta reader the min and max
+ * of its current interval. The count is the buckets' sum (count()): a column
+ * of its own would be 8 B a series for what a scrape adds up anyway. The hot path is a bucket search and a
  * few increments on the row of the cell the caller already holds.
  */
 import type { Attributes } from '@opentelemetry/api';
@@ -14,16 +15,17 @@ import type { RateLimitedWarner } from '../core/diag';
 import { describe } from '../core/diag';
 import { ExponentialCell } from './exponential';
 import { Rows } from './rows';
-import { nowMs, type StoredInstrument, type Stream } from './stream';
+import { Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
 
 export interface ExponentialOptions {
   readonly maxSize: number;
   readonly recordMinMax: boolean;
 }
 
-export class HistogramSeries implements HistogramCell, Releasable {
+export class HistogramSeries extends Labelled implements HistogramCell, Releasable {
   row: number;
-  constructor(readonly instrument: HistogramInstrument, readonly attributes: Attributes) {
+  constructor(readonly instrument: HistogramInstrument, base: Attributes, key?: string, value?: string) {
+    super(base, key, value);
     this.row = instrument.rows.alloc(this);
   }
 
@@ -43,7 +45,6 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   readonly boundaries: readonly number[];
   private readonly _bounds: Float64Array;
   /** Offsets in a row. */
-  readonly COUNT: number;
   readonly SUM: number;
   readonly MIN: number;
   readonly MAX: number;
@@ -64,16 +65,14 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
     this.boundaries = Object.freeze([...boundaries]);
     this._bounds = Float64Array.from(boundaries);
     const nb = boundaries.length + 1;
-    this.COUNT = nb;
-    this.SUM = nb + 1;
-    this.MIN = nb + 2;
-    this.MAX = nb + 3;
-    this.START = nb + 4;
+    this.SUM = nb;
+    this.MIN = nb + 1;
+    this.MAX = nb + 2;
+    this.START = nb + 3;
     const MIN = this.MIN;
     const MAX = this.MAX;
     const START = this.START;
-    const stride = nb + 5 + 2 * deltaReaders;
-    this.rows = new Rows<HistogramSeries>(stride, (d, o) => {
+    this.rows = new Rows<HistogramSeries>(nb + 4 + 2 * deltaReaders, (d, o) => {
       d[o + MIN] = Infinity;
       d[o + MAX] = -Infinity;
       d[o + START] = nowMs();
@@ -86,7 +85,14 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   }
 
   cell(attributes: Attributes, owner: CellOwner | undefined): HistogramSeries {
-    const cell = new HistogramSeries(this, attributes);
+    return this._made(new HistogramSeries(this, attributes), owner);
+  }
+
+  cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): HistogramSeries {
+    return this._made(new HistogramSeries(this, base, key, value), owner);
+  }
+
+  private _made(cell: HistogramSeries, owner: CellOwner | undefined): HistogramSeries {
     if (this.exponential !== undefined) {
       this.exponential[cell.row] = new ExponentialCell(this.exponentialOptions!.maxSize, this.exponentialOptions!.recordMinMax);
     }
@@ -113,10 +119,9 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
         hi = mid - 1;
       }
     }
-    const d = this.rows.data;
-    const o = row * this.rows.stride;
+    const d = this.rows.block(row);
+    const o = this.rows.offset(row);
     d[o + bucket]!++;
-    d[o + this.COUNT]!++;
     d[o + this.SUM]! += value;
     if (value < d[o + this.MIN]!) d[o + this.MIN] = value;
     if (value > d[o + this.MAX]!) d[o + this.MAX] = value;
@@ -125,6 +130,13 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
       if (value > d[i + 1]!) d[i + 1] = value;
     }
     if (this.exponential !== undefined && row !== 0) this.exponential[row]!.record(value);
+  }
+
+  /** Observations in the row at `o` of block `d` (its buckets added up). */
+  count(d: Float64Array, o: number): number {
+    let n = 0;
+    for (let i = 0, nb = this.SUM; i < nb; i++) n += d[o + i]!;
+    return n;
   }
 
   release(cell: HistogramSeries): void {

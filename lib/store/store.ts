@@ -271,10 +271,10 @@ export class SeriesStore implements Recorders {
       await this._slice(slice, row);
       const cell = h.rows.cells[row];
       if (cell === undefined) continue;
-      const d = h.rows.data;
-      const o = row * h.rows.stride;
+      const d = h.rows.block(row);
+      const o = h.rows.offset(row);
       if (delta < 0) {
-        const count = d[o + h.COUNT]!;
+        const count = h.count(d, o);
         if (count === 0) continue;
         points.push({
           attributes: cell.attributes,
@@ -290,8 +290,8 @@ export class SeriesStore implements Recorders {
         });
         continue;
       }
-      const s = h.rows.shadowAt(delta);
-      const count = d[o + h.COUNT]! - s[o + h.COUNT]!;
+      const s = h.rows.shadowBlock(delta, row);
+      const count = h.count(d, o) - h.count(s, o);
       if (count === 0) continue;
       const counts = new Array<number>(nb);
       for (let i = 0; i < nb; i++) counts[i] = d[o + i]! - s[o + i]!;
@@ -331,7 +331,7 @@ export class SeriesStore implements Recorders {
       const owner = h.rows.cells[row];
       const cell = cells[row];
       if (owner === undefined || cell === undefined || cell.count === 0) continue;
-      const start = h.rows.data[row * h.rows.stride + h.START]!;
+      const start = h.rows.block(row)[h.rows.offset(row) + h.START]!;
       if (snaps === undefined) {
         points.push({ attributes: owner.attributes, startTime: millisToHrTime(start), endTime, value: cell.value() });
         continue;
@@ -360,14 +360,14 @@ export class SeriesStore implements Recorders {
       await this._slice(slice, row);
       const cell = c.rows.cells[row];
       if (cell === undefined) continue;
-      const d = c.rows.data;
-      const o = row * 2;
+      const d = c.rows.block(row);
+      const o = c.rows.offset(row);
       if (plan.delta < 0) {
         if (d[o + VALUE] === 0 && c.monotonic) continue;
         points.push({ attributes: cell.attributes, startTime: millisToHrTime(d[o + SUM_START]!), endTime, value: d[o + VALUE]! });
         continue;
       }
-      const s = c.rows.shadowAt(plan.delta);
+      const s = c.rows.shadowBlock(plan.delta, row);
       const value = d[o + VALUE]! - s[o + VALUE]!;
       if (value === 0) continue;
       s[o + VALUE] = d[o + VALUE]!;
@@ -412,6 +412,6 @@ export class SeriesStore implements Recorders {
   }
 }
 
-const DROPPED_HISTOGRAM: HistogramRecorder = { cell: () => ({ record() {}, release() {} }) };
-const DROPPED_SUM: SumRecorder = { cell: () => ({ add() {}, release() {} }) };
+const DROPPED_HISTOGRAM: HistogramRecorder = { cell: () => ({ record() {}, release() {} }), cellWith: () => ({ record() {}, release() {} }) };
+const DROPPED_SUM: SumRecorder = { cell: () => ({ add() {}, release() {} }), cellWith: () => ({ add() {}, release() {} }) };
 
