@@ -3,18 +3,20 @@
  * start time (ms since the epoch).
  */
 import type { Attributes } from '@opentelemetry/api';
-import type { CellOwner, Releasable, SumCell, SumRecorder } from '../core/recorder';
+import { withAttribute, type CellOwner, type Releasable, type SumCell, type SumRecorder } from '../core/recorder';
 import { describe, type RateLimitedWarner } from '../core/diag';
 import { Rows } from './rows';
-import { Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
+import { cellClass, Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
 
 export const VALUE = 0;
 export const START = 1;
 
 export class SumSeries extends Labelled implements SumCell, Releasable {
+  /** On the per-instrument prototype (stream.ts cellClass). */
+  declare readonly instrument: SumInstrument;
   row: number;
-  constructor(readonly instrument: SumInstrument, base: Attributes, key?: string, value?: string) {
-    super(base, key, value);
+  constructor(instrument: SumInstrument, base: Attributes, value?: string) {
+    super(base, value);
     this.row = instrument.rows.alloc(this);
   }
 
@@ -32,6 +34,9 @@ export class SumInstrument implements SumRecorder, StoredInstrument {
   readonly rows = new Rows<SumSeries>(2, (d, o) => {
     d[o + START] = nowMs();
   });
+  private readonly _Cell = cellClass(SumSeries, this);
+  /** The extra key of cellWith() cells (one per instrument; another key makes a whole set). */
+  private _key: string | undefined;
 
   constructor(
     readonly stream: Stream,
@@ -40,11 +45,13 @@ export class SumInstrument implements SumRecorder, StoredInstrument {
   ) {}
 
   cell(attributes: Attributes, owner: CellOwner | undefined): SumSeries {
-    return this._made(new SumSeries(this, attributes), owner);
+    return this._made(new this._Cell(this, attributes), owner);
   }
 
   cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): SumSeries {
-    return this._made(new SumSeries(this, base, key, value), owner);
+    if (this._key === undefined) this._Cell.setKey((this._key = key));
+    if (key !== this._key) return this.cell(withAttribute(base, key, value), owner);
+    return this._made(new this._Cell(this, base, value), owner);
   }
 
   private _made(cell: SumSeries, owner: CellOwner | undefined): SumSeries {

@@ -6,16 +6,17 @@
  * A row: the bucket counts (one per boundary, then +Inf), sum, min, max, the
  * start time (ms since the epoch), then for each delta reader the min and max
  * of its current interval. The count is the buckets' sum (count()): a column
- * of its own would be 8 B a series for what a scrape adds up anyway. The hot path is a bucket search and a
- * few increments on the row of the cell the caller already holds.
+ * of its own would be 8 B a series for what a scrape adds up anyway. The hot
+ * path is a bucket search and a few increments on the row of the cell the
+ * caller already holds.
  */
 import type { Attributes } from '@opentelemetry/api';
-import type { CellOwner, HistogramCell, HistogramRecorder, Releasable } from '../core/recorder';
+import { withAttribute, type CellOwner, type HistogramCell, type HistogramRecorder, type Releasable } from '../core/recorder';
 import type { RateLimitedWarner } from '../core/diag';
 import { describe } from '../core/diag';
 import { ExponentialCell } from './exponential';
 import { Rows } from './rows';
-import { Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
+import { cellClass, Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
 
 export interface ExponentialOptions {
   readonly maxSize: number;
@@ -23,9 +24,11 @@ export interface ExponentialOptions {
 }
 
 export class HistogramSeries extends Labelled implements HistogramCell, Releasable {
+  /** On the per-instrument prototype (stream.ts cellClass). */
+  declare readonly instrument: HistogramInstrument;
   row: number;
-  constructor(readonly instrument: HistogramInstrument, base: Attributes, key?: string, value?: string) {
-    super(base, key, value);
+  constructor(instrument: HistogramInstrument, base: Attributes, value?: string) {
+    super(base, value);
     this.row = instrument.rows.alloc(this);
   }
 
@@ -51,6 +54,9 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   readonly START: number;
   /** Exponential state per row, for the readers that get exponential histograms. */
   readonly exponential: (ExponentialCell | undefined)[] | undefined;
+  private readonly _Cell = cellClass(HistogramSeries, this);
+  /** The extra key of cellWith() cells (one per instrument; another key makes a whole set). */
+  private _key: string | undefined;
 
   constructor(
     readonly stream: Stream,
@@ -85,11 +91,13 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   }
 
   cell(attributes: Attributes, owner: CellOwner | undefined): HistogramSeries {
-    return this._made(new HistogramSeries(this, attributes), owner);
+    return this._made(new this._Cell(this, attributes), owner);
   }
 
   cellWith(base: Attributes, key: string, value: string, owner: CellOwner | undefined): HistogramSeries {
-    return this._made(new HistogramSeries(this, base, key, value), owner);
+    if (this._key === undefined) this._Cell.setKey((this._key = key));
+    if (key !== this._key) return this.cell(withAttribute(base, key, value), owner);
+    return this._made(new this._Cell(this, base, value), owner);
   }
 
   private _made(cell: HistogramSeries, owner: CellOwner | undefined): HistogramSeries {

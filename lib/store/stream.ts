@@ -33,18 +33,32 @@ export function nowMs(): number {
 }
 
 /**
- * A stored series' attributes: a frozen set, or a set plus one key and value
- * built when read (see core/recorder.ts cellWith: the parts are two pointers,
- * the built set ~56 B, and only exporters read it).
+ * A stored series' attributes: a frozen set, or a set plus one value under
+ * the instrument's one extra key, built when read (core/recorder.ts cellWith:
+ * the parts are two pointers, a built set ~56 B, and only exporters read it).
+ * The key, and the instrument a cell records into, live on the prototype of a
+ * cell class made per instrument, not in every cell: 16 B a series.
  */
 export class Labelled {
+  declare readonly _key: string;
   constructor(
     private readonly _base: Attributes,
-    private readonly _key: string | undefined,
     private readonly _value: string | undefined,
   ) {}
 
   get attributes(): Attributes {
-    return this._key === undefined ? this._base : withAttribute(this._base, this._key, this._value!);
+    return this._value === undefined ? this._base : withAttribute(this._base, this._key, this._value);
   }
+}
+
+/** A subclass of `base` whose prototype carries `instrument`, and `_key` once setKey() is called. */
+export function cellClass<T extends abstract new (...args: never[]) => Labelled>(base: T, instrument: object): T & { setKey(key: string): void } {
+  // An anonymous class per instrument: call sites see one shape per instrument.
+  const Cell = class extends (base as unknown as new (...args: unknown[]) => Labelled) {};
+  Object.defineProperty(Cell.prototype, 'instrument', { value: instrument });
+  return Object.assign(Cell, {
+    setKey(key: string) {
+      Object.defineProperty(Cell.prototype, '_key', { value: key });
+    },
+  }) as unknown as T & { setKey(key: string): void };
 }
