@@ -1,6 +1,6 @@
 /**
  * The public API, and nothing else: every name exported here is documented in
- * the README and listed in spec/package.spec.ts, which fails when an internal
+ * README.md and docs/ and listed in spec/package.spec.ts, which fails when an internal
  * leaks into this file or into the published declarations.
  */
 export { register, getGatewayMetrics, getGatewayOtel, type GatewayOtel } from './sdk/register';

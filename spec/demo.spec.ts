@@ -82,7 +82,7 @@ describe('npm run demo (MCP gateway: real MCP agents over Streamable HTTP and a 
   });
 
   it('per tool (mcp_client_operation_duration_seconds, tools/call): exactly the tools each node served, with the calls and failures the load sent', () => {
-    // On Node 22 only the stdio agent's calls are read per tool (README, MCP calls).
+    // On Node 22 only the stdio agent's calls are read per tool (docs/mcp.md, Node 22 and fetch).
     const expected = Object.entries(report.sent).filter(([node]) => FETCH_BODIES || node === 'node-d').sort(([a], [b]) => a.localeCompare(b)).flatMap(([node, s]) => TOOLS.map(tool => ({
       node, tool, transports: [node === 'node-d' ? 'exec' : 'http'], requests: s.tools[tool]!.sent, errors: s.tools[tool]!.failed,
     })));

@@ -229,7 +229,7 @@ describe('operator extras', () => {
       }
     });
 
-    it('bearer deployments: the app’s own login in front, then the header set for the handlers (as the README shows)', async () => {
+    it('bearer deployments: the app’s own login in front, then the header set for the handlers (as docs/status-page.md shows)', async () => {
       // Not about the HTTP path: the spec's own fetches would be recorded as calls.
       const o = await start({ http: false, prometheus: { port: false, auth: { token: 'tok' } } });
       o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.1 });

@@ -2,16 +2,15 @@
  * THE option table: every option and environment variable the package reads,
  * once. It drives the known-option and known-env lists (typos are reported
  * against them), the defaults, the checks that register(),
- * createGatewayMetrics() and gatewayViews() share, and the README's
- * "Options and environment variables" table (spec/options-table.spec.ts fails
- * when the README and this table disagree; `node scripts/options-table.mjs`
- * prints the README form).
+ * createGatewayMetrics() and gatewayViews() share, and the table in
+ * docs/options.md (spec/options-table.spec.ts fails when that table and this
+ * one disagree; `node scripts/options-table.mjs --write` rewrites it).
  *
  * Rows with a `check` are plain leaves that `pick()` resolves generically
  * (option > env > default). The rest (exporters, the OTLP protocol's two
  * variables, the HTTP and exec paths, resource attributes) have their own
  * resolution in resolve.ts but are still listed here, so they are known,
- * documented and checked against the README like every other.
+ * documented and checked against docs/options.md like every other.
  */
 import {
   HISTOGRAMS,
@@ -80,7 +79,7 @@ export const DEFAULT_STATUS_ERROR_PERCENT = 5;
 export const DEFAULT_MAX_TOOLS = 100;
 /** The MCP SDK's own default request timeout (DEFAULT_REQUEST_TIMEOUT_MSEC in its shared/protocol). */
 export const DEFAULT_MCP_REQUEST_TIMEOUT_MS = 60_000;
-/** maxNodes above this is refused: each live node costs series on every instrument (README, cardinality budget). */
+/** maxNodes above this is refused: each live node costs series on every instrument (docs/cardinality.md). */
 export const MAX_NODES_LIMIT = 1_000_000;
 
 export interface OptionRow<T = unknown> {
@@ -88,7 +87,7 @@ export interface OptionRow<T = unknown> {
   readonly option: string;
   /** Environment variables, the one that wins first. */
   readonly env: readonly string[];
-  /** README: the default as shown, and what it does. */
+  /** docs/options.md: the default as shown, and what it does. */
   readonly shown: string;
   readonly doc: string;
   /** Present on plain leaves: the check of a value given in code … */
@@ -130,7 +129,7 @@ const requestMs = (v: unknown) => checkPositiveInt(v, 86_400_000);
 const seconds = checkThreshold(86_400);
 const percent = checkThreshold(100);
 
-/** Every row, keyed for typed access from resolve.ts; README order is the declaration order. */
+/** Every row, keyed for typed access from resolve.ts; the docs table's order is the declaration order. */
 export const O = {
   serviceName: row<string | undefined>({
     option: 'serviceName', env: ['OTEL_SERVICE_NAME'], shown: '`unknown_service:node`', doc: '`service.name`',
@@ -268,7 +267,7 @@ export function knownKeys(parent: string): ReadonlySet<string> {
   return keys;
 }
 
-/** The README's table rows, in order: `| option | env | default | what |`. */
+/** The rows of the table in docs/options.md, in order: `| option | env | default | what |`. */
 export function optionTableMarkdown(): string {
   const code = (s: string) => (s === '' ? '' : `\`${s}\``);
   const lines = ['| option | environment variable | default | what |', '|---|---|---|---|'];

@@ -309,7 +309,7 @@ function unquote(s: string | undefined): string | undefined {
  * its first 64 KiB and last 4 KiB with anchored patterns. A single message
  * only (a batch this long is not read). Heuristic by nature: an `isError`
  * that is not the last key of the result is not seen (the call then counts
- * as a success); documented in the README.
+ * as a success); documented in docs/mcp.md (Bounds).
  */
 export function readLong(head: string, tail: string): Read {
   if (!/^\s*\{/.test(head)) return /^\s*\[/.test(head) ? NOT_JSONRPC : NOT_JSON;
