@@ -3,6 +3,8 @@ import { AggregationType } from '@opentelemetry/sdk-metrics';
 import { ConfigError, DEFAULT_DURATION_BUCKETS, gatewayViews, semconv } from '../lib';
 import { cardinalityLimits } from '../lib/core/limits';
 import { harness, histogram, point } from './helpers/metrics';
+import { find, scrape } from './helpers/prom';
+import { useRegistrations } from './helpers/registration';
 
 describe('gatewayViews() for users who run their own MeterProvider / NodeSDK', () => {
   it('overrides the duration buckets of the gateway and http.* duration instruments through Views', async () => {
@@ -65,5 +67,36 @@ describe('gatewayViews() for users who run their own MeterProvider / NodeSDK', (
     const v = gatewayViews({ buckets: mine });
     (v[0]!.aggregation as { options: { boundaries: number[] } }).options.boundaries.push(99);
     expect(mine).to.deep.equal([1, 2, 3]);
+  });
+});
+
+describe('register(): the views option and the scope labels on /metrics', () => {
+  const reg = useRegistrations();
+
+  it("applies a user's Views to the gateway's own instruments before ours: buckets by wildcard name, DROP", async () => {
+    const o = await reg.ready({
+      views: [
+        { instrumentName: 'gateway.request.dur*', aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [0.1, 1] } } },
+        { instrumentName: 'gateway.request.errors', aggregation: { type: AggregationType.DROP } },
+      ],
+    });
+    for (const v of [0.05, 0.5, 5]) o.metrics.record({ node: 'n', transport: 'http', status: 'error', durationSeconds: v, errorType: 'e' });
+    const { parsed } = await scrape(o.prometheusUrl!);
+    expect(find(parsed, 'gateway_request_duration_seconds_bucket').map(s => [s.labels.le, s.value])).to.deep.equal([['0.1', 1], ['1', 2], ['+Inf', 3]]);
+    expect(find(parsed, 'gateway_request_errors_total')).to.deep.equal([]);
+  });
+
+  it('refuses a View without a selector or with a name on a wildcard, naming the option', () => {
+    expect(() => reg.start({ views: [{ aggregation: { type: AggregationType.DROP } }] })).to.throw('invalid option "views"');
+    expect(() => reg.start({ views: [{ instrumentName: 'gateway.*', name: 'x' }] })).to.throw('invalid option "views"');
+  });
+
+  it('withoutScopeInfo leaves otel_scope_name and otel_scope_version off every series, and only them', async () => {
+    const o = await reg.ready({ prometheus: { withoutScopeInfo: true } });
+    o.metrics.record({ node: 'n', transport: 'http', status: 'success', durationSeconds: 0.2 });
+    const { parsed, text } = await scrape(o.prometheusUrl!);
+    expect(find(parsed, 'gateway_request_duration_seconds_count').map(s => s.labels)).to.deep.equal([{ node: 'n', status: 'success', transport: 'http' }]);
+    expect(find(parsed, 'gateway_requests_active').map(s => s.labels)).to.deep.equal([{ node: 'n', transport: 'http' }]);
+    expect(text).to.not.include('otel_scope_');
   });
 });
