@@ -1,0 +1,207 @@
+/**
+ * Reads the group's state files (member.ts writes them) into a mirror per
+ * member, incrementally: each refresh parses only what was appended since
+ * the last one, and starts over when a member rewrote its file (a new
+ * generation).
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, RateLimitedWarner } from '../core/diag';
+import { processAlive } from './identity';
+import { attributesKey, parseRecords, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
+import { BEAT_MS } from './member';
+
+/** A member whose last beat is older than this is not responding (stopped, or its event loop blocked). */
+export const UNRESPONSIVE_AFTER_MS = 3 * BEAT_MS;
+
+export const FILE_RE = /^m-(.+)\.(\d+)\.log$/;
+const READ_CHUNK = 1024 * 1024;
+
+/** One series of one member, as last written. */
+export class MirrorRow {
+  numbers: Float64Array | undefined = undefined;
+  exponential: Float64Array | undefined = undefined;
+  /** ms since the epoch of the last DATA. */
+  lastWrite: number;
+  ended = false;
+  /** Set by the host view: the host series this row adds to, and the refresh that last summed it. */
+  host: unknown = undefined;
+  summedAt = 0;
+  constructor(
+    readonly member: MemberMirror,
+    readonly id: number,
+    readonly instrument: InstrumentRecord,
+    readonly attributes: Readonly<Record<string, unknown>>,
+    /** Canonical key of the attributes. */
+    readonly key: string,
+    /** The store's start time of the series, ms since the epoch. */
+    readonly start: number,
+    /** When the row began, ms since the epoch. */
+    readonly began: number,
+    readonly owner: number,
+  ) {
+    this.lastWrite = began;
+  }
+
+  /** When the row's series was last active in its member (its node's activity, when it has one). */
+  get active(): number {
+    const touched = this.owner === 0 ? undefined : this.member.owners.get(this.owner);
+    return touched === undefined || touched < this.lastWrite ? this.lastWrite : touched;
+  }
+
+  /** The end of the row's interval: `ttl` after its last activity (never, with a ttl of 0). */
+  get until(): number {
+    const ttl = this.member.header?.ttl ?? 0;
+    return ttl === 0 ? Infinity : this.active + ttl;
+  }
+}
+
+export class MemberMirror {
+  header: HeaderRecord | undefined = undefined;
+  gen = 0;
+  file = '';
+  /** Bytes parsed so far. */
+  offset = 0;
+  readonly instruments = new Map<number, InstrumentRecord>();
+  readonly rows = new Map<number, MirrorRow>();
+  /** Owner (node) id → its last activity, ms since the epoch. */
+  readonly owners = new Map<number, number>();
+  beat: BeatRecord | undefined = undefined;
+  bye: number | undefined = undefined;
+  /** Members whose state this one took over (key → when), and the exits they counted. */
+  readonly adopted = new Map<string, number>();
+  adoptedExits = 0;
+  damaged = false;
+  /** Computed by each refresh. */
+  alive = false;
+  responsive = false;
+
+  constructor(readonly key: string) {}
+
+  apply(r: Parsed): void {
+    switch (r.type) {
+      case T_HEADER:
+        this.header = r.header;
+        break;
+      case T_INSTRUMENT:
+        this.instruments.set(r.instrument.id, r.instrument);
+        break;
+      case T_ROW: {
+        const instrument = this.instruments.get(r.row.i);
+        if (instrument === undefined) return;
+        const attributes = Object.freeze({ ...r.row.a });
+        this.rows.set(r.row.r, new MirrorRow(this, r.row.r, instrument, attributes, attributesKey(attributes), r.row.s, r.row.w, r.row.o));
+        break;
+      }
+      case T_DATA: {
+        const row = this.rows.get(r.data.row);
+        if (row === undefined) return;
+        row.numbers = r.data.numbers;
+        row.exponential = r.data.exponential;
+        if (r.data.time > row.lastWrite) row.lastWrite = r.data.time;
+        if (row.owner !== 0 && (this.owners.get(row.owner) ?? 0) < r.data.time) this.owners.set(row.owner, r.data.time);
+        break;
+      }
+      case T_END: {
+        const row = this.rows.get(r.row);
+        if (row !== undefined) row.ended = true;
+        break;
+      }
+      case T_TOUCH:
+        if ((this.owners.get(r.owner) ?? 0) < r.time) this.owners.set(r.owner, r.time);
+        break;
+      case T_BEAT:
+        this.beat = r.beat;
+        break;
+      case T_BYE:
+        this.bye = r.time;
+        break;
+      case T_ADOPT:
+        for (const [key, time] of r.adopt.members) this.adopted.set(key, time);
+        this.adoptedExits = r.adopt.exits;
+        break;
+    }
+  }
+}
+
+export class GroupReader {
+  /** Members by key, oldest first after each refresh. */
+  members = new Map<string, MemberMirror>();
+  private readonly _warn = new RateLimitedWarner();
+  private _buf = Buffer.allocUnsafe(READ_CHUNK);
+
+  constructor(readonly dir: string) {}
+
+  /** Parse what was appended to every member's file since the last refresh; drop members whose files are gone. */
+  refresh(now = Date.now()): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      this._warn.warn('cluster-readdir', () => `cluster: cannot read ${this.dir} (${describe(err)})`);
+      names = [];
+    }
+    const latest = new Map<string, { gen: number; name: string }>();
+    for (const name of names) {
+      const m = FILE_RE.exec(name);
+      if (m === null) continue;
+      const gen = Number(m[2]);
+      const prev = latest.get(m[1]!);
+      if (prev === undefined || gen > prev.gen) latest.set(m[1]!, { gen, name });
+    }
+    const next = new Map<string, MemberMirror>();
+    for (const key of [...latest.keys()].sort()) {
+      const { gen, name } = latest.get(key)!;
+      let mirror = this.members.get(key);
+      if (mirror === undefined || mirror.gen !== gen) {
+        mirror = new MemberMirror(key);
+        mirror.gen = gen;
+        mirror.file = join(this.dir, name);
+      }
+      if (!this._read(mirror) && mirror.header === undefined) continue;
+      next.set(key, mirror);
+    }
+    this.members = next;
+    for (const m of next.values()) {
+      const h = m.header;
+      m.alive = h !== undefined && m.bye === undefined && processAlive(h.pid, h.procStart);
+      m.responsive = m.alive && m.beat !== undefined ? now - m.beat.time <= UNRESPONSIVE_AFTER_MS : m.alive && h !== undefined && now - h.joined <= UNRESPONSIVE_AFTER_MS;
+    }
+  }
+
+  /** Read and parse the new bytes of one member's file; false when it could not be opened. */
+  private _read(mirror: MemberMirror): boolean {
+    if (mirror.damaged) return true;
+    let fd: number;
+    try {
+      fd = openSync(mirror.file, 'r');
+    } catch {
+      // Gone between the listing and now (rewritten or removed): the next refresh sees what replaced it.
+      return false;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      while (mirror.offset < size) {
+        const want = Math.min(size - mirror.offset, this._buf.length);
+        const got = readSync(fd, this._buf, 0, want, mirror.offset);
+        if (got <= 0) break;
+        const used = parseRecords(this._buf, 0, got, r => mirror.apply(r));
+        if (used === 0) {
+          // One record longer than the buffer: read it whole.
+          if (got === want && want < size - mirror.offset) {
+            this._buf = Buffer.allocUnsafe(this._buf.length * 2);
+            continue;
+          }
+          break;
+        }
+        mirror.offset += used;
+      }
+    } catch (err) {
+      mirror.damaged = true;
+      this._warn.warn(`cluster-parse:${mirror.key}`, () => `cluster: the state file ${mirror.file} is damaged (${describe(err)}); its later records are ignored`);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  }
+}
