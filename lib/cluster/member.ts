@@ -82,6 +82,8 @@ export interface MemberOptions {
   readonly procStart: number | undefined;
   /** nodeIdleTtl, ms (0: never). */
   readonly ttl: number;
+  /** @default BEAT_MS (0: no timer; tests call beat() themselves) */
+  readonly beatMs?: number;
 }
 
 let joinedInProcess = 0;
@@ -266,7 +268,7 @@ export class Member {
   private readonly _owners = new Map<object, Owner>();
   /** The one observed counter (body bytes), updated from the cells a flush writes. */
   private _bytes: ObservedMirror | undefined;
-  private _beat: NodeJS.Timeout | undefined;
+  private readonly _beat: NodeJS.Timeout | undefined;
   private readonly _eld: IntervalHistogram | undefined;
   private _closed = false;
   private _broken = false;
@@ -294,8 +296,11 @@ export class Member {
     } catch {
       this._eld = undefined;
     }
-    this._beat = setInterval(() => this.beat(), BEAT_MS);
-    this._beat.unref();
+    const beatMs = options.beatMs ?? BEAT_MS;
+    if (beatMs > 0) {
+      this._beat = setInterval(() => this.beat(), beatMs);
+      this._beat.unref();
+    }
     this.beat();
   }
 
