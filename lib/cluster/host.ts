@@ -51,12 +51,20 @@ import { SeriesStore } from '../store/store';
 import { stream } from '../store/stream';
 import type { ClusterStats, GatewayStats, StatsNodes, WorkerStats } from '../export/stats';
 import { unflattenExponential, type InstrumentRecord } from './journal';
-import type { GroupReader, MemberMirror, MirrorRow } from './reader';
+import type { GroupReader, MemberMirror, MirrorRow, RowSink } from './reader';
 
-/** One series of the host view and the member rows that make it. */
-class HostSeries {
+/**
+ * One series of the host view and the member rows that make it. It is summed
+ * again only when one of its rows changed (`dirty`, set by the reader) or
+ * when time passed the end of its current stretch (`until`).
+ */
+class HostSeries implements RowSink {
   cell: HistogramSeries | SumSeries | undefined = undefined;
-  readonly rows: MirrorRow[] = [];
+  readonly rows = new Set<MirrorRow>();
+  dirty = true;
+  until = -Infinity;
+  /** Observed instruments: the point last summed (undefined: none to show). */
+  point: Point | undefined = undefined;
   constructor(readonly attributes: Attributes) {}
 }
 
@@ -72,6 +80,8 @@ export class HostInstrument {
   readonly stored: HistogramInstrument | SumInstrument | undefined;
   readonly observed: ObservedInstrument | undefined;
   points: Point[] = [];
+  /** A series of this instrument changed since `points` was made. */
+  changed = true;
 
   constructor(readonly record: InstrumentRecord, warn: RateLimitedWarner) {
     const s = stream(record.name, record.description, record.unit, record.valueType, record.type as InstrumentType);
@@ -117,9 +127,10 @@ export class HostView {
   private readonly _pointAttrs = new Map<string, Attributes>();
   private _cluster: ClusterStats = { workers: 0, responding: 0, unresponsive: [], exited: 0, perWorker: [] };
   private _firstJoined = Date.now();
-  private _stamp = 0;
-  /** Nodes of the visible series, the in-flight counts and the up state (for the stats view). */
-  private _nodes = new Map<string, NodeEntry>();
+  /** The members summed by the last refresh, by key (a member rewritten is a new mirror). */
+  private _members = new Map<string, MemberMirror>();
+  /** Nodes of the visible series, the in-flight counts and the up state (for the stats view; made when asked). */
+  private _nodes: Map<string, NodeEntry> | undefined = undefined;
 
   constructor(private readonly _options: HostViewOptions) {
     this.store = new SeriesStore({ scope: _options.scope, readers: [CUMULATIVE], views: [], warn: _options.warn });
@@ -148,36 +159,55 @@ export class HostView {
     return this._firstJoined;
   }
 
-  /** Re-read the group and sum it into the store. */
+  /** Re-read the group and sum what changed into the store. */
   refresh(now = Date.now()): void {
     this._options.reader.refresh(now);
-    this._stamp++;
-    const members = [...this._options.reader.members.values()];
     const adopted = this.adoptedKeys();
-    for (const hi of this._instruments.values()) for (const hs of hi.series.values()) hs.rows.length = 0;
+    const members = new Map<string, MemberMirror>();
+    for (const m of this._options.reader.members.values()) if (!adopted.has(m.key) && m.header !== undefined) members.set(m.key, m);
+    // Members gone, rewritten (a new mirror) or adopted: their rows leave their series.
+    for (const [key, old] of this._members) if (members.get(key) !== old) this._detach(old);
     let firstJoined = Infinity;
-    for (const m of members) {
-      if (adopted.has(m.key)) continue;
-      if (m.header !== undefined && m.header.joined < firstJoined) firstJoined = m.header.joined;
-      for (const row of m.rows.values()) {
-        let hs = row.host as HostSeries | undefined;
-        if (hs === undefined) {
-          const hi = this._instrumentFor(row.instrument);
-          if (hi === undefined) continue;
-          hs = hi.series.get(row.key);
-          if (hs === undefined) {
-            hs = new HostSeries(row.attributes);
-            hi.series.set(row.key, hs);
-          }
-          row.host = hs;
-        }
-        hs.rows.push(row);
+    for (const m of members.values()) {
+      if (m.header!.joined < firstJoined) firstJoined = m.header!.joined;
+      const rows = this._members.get(m.key) === m ? m.fresh : m.rows.values();
+      for (const row of rows) this._attach(row);
+      m.fresh = [];
+      if (m.summedAlive !== m.alive) {
+        // In-flight counts and node up count live members only.
+        for (const row of m.rows.values()) if (row.host !== undefined) row.host.dirty = true;
+        m.summedAlive = m.alive;
       }
     }
+    this._members = members;
     if (firstJoined !== Infinity) this._firstJoined = firstJoined;
     for (const hi of this._instruments.values()) this._sum(hi, now);
-    this._summarizeWorkers(members, adopted);
-    this._nodesView();
+    this._summarizeWorkers([...this._options.reader.members.values()], adopted);
+    this._nodes = undefined;
+  }
+
+  private _attach(row: MirrorRow): void {
+    const hi = this._instrumentFor(row.instrument);
+    if (hi === undefined) return;
+    let hs = hi.series.get(row.key);
+    if (hs === undefined) {
+      hs = new HostSeries(row.attributes);
+      hi.series.set(row.key, hs);
+    }
+    hs.rows.add(row);
+    hs.dirty = true;
+    row.host = hs;
+  }
+
+  private _detach(m: MemberMirror): void {
+    for (const row of m.rows.values()) {
+      const hs = row.host as HostSeries | undefined;
+      if (hs === undefined) continue;
+      hs.rows.delete(row);
+      hs.dirty = true;
+      row.host = undefined;
+    }
+    m.summedAlive = undefined;
   }
 
   /** The members another one took over (they are summed through it), and when. */
@@ -187,9 +217,9 @@ export class HostView {
     return adopted;
   }
 
-  /** Whether the last refresh summed `row`: it is in its series' current stretch (other rows are an earlier life of the series). */
+  /** Whether the last sum of its series included `row`: it is in the series' current stretch (other rows are an earlier life of the series). */
   summed(row: MirrorRow): boolean {
-    return row.summedAt === this._stamp;
+    return row.host !== undefined && row.summed;
   }
 
   /** The host instrument a member's instrument adds to (undefined: it cannot, see accepts()). */
@@ -218,39 +248,54 @@ export class HostView {
 
   private _sum(hi: HostInstrument, now: number): void {
     const observedKind = hi.record.observedKind;
-    if (hi.observed !== undefined && observedKind !== 'counter') {
-      this._live(hi, observedKind === 'gauge');
-      return;
-    }
-    const points: Point[] = [];
+    const live = hi.observed !== undefined && observedKind !== 'counter';
     for (const [key, hs] of hi.series) {
-      const rows = current(hs.rows, now);
-      if (rows !== undefined) for (const r of rows) r.summedAt = this._stamp;
-      if (rows === undefined) {
+      if (!hs.dirty && now <= hs.until) continue;
+      hs.dirty = false;
+      hi.changed = true;
+      for (const r of hs.rows) r.summed = false;
+      if (live) {
+        hs.until = Infinity;
+        hs.point = this._live(hs, observedKind === 'gauge');
+        if (hs.point === undefined && hs.rows.size === 0) hi.series.delete(key);
+        continue;
+      }
+      const stretch = current(hs.rows, now);
+      if (stretch === undefined) {
+        // Nothing current: gone from the host until a row changes (time alone cannot bring it back).
+        hs.until = Infinity;
+        hs.point = undefined;
         if (hs.cell !== undefined) {
           hs.cell.release();
           hs.cell = undefined;
         }
-        if (hs.rows.length === 0) hi.series.delete(key);
+        if (hs.rows.size === 0) hi.series.delete(key);
         continue;
       }
+      hs.until = stretch.until;
+      for (const r of stretch.rows) r.summed = true;
       const stored = hi.stored;
-      if (stored instanceof HistogramInstrument) this._histogram(stored, hs, rows);
-      else if (stored instanceof SumInstrument) this._counter(stored, hs, rows);
+      if (stored instanceof HistogramInstrument) this._histogram(stored, hs, stretch.rows);
+      else if (stored instanceof SumInstrument) this._counter(stored, hs, stretch.rows);
       else {
         let value = 0;
         let start = Infinity;
-        for (const r of rows) {
+        for (const r of stretch.rows) {
           value += r.numbers?.[0] ?? 0;
           if (r.start < start) start = r.start;
         }
-        points.push({ attributes: hs.attributes, value, start });
+        hs.point = { attributes: hs.attributes, value, start };
       }
     }
-    hi.points = points;
+    if (hi.observed !== undefined && hi.changed) {
+      const points: Point[] = [];
+      for (const hs of hi.series.values()) if (hs.point !== undefined) points.push(hs.point);
+      hi.points = points;
+    }
+    hi.changed = false;
   }
 
-  private _histogram(h: HistogramInstrument, hs: HostSeries, rows: MirrorRow[]): void {
+  private _histogram(h: HistogramInstrument, hs: HostSeries, rows: readonly MirrorRow[]): void {
     const cell = (hs.cell ??= h.cell(hs.attributes, undefined)) as HistogramSeries;
     const d = h.rows.data;
     const o = cell.row * h.rows.stride;
@@ -280,7 +325,7 @@ export class HostView {
     }
   }
 
-  private _counter(c: SumInstrument, hs: HostSeries, rows: MirrorRow[]): void {
+  private _counter(c: SumInstrument, hs: HostSeries, rows: readonly MirrorRow[]): void {
     const cell = (hs.cell ??= c.cell(hs.attributes, undefined)) as SumSeries;
     const d = c.rows.data;
     let value = 0;
@@ -294,25 +339,17 @@ export class HostView {
   }
 
   /** In-flight counts (summed) and node up (the lowest), over live members' current points. */
-  private _live(hi: HostInstrument, lowest: boolean): void {
-    const points: Point[] = [];
-    for (const [key, hs] of hi.series) {
-      let value: number | undefined;
-      let start = Infinity;
-      for (const r of hs.rows) {
-        if (r.ended || !r.member.alive || r.numbers === undefined) continue;
-        r.summedAt = this._stamp;
-        const v = r.numbers[0]!;
-        value = value === undefined ? v : lowest ? Math.min(value, v) : value + v;
-        if (r.start < start) start = r.start;
-      }
-      if (value === undefined) {
-        if (hs.rows.length === 0) hi.series.delete(key);
-        continue;
-      }
-      points.push({ attributes: hs.attributes, value, start });
+  private _live(hs: HostSeries, lowest: boolean): Point | undefined {
+    let value: number | undefined;
+    let start = Infinity;
+    for (const r of hs.rows) {
+      if (r.ended || !r.member.alive || r.numbers === undefined) continue;
+      r.summed = true;
+      const v = r.numbers[0]!;
+      value = value === undefined ? v : lowest ? Math.min(value, v) : value + v;
+      if (r.start < start) start = r.start;
     }
-    hi.points = points;
+    return value === undefined ? undefined : { attributes: hs.attributes, value, start };
   }
 
   private _attrs(key: string, make: () => Attributes): Attributes {
@@ -374,7 +411,7 @@ export class HostView {
   }
 
   /** Node entries as the stats view reads them: in flight and up from the host's points. */
-  private _nodesView(): void {
+  private _nodesView(): Map<string, NodeEntry> {
     const nodes = new Map<string, NodeEntry>();
     const entry = (name: string): NodeEntry => {
       let e = nodes.get(name);
@@ -405,12 +442,12 @@ export class HostView {
         if (hs.cell !== undefined && typeof node === 'string') entry(node);
       }
     }
-    this._nodes = nodes;
+    return nodes;
   }
 
   /** The node state the stats view reads from a GatewayMetrics, here from the host's sums. */
   get statsNodes(): StatsNodes {
-    const nodes = this._nodes;
+    const nodes = (this._nodes ??= this._nodesView());
     return {
       prefix: this._options.prefix,
       isLiveNode: (node: string) => nodes.has(node),
@@ -431,16 +468,23 @@ export class HostView {
  * piece is current if it reaches `now`. Rows before a gap are of an earlier
  * life of the series (forgotten by the whole host since).
  */
-function current(rows: MirrorRow[], now: number): MirrorRow[] | undefined {
-  if (rows.length === 0) return undefined;
-  if (rows.length === 1) return rows[0]!.until >= now ? rows : undefined;
+function current(rows: ReadonlySet<MirrorRow>, now: number): { rows: MirrorRow[]; until: number } | undefined {
+  if (rows.size === 0) return undefined;
+  if (rows.size === 1) {
+    const only = rows.values().next().value!;
+    const until = only.until;
+    return until >= now ? { rows: [only], until } : undefined;
+  }
   const sorted = [...rows].sort((a, b) => a.began - b.began);
   let from = 0;
   let end = sorted[0]!.until;
   for (let i = 1; i < sorted.length; i++) {
     const r = sorted[i]!;
-    if (r.began > end) from = i;
-    end = r.began > end ? r.until : Math.max(end, r.until);
+    const until = r.until;
+    if (r.began > end) {
+      from = i;
+      end = until;
+    } else if (until > end) end = until;
   }
-  return end >= now ? sorted.slice(from) : undefined;
+  return end >= now ? { rows: sorted.slice(from), until: end } : undefined;
 }

@@ -78,6 +78,7 @@ export interface DataRecord {
   readonly row: number;
   /** ms since the epoch of the write. */
   readonly time: number;
+  /** Valid during the callback only (a scratch array): copy what you keep. */
   readonly numbers: Float64Array;
   /** An exponential histogram flattened by flattenExponential(), or undefined. */
   readonly exponential: Float64Array | undefined;
@@ -211,6 +212,8 @@ export class Encoder {
   }
 }
 
+let scratch = new Float64Array(64);
+
 /** Records longer than this are corrupt (a DATA record of the largest histogram is a few kB). */
 const MAX_RECORD = 64 * 1024 * 1024;
 
@@ -246,7 +249,9 @@ export function parseRecords(buf: Buffer, start: number, end: number, on: (recor
         const time = buf.readDoubleLE(body + 4);
         const n = buf.readUInt16LE(body + 12);
         let q = body + 14;
-        const numbers = new Float64Array(n);
+        // A scratch array, reused from record to record: the consumer copies what it keeps.
+        if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
+        const numbers = scratch.subarray(0, n);
         for (let i = 0; i < n; i++, q += 8) numbers[i] = buf.readDoubleLE(q);
         const m = buf.readUInt16LE(q);
         q += 2;

@@ -17,6 +17,11 @@ export const UNRESPONSIVE_AFTER_MS = 3 * BEAT_MS;
 export const FILE_RE = /^m-(.+)\.(\d+)\.log$/;
 const READ_CHUNK = 1024 * 1024;
 
+/** What a row adds to (a host series): told when the row changes. */
+export interface RowSink {
+  dirty: boolean;
+}
+
 /** One series of one member, as last written. */
 export class MirrorRow {
   numbers: Float64Array | undefined = undefined;
@@ -24,9 +29,9 @@ export class MirrorRow {
   /** ms since the epoch of the last DATA. */
   lastWrite: number;
   ended = false;
-  /** Set by the host view: the host series this row adds to, and the refresh that last summed it. */
-  host: unknown = undefined;
-  summedAt = 0;
+  /** Set by the host view: the host series this row adds to; whether its last sum included this row. */
+  host: RowSink | undefined = undefined;
+  summed = false;
   constructor(
     readonly member: MemberMirror,
     readonly id: number,
@@ -67,11 +72,17 @@ export class MemberMirror {
   /** Owner (node) id → its last activity, ms since the epoch. */
   readonly owners = new Map<number, number>();
   beat: BeatRecord | undefined = undefined;
+  /** Rows defined since the host view last took them. */
+  fresh: MirrorRow[] = [];
+  /** Liveness as the host view last summed it. */
+  summedAlive: boolean | undefined = undefined;
   bye: number | undefined = undefined;
   /** Members whose state this one took over (key → when), and the exits they counted. */
   readonly adopted = new Map<string, number>();
   adoptedExits = 0;
   damaged = false;
+  /** The rows of each owner (node) id. */
+  readonly ownerRows = new Map<number, MirrorRow[]>();
   /** Computed by each refresh. */
   alive = false;
   responsive = false;
@@ -90,25 +101,42 @@ export class MemberMirror {
         const instrument = this.instruments.get(r.row.i);
         if (instrument === undefined) return;
         const attributes = Object.freeze({ ...r.row.a });
-        this.rows.set(r.row.r, new MirrorRow(this, r.row.r, instrument, attributes, attributesKey(attributes), r.row.s, r.row.w, r.row.o));
+        const row = new MirrorRow(this, r.row.r, instrument, attributes, attributesKey(attributes), r.row.s, r.row.w, r.row.o);
+        const replaced = this.rows.get(r.row.r);
+        if (replaced?.host !== undefined) replaced.host.dirty = true;
+        this.rows.set(r.row.r, row);
+        this.fresh.push(row);
+        if (row.owner !== 0) {
+          const list = this.ownerRows.get(row.owner);
+          if (list === undefined) this.ownerRows.set(row.owner, [row]);
+          else list.push(row);
+        }
         break;
       }
       case T_DATA: {
         const row = this.rows.get(r.data.row);
         if (row === undefined) return;
-        row.numbers = r.data.numbers;
+        const n = r.data.numbers;
+        if (row.numbers === undefined || row.numbers.length !== n.length) row.numbers = Float64Array.from(n);
+        else row.numbers.set(n);
         row.exponential = r.data.exponential;
+        if (row.host !== undefined) row.host.dirty = true;
         if (r.data.time > row.lastWrite) row.lastWrite = r.data.time;
         if (row.owner !== 0 && (this.owners.get(row.owner) ?? 0) < r.data.time) this.owners.set(row.owner, r.data.time);
         break;
       }
       case T_END: {
         const row = this.rows.get(r.row);
-        if (row !== undefined) row.ended = true;
+        if (row !== undefined) {
+          row.ended = true;
+          if (row.host !== undefined) row.host.dirty = true;
+        }
         break;
       }
       case T_TOUCH:
         if ((this.owners.get(r.owner) ?? 0) < r.time) this.owners.set(r.owner, r.time);
+        // The rows of that owner end later now: their series are summed again.
+        for (const row of this.ownerRows.get(r.owner) ?? []) if (row.host !== undefined) row.host.dirty = true;
         break;
       case T_BEAT:
         this.beat = r.beat;
