@@ -58,6 +58,8 @@ describe('cluster: the per-host view of the workers\' state files', () => {
     return parseExposition(new PrometheusSerializer({ scopeLabels: false }).serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, view.store));
   }
 
+  const gatewayOnly = (p: Parsed) => p.samples.filter(x => x.name.startsWith('gateway_') && !x.name.startsWith('gateway_cluster_')).map(x => `${x.name}${JSON.stringify(x.labels)} ${x.value}`).sort();
+
   const value = (p: Parsed, name: string, labels: Record<string, string> = {}) => {
     const s = find(p, name, labels);
     return s.length === 1 ? s[0]!.value : s.length === 0 ? undefined : NaN;
@@ -253,6 +255,34 @@ describe('cluster: the per-host view of the workers\' state files', () => {
     const mirror = reader.members.get(a.member.key)!;
     expect([...mirror.rows.values()].filter(r => r.instrument.kind !== 'observed').length).to.equal(0);
     expect(value(scrape(view, Date.now() + 700_000), 'gateway_cluster_worker_restarts_total')).to.equal(1);
+  });
+
+  it('a worker\'s file rewritten from its state (as when it grows large) holds the same sums: live series, and the rows of a node it forgot that another worker still has', async () => {
+    const a = worker('1');
+    const b = worker('2');
+    const ok = { node: 'n1', transport: 'http', status: 'success' };
+    a.metrics.record({ ...ok, durationSeconds: s(4), requestBytes: 7 } as never);
+    a.metrics.record({ node: 'n2', transport: 'exec', status: 'success', durationSeconds: s(40) });
+    b.metrics.record({ ...ok, durationSeconds: s(8) } as never);
+    await tick();
+    // A forgets n1 (idle past its ttl in its own registry); B still has it.
+    a.metrics.sweep(performance.now() + 700_000);
+    await tick();
+    a.member.snapshot();
+    b.member.snapshot();
+    const { view } = host();
+    const before = gatewayOnly(scrape(view));
+    expect(value(scrape(view), 'gateway_request_duration_seconds_count', ok)).to.equal(2);
+    const size = a.member.fileSize;
+    for (let i = 0; i < 50; i++) a.metrics.record({ node: 'n3', transport: 'http', status: 'success', durationSeconds: s(1) });
+    await tick();
+    a.member.rewrite();
+    expect(a.member.generation).to.equal(2);
+    const after = gatewayOnly(scrape(view));
+    expect(value(scrape(view), 'gateway_request_duration_seconds_count', ok)).to.equal(2);
+    expect(value(scrape(view), 'gateway_network_io_bytes_total', { node: 'n1', transport: 'http', network_io_direction: 'transmit' })).to.equal(7);
+    expect(after.filter(x => !x.includes('n3'))).to.deep.equal(before);
+    expect(a.member.fileSize).to.be.lessThan(size + 50 * 200);
   });
 
   it('a reader parses complete records only; a record still being written is read next time', () => {

@@ -397,7 +397,6 @@ export class HostView {
         pid: h.pid,
         responding: m.responsive,
         rssBytes: m.beat?.rss ?? null,
-        heapUsedBytes: m.beat?.heapUsed ?? null,
         eventLoopDelayP99Seconds: m.beat?.eldP99 ?? null,
       });
     }

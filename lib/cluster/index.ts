@@ -67,7 +67,8 @@ export class ClusterWorker {
     this.host = new HostView({ scope: settings.scope, prefix: settings.prefix, reader: this._reader, warn: new RateLimitedWarner() });
     this._maintenance = setInterval(() => this.maintain(), MAINTAIN_MS);
     this._maintenance.unref();
-    this.member.onLarge = () => this.maintain();
+    // Between rounds, a busy worker's file is rewritten from its state alone (no reading of the others).
+    this.member.onLarge = () => this.member.rewrite();
     // A worker that exits (even by process.exit()) leaves at once: its in-flight counts drop now, not when its pid is seen gone.
     process.on('exit', this._onExit);
     logger.info(`cluster: worker ${this.worker}; the endpoint serves the sums of every worker of this host (state in ${this.dir})`);

@@ -87,6 +87,7 @@ export interface DataRecord {
 export interface BeatRecord {
   readonly time: number;
   readonly rss: number;
+  /** Not written yet (NaN): room for the heap in use. */
   readonly heapUsed: number;
   /** Event loop delay over the last beat interval, seconds. */
   readonly eldP99: number;
@@ -214,6 +215,29 @@ export class Encoder {
 
 let scratch = new Float64Array(64);
 
+/**
+ * The offsets of the DATA records of `buf[start … end)` that a later DATA of
+ * the same row replaces: a reader need not decode them (a busy worker writes
+ * a row once per call, a reader wants its last value).
+ */
+export function supersededData(buf: Buffer, start: number, end: number): Set<number> {
+  const last = new Map<number, number>();
+  const superseded = new Set<number>();
+  let p = start;
+  while (p + 4 <= end) {
+    const length = buf.readUInt32LE(p);
+    if (length < 1 || p + 4 + length > end) break;
+    if (buf[p + 4] === T_DATA && length >= 5) {
+      const row = buf.readUInt32LE(p + 5);
+      const before = last.get(row);
+      if (before !== undefined) superseded.add(before);
+      last.set(row, p);
+    }
+    p += 4 + length;
+  }
+  return superseded;
+}
+
 /** Records longer than this are corrupt (a DATA record of the largest histogram is a few kB). */
 const MAX_RECORD = 64 * 1024 * 1024;
 
@@ -222,7 +246,7 @@ const MAX_RECORD = 64 * 1024 * 1024;
  * returns the offset after the last complete one. Throws on a record that
  * cannot be right (the file is not ours, or was damaged).
  */
-export function parseRecords(buf: Buffer, start: number, end: number, on: (record: Parsed) => void): number {
+export function parseRecords(buf: Buffer, start: number, end: number, on: (record: Parsed) => void, skip?: ReadonlySet<number>): number {
   let p = start;
   while (p + 4 <= end) {
     const length = buf.readUInt32LE(p);
@@ -245,6 +269,7 @@ export function parseRecords(buf: Buffer, start: number, end: number, on: (recor
         on({ type, adopt: JSON.parse(buf.toString('utf8', body, bodyEnd)) as AdoptRecord });
         break;
       case T_DATA: {
+        if (skip !== undefined && skip.has(p)) break;
         const row = buf.readUInt32LE(body);
         const time = buf.readDoubleLE(body + 4);
         const n = buf.readUInt16LE(body + 12);

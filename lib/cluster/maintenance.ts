@@ -15,11 +15,11 @@
 import { readdirSync, readFileSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExponentialCell } from '../store/exponential';
-import { flattenExponential, unflattenExponential, type InstrumentRecord } from './journal';
+import { attributesKey, flattenExponential, unflattenExponential, type InstrumentRecord } from './journal';
 import { processAlive } from './identity';
 import type { HostView } from './host';
-import type { Member, RewriteRow } from './member';
-import { FILE_RE, type GroupReader, type MemberMirror, type MirrorRow } from './reader';
+import type { Member } from './member';
+import { FILE_RE, type GroupReader } from './reader';
 
 /** Every live member maintains the directory this often. */
 export const MAINTAIN_MS = 30_000;
@@ -32,13 +32,14 @@ function liveOnly(r: InstrumentRecord): boolean {
 }
 
 interface Accumulated {
-  instrumentId: number;
+  /** The row id of the retained row it started from (a row merged from several, or adopted, gets a new one). */
+  id: number | undefined;
   instrument: InstrumentRecord;
   attributes: Readonly<Record<string, unknown>>;
   start: number;
   began: number;
   active: number;
-  numbers: Float64Array | undefined;
+  numbers: Float64Array;
   exponential: ExponentialCell | undefined;
 }
 
@@ -90,9 +91,10 @@ export interface MaintainOptions {
 }
 
 /**
- * One round: refresh the host view, adopt the dead members nobody adopted,
- * rewrite this member's file when it adopts, is large, or `force`; then
- * clean the directory up.
+ * One round: refresh the host view; drop the retained rows the host no
+ * longer sums and merge the others one per series; take over the dead
+ * members nobody took over; rewrite this member's file when any of that
+ * changed it, when it is large, or `force`; then clean the directory up.
  */
 export function maintain(member: Member, host: HostView, reader: GroupReader, options: MaintainOptions = {}): void {
   const now = options.now ?? Date.now();
@@ -101,72 +103,43 @@ export function maintain(member: Member, host: HostView, reader: GroupReader, op
   host.refresh(now);
   const self = reader.members.get(member.key);
   if (self === undefined || self.damaged || self.offset !== member.fileSize) return;
-  const adopted = host.adoptedKeys();
-  const toAdopt: MemberMirror[] = [];
-  for (const m of reader.members.values()) {
-    if (m === self || m.alive || m.header === undefined || adopted.has(m.key)) continue;
-    if (claim(reader.dir, m.key, member, reader)) toAdopt.push(m);
-  }
-  if (toAdopt.length > 0 || member.fileSize > member.rewriteAt || options.force === true) {
-    rewrite(member, host, reader, self, toAdopt, now);
-  }
-  cleanUp(reader, host, now, options.graceMs ?? ADOPTED_GRACE_MS);
-}
-
-function rewrite(member: Member, host: HostView, reader: GroupReader, self: MemberMirror, toAdopt: readonly MemberMirror[], now: number): void {
-  const rows: RewriteRow[] = [];
-  // Ended rows still summed, one per series: keyed by the instrument (of this member) and the attributes.
+  let changed = false;
+  // Retained rows: kept while the host sums them.
   const merged = new Map<string, Accumulated>();
   const byName = new Map<string, InstrumentRecord>();
   for (const i of member.instruments) byName.set(`${i.kind}|${i.name}`, i);
-  const ownInstrument = (r: InstrumentRecord): InstrumentRecord | undefined => {
-    const known = byName.get(`${r.kind}|${r.name}`);
-    const hi = host.instrumentFor(r);
-    if (known !== undefined) return hi !== undefined && hi === host.instrumentFor(known) ? known : undefined;
-    if (hi === undefined) return undefined;
-    const { id: _id, ...fields } = r;
-    const id = member.addInstrument(fields);
-    const added = member.instruments.find(i => i.id === id)!;
-    byName.set(`${r.kind}|${r.name}`, added);
-    return added;
-  };
-  const keep = (row: MirrorRow, instrument: InstrumentRecord) => {
-    if (row.numbers === undefined) return;
-    const key = `${instrument.id}|${row.key}`;
-    let acc = merged.get(key);
-    if (acc === undefined) {
-      acc = { instrumentId: instrument.id, instrument, attributes: row.attributes, start: row.start, began: row.began, active: row.active, numbers: Float64Array.from(row.numbers), exponential: undefined };
-      merged.set(key, acc);
-    } else {
-      acc.start = Math.min(acc.start, row.start);
-      acc.began = Math.min(acc.began, row.began);
-      acc.active = Math.max(acc.active, row.active);
-      if (acc.numbers!.length === row.numbers.length) addNumbers(instrument, acc.numbers!, row.numbers);
+  const own = new Map<number, InstrumentRecord>();
+  for (const i of member.instruments) own.set(i.id, i);
+  for (const [id, r] of member.retained) {
+    const row = self.rows.get(id);
+    const instrument = own.get(r.instrumentId);
+    member.retained.delete(id);
+    if (row === undefined || instrument === undefined || !host.summed(row)) {
+      changed = true;
+      continue;
     }
-    if (row.exponential !== undefined) {
-      const e = ExponentialCell.fromValue(unflattenExponential(row.exponential) as never);
-      if (acc.exponential === undefined) acc.exponential = e;
-      else acc.exponential.merge(e);
-    }
-  };
-  for (const row of self.rows.values()) {
-    if (!row.ended) {
-      rows.push({ id: row.id, instrumentId: row.instrument.id, attributes: row.attributes, start: row.start, began: row.began, owner: row.owner, numbers: row.numbers, exponential: row.exponential, lastWrite: row.lastWrite, ended: false });
-    } else if (!liveOnly(row.instrument) && host.summed(row)) {
-      keep(row, row.instrument);
-    }
+    if (accumulate(merged, id, instrument, attributesKey(r.attributes), r.attributes, r.start, r.began, r.lastWrite, r.numbers, r.exponential)) changed = true;
   }
-  for (const m of toAdopt) {
+  // Dead members nobody took over: claim, then take their rows that the host sums.
+  const adopted = host.adoptedKeys();
+  for (const m of reader.members.values()) {
+    if (m === self || m.alive || m.header === undefined || adopted.has(m.key)) continue;
+    if (!claim(reader.dir, m.key, member, reader)) continue;
     for (const row of m.rows.values()) {
       if (liveOnly(row.instrument) || !host.summed(row)) continue;
-      const instrument = ownInstrument(row.instrument);
-      if (instrument !== undefined) keep(row, instrument);
+      const instrument = ownInstrument(member, host, byName, row.instrument);
+      if (instrument !== undefined) accumulate(merged, undefined, instrument, row.key, row.attributes, row.start, row.began, row.active, row.numbers, row.exponential);
     }
+    member.adopted.set(m.key, now);
+    for (const key of m.adopted.keys()) member.adopted.set(key, now);
+    member.exits += 1 + m.adoptedExits;
+    changed = true;
   }
   for (const acc of merged.values()) {
-    rows.push({
-      id: member.nextRowId(),
-      instrumentId: acc.instrumentId,
+    const id = acc.id ?? member.nextRowId();
+    member.retained.set(id, {
+      id,
+      instrumentId: acc.instrument.id,
       attributes: acc.attributes,
       start: acc.start,
       began: acc.began,
@@ -177,16 +150,50 @@ function rewrite(member: Member, host: HostView, reader: GroupReader, self: Memb
       ended: true,
     });
   }
-  // Adopted so far (while their files remain), and now; exits: each adopted member and those it had counted.
-  const members: [string, number][] = [];
-  for (const [key, time] of self.adopted) if (reader.members.has(key)) members.push([key, time]);
-  let exits = self.adoptedExits;
-  for (const m of toAdopt) {
-    members.push([m.key, now]);
-    for (const [key] of m.adopted) members.push([key, now]);
-    exits += 1 + m.adoptedExits;
+  // Adopted members whose files are gone need not be listed any more.
+  for (const key of member.adopted.keys()) {
+    if (!reader.members.has(key)) {
+      member.adopted.delete(key);
+      changed = true;
+    }
   }
-  member.rewrite(rows, self.owners, { members, exits });
+  if (changed || member.fileSize > member.rewriteAt || options.force === true) member.rewrite();
+  cleanUp(reader, host, now, options.graceMs ?? ADOPTED_GRACE_MS);
+}
+
+/** The instrument of this member that rows of another member's `r` go to (added when this member has none of that name). */
+function ownInstrument(member: Member, host: HostView, byName: Map<string, InstrumentRecord>, r: InstrumentRecord): InstrumentRecord | undefined {
+  const known = byName.get(`${r.kind}|${r.name}`);
+  const hi = host.instrumentFor(r);
+  if (known !== undefined) return hi !== undefined && hi === host.instrumentFor(known) ? known : undefined;
+  if (hi === undefined) return undefined;
+  const { id: _id, ...fields } = r;
+  const id = member.addInstrument(fields);
+  const added = member.instruments.find(i => i.id === id)!;
+  byName.set(`${r.kind}|${r.name}`, added);
+  return added;
+}
+
+/** Adds a row into the one kept for its series; true when it merged into another. */
+function accumulate(merged: Map<string, Accumulated>, id: number | undefined, instrument: InstrumentRecord, key: string, attributes: Readonly<Record<string, unknown>>, start: number, began: number, active: number, numbers: Float64Array | undefined, exponential: Float64Array | undefined): boolean {
+  if (numbers === undefined) return false;
+  const k = `${instrument.id}|${key}`;
+  let acc = merged.get(k);
+  const e = exponential === undefined ? undefined : ExponentialCell.fromValue(unflattenExponential(exponential) as never);
+  if (acc === undefined) {
+    merged.set(k, { id, instrument, attributes, start, began, active, numbers: Float64Array.from(numbers), exponential: e });
+    return false;
+  }
+  acc.id = undefined;
+  acc.start = Math.min(acc.start, start);
+  acc.began = Math.min(acc.began, began);
+  acc.active = Math.max(acc.active, active);
+  if (acc.numbers.length === numbers.length) addNumbers(instrument, acc.numbers, numbers);
+  if (e !== undefined) {
+    if (acc.exponential === undefined) acc.exponential = e;
+    else acc.exponential.merge(e);
+  }
+  return true;
 }
 
 /** Files of members adopted long enough ago, stale claims, and the leftovers of a member that died mid-rewrite. */

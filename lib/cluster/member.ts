@@ -114,6 +114,8 @@ abstract class JournalCell implements Releasable {
   /** The numbers written before the last restart of this series in the file (see Member.rotate). */
   base: Float64Array | undefined = undefined;
   baseExponential: ExponentialCell | undefined = undefined;
+  /** When its row began, ms since the epoch. */
+  began = 0;
   constructor(
     readonly member: Member,
     readonly instrumentId: number,
@@ -125,6 +127,8 @@ abstract class JournalCell implements Releasable {
   /** The store's start time of the series (ms since the epoch). */
   abstract get start(): number;
   abstract encode(enc: Encoder, time: number): void;
+  /** The numbers its row holds now (less the base), and its exponential histogram flattened. */
+  abstract image(): { numbers: Float64Array; exponential: Float64Array | undefined } | undefined;
   /** The numbers now, as the base of a restart. */
   abstract snapshotBase(): void;
   abstract releaseInner(): void;
@@ -161,14 +165,24 @@ class JournalHistogramCell extends JournalCell implements HistogramCell {
     const row = this.inner.row;
     if (row === 0) return;
     const o = row * h.rows.stride;
-    let exponential: Float64Array | undefined;
-    const cell = h.exponential?.[row];
-    if (cell !== undefined) {
-      const value = (this.baseExponential !== undefined ? cell.diff(this.baseExponential) : cell).value() as unknown as ExponentialShape;
-      exponential = flattenExponential(value);
-    }
     // counts…, count, sum, min, max: min and max are not subtracted.
-    enc.data(this.id, time, h.rows.data, o, o + h.START, this.base, h.MIN, exponential);
+    enc.data(this.id, time, h.rows.data, o, o + h.START, this.base, h.MIN, this._exponential());
+  }
+
+  private _exponential(): Float64Array | undefined {
+    const cell = this.inner.instrument.exponential?.[this.inner.row];
+    if (cell === undefined) return undefined;
+    return flattenExponential((this.baseExponential !== undefined ? cell.diff(this.baseExponential) : cell).value() as unknown as ExponentialShape);
+  }
+
+  image() {
+    const h = this.inner.instrument;
+    const row = this.inner.row;
+    if (row === 0) return undefined;
+    const o = row * h.rows.stride;
+    const numbers = h.rows.data.slice(o, o + h.START);
+    if (this.base !== undefined) for (let i = 0; i < h.MIN; i++) numbers[i]! -= this.base[i]!;
+    return { numbers, exponential: this._exponential() };
   }
 
   snapshotBase(): void {
@@ -205,6 +219,12 @@ class JournalSumCell extends JournalCell implements SumCell {
     enc.data(this.id, time, this.inner.instrument.rows.data, row * 2, row * 2 + 1, this.base, 1, undefined);
   }
 
+  image() {
+    const row = this.inner.row;
+    if (row === 0) return undefined;
+    return { numbers: Float64Array.of(this.inner.instrument.rows.data[row * 2]! - (this.base?.[0] ?? 0)), exponential: undefined };
+  }
+
   snapshotBase(): void {
     const row = this.inner.row;
     this.base = this.inner.instrument.rows.data.slice(row * 2, row * 2 + 1);
@@ -220,6 +240,9 @@ class Point {
   seen = 0;
   /** The value written before the last restart of a counter point. */
   base = 0;
+  /** When its row began, ms since the epoch. */
+  began = 0;
+  start = 0;
   constructor(
     public id: number,
     readonly attributes: Attributes,
@@ -266,6 +289,16 @@ export class Member {
   private readonly _instruments: { record: InstrumentRecord }[] = [];
   private readonly _observed: ObservedMirror[] = [];
   private readonly _owners = new Map<object, Owner>();
+  /**
+   * Rows that ended and that the host may still sum (a forgotten node's, a
+   * series restarted after a long idle, rows taken over from members that
+   * ended), by row id: a rewrite writes them again. Maintenance drops those
+   * the host no longer sums.
+   */
+  readonly retained = new Map<number, RewriteRow>();
+  /** Members taken over (key → when) while their files remain, and the exits counted so far. */
+  readonly adopted = new Map<string, number>();
+  exits = 0;
   /** The one observed counter (body bytes), updated from the cells a flush writes. */
   private _bytes: ObservedMirror | undefined;
   private readonly _beat: NodeJS.Timeout | undefined;
@@ -365,7 +398,7 @@ export class Member {
             inner.dispose();
             const i = this._observed.indexOf(mirror);
             if (i >= 0) this._observed.splice(i, 1);
-            for (const p of mirror.points.values()) this._endPoint(p);
+            for (const p of mirror.points.values()) this._endPoint(p, mirror);
             mirror.points.clear();
             if (this._bytes === mirror) this._bytes = undefined;
             this._schedule();
@@ -413,6 +446,7 @@ export class Member {
   private _adopt<C extends JournalCell>(cell: C, owner: CellOwner | undefined): C {
     cell.owner.cells.add(cell);
     if (owner !== undefined) (owner.cells ??= []).push(cell);
+    cell.began = this.clock;
     this._row(cell.id, cell.instrumentId, cell.attributes, cell.start, cell.owner.id);
     this._schedule();
     return cell;
@@ -444,28 +478,54 @@ export class Member {
    * the old rows keep), under a new owner id whose activity starts now.
    */
   rotate(owner: Owner): void {
+    const last = owner.touched;
     owner.id = this._nextOwner++;
     owner.touched = this.clock;
     for (const cell of owner.cells) {
+      this._retainCell(cell, last);
       this._enc.idTime(T_END, cell.id, this.clock);
       cell.snapshotBase();
       cell.id = this.nextRowId();
+      cell.began = this.clock;
       this._row(cell.id, cell.instrumentId, cell.attributes, cell.start, owner.id);
       if (!cell.dirty) this.mark(cell);
     }
     for (const p of owner.points) {
+      const mirror = this._bytes;
+      if (mirror === undefined) continue;
+      this._retainPoint(p, mirror.id, last);
       this._enc.idTime(T_END, p.id, this.clock);
       p.base = p.value;
       p.id = this.nextRowId();
-      const mirror = this._bytes;
-      if (mirror !== undefined) this._row(p.id, mirror.id, p.attributes, this.clock, owner.id);
+      p.began = this.clock;
+      this._row(p.id, mirror.id, p.attributes, p.start, owner.id);
     }
     this._schedule();
   }
 
+  private _retainCell(cell: JournalCell, lastActive: number): void {
+    const image = cell.image();
+    if (image === undefined) return;
+    this.retained.set(cell.id, {
+      id: cell.id, instrumentId: cell.instrumentId, attributes: cell.attributes as Record<string, unknown>, start: cell.start, began: cell.began,
+      owner: 0, numbers: image.numbers, exponential: image.exponential, lastWrite: lastActive === 0 ? this.clock : lastActive, ended: true,
+    });
+  }
+
+  private _retainPoint(p: Point, instrumentId: number, lastActive: number): void {
+    this.retained.set(p.id, {
+      id: p.id, instrumentId, attributes: p.attributes as Record<string, unknown>, start: p.start, began: p.began,
+      owner: 0, numbers: Float64Array.of(p.value - p.base), exponential: undefined, lastWrite: Math.max(lastActive, p.written), ended: true,
+    });
+  }
+
   /** The node was forgotten (or the cell released): the row ends with what it holds. */
   ended(cell: JournalCell): void {
-    if (cell.dirty) cell.encode(this._enc, this.clock);
+    if (cell.dirty) {
+      cell.encode(this._enc, this.clock);
+      cell.owner.touched = this.clock;
+    }
+    this._retainCell(cell, cell.owner.touched);
     cell.ended = true;
     this._enc.idTime(T_END, cell.id, this.clock);
     const owner = cell.owner;
@@ -515,6 +575,8 @@ export class Member {
     let p = mirror.points.get(attributes);
     if (p === undefined) {
       p = new Point(this.nextRowId(), attributes, value, owner, now);
+      p.began = now;
+      p.start = startMs;
       if (owner !== undefined) owner.points.add(p);
       mirror.points.set(attributes, p);
       this._row(p.id, mirror.id, attributes, startMs, owner?.id ?? 0);
@@ -528,10 +590,12 @@ export class Member {
     if (p.value !== value) {
       // A counter point of no node idle past the ttl restarts like a cell (see rotate()).
       if (mirror.kind === 'counter' && p.owner === undefined && this.ttl > 0 && now - p.written > this.ttl) {
+        this._retainPoint(p, mirror.id, p.written);
         this._enc.idTime(T_END, p.id, now);
         p.base = p.value;
         p.id = this.nextRowId();
-        this._row(p.id, mirror.id, attributes, now, 0);
+        p.began = now;
+        this._row(p.id, mirror.id, attributes, p.start, 0);
       }
       p.value = value;
       p.written = now;
@@ -540,7 +604,8 @@ export class Member {
     return p;
   }
 
-  private _endPoint(p: Point): void {
+  private _endPoint(p: Point, mirror: ObservedMirror): void {
+    if (mirror.kind === 'counter') this._retainPoint(p, mirror.id, p.owner?.touched ?? p.written);
     this._enc.idTime(T_END, p.id, this.clock);
     if (p.owner !== undefined) {
       p.owner.points.delete(p);
@@ -566,7 +631,7 @@ export class Member {
         for (const [attributes, p] of mirror.points) {
           if (p.seen === generation) continue;
           mirror.points.delete(attributes);
-          this._endPoint(p);
+          this._endPoint(p, mirror);
         }
       }
       // A node with calls in flight is active however long they take.
@@ -593,8 +658,7 @@ export class Member {
       const p99 = eld !== undefined && eld.count > 0 ? eld.percentile(99) / 1e9 : 0;
       const max = eld !== undefined && eld.count > 0 ? eld.max / 1e9 : 0;
       eld?.reset();
-      const memory = process.memoryUsage();
-      this._enc.beat({ time: Date.now(), rss: memory.rss, heapUsed: memory.heapUsed, eldP99: p99, eldMax: max });
+      this._enc.beat({ time: Date.now(), rss: process.memoryUsage.rss(), heapUsed: NaN, eldP99: p99, eldMax: max });
       this._write();
     } catch (err) {
       this._failed(err);
@@ -631,32 +695,43 @@ export class Member {
   }
 
   /**
-   * Replace the file with a new generation holding `rows` (this member's
-   * current state, and rows taken over from members that ended), so that it
-   * does not grow for good. The new file is written whole under a temporary
-   * name and renamed: a reader sees the old generation or the new one, never
-   * a part. Row ids are kept, so the cells go on writing as before.
+   * Replace the file with a new generation holding this member's state now:
+   * its live series, its observed points, the rows it retains, and whom it
+   * took over. The new file is written whole under a temporary name and
+   * renamed: a reader sees the old generation or the new one, never a part.
+   * Row ids are kept, so the cells go on writing as before. What a reader
+   * reads per scrape is then bounded by the state, not by the number of calls.
    */
-  rewrite(rows: readonly RewriteRow[], owners: ReadonlyMap<number, number>, adopt: AdoptRecord | undefined): void {
+  rewrite(): void {
     if (this._closed || this._broken) return;
     this.flush();
     const gen = this._gen + 1;
-    const enc = new Encoder(Math.max(64 * 1024, this._size));
+    const enc = new Encoder(Math.max(64 * 1024, Math.min(this._size, 64 * 1024 * 1024)));
     const now = Date.now();
     enc.json(T_HEADER, this._header(gen));
     for (const i of this._instruments) enc.json(T_INSTRUMENT, i.record);
-    const referenced = new Set<number>();
-    for (const r of rows) {
+    const write = (r: RewriteRow) => {
       const row: RowRecord = { r: r.id, i: r.instrumentId, a: r.attributes as Record<string, unknown>, s: r.start, w: r.began, o: r.owner };
       enc.json(T_ROW, row);
       if (r.numbers !== undefined) enc.data(r.id, r.lastWrite, r.numbers, 0, r.numbers.length, undefined, 0, r.exponential);
       if (r.ended) enc.idTime(T_END, r.id, now);
-      if (r.owner !== 0) referenced.add(r.owner);
+    };
+    for (const owner of this._owners.values()) {
+      for (const cell of owner.cells) {
+        const image = cell.image();
+        write({ id: cell.id, instrumentId: cell.instrumentId, attributes: cell.attributes as Record<string, unknown>, start: cell.start, began: cell.began, owner: owner.id, numbers: image?.numbers, exponential: image?.exponential, lastWrite: owner.touched === 0 ? cell.began : owner.touched, ended: false });
+      }
+      if (owner.touched !== 0) enc.idTime(T_TOUCH, owner.id, owner.touched);
     }
-    for (const [id, time] of owners) if (referenced.has(id)) enc.idTime(T_TOUCH, id, time);
-    if (adopt !== undefined && (adopt.members.length > 0 || adopt.exits > 0)) enc.json(T_ADOPT, adopt);
-    const memory = process.memoryUsage();
-    enc.beat({ time: now, rss: memory.rss, heapUsed: memory.heapUsed, eldP99: 0, eldMax: 0 });
+    for (const mirror of this._observed) {
+      for (const p of mirror.points.values()) {
+        write({ id: p.id, instrumentId: mirror.id, attributes: p.attributes as Record<string, unknown>, start: p.start, began: p.began, owner: p.owner?.id ?? 0, numbers: Float64Array.of(p.value - p.base), exponential: undefined, lastWrite: p.written, ended: false });
+      }
+    }
+    for (const r of this.retained.values()) write(r);
+    const adopt: AdoptRecord = { members: [...this.adopted], exits: this.exits };
+    if (adopt.members.length > 0 || adopt.exits > 0) enc.json(T_ADOPT, adopt);
+    enc.beat({ time: now, rss: process.memoryUsage.rss(), heapUsed: NaN, eldP99: 0, eldMax: 0 });
     const final = join(this.dir, `m-${this.key}.${gen}.log`);
     const temporary = join(this.dir, `.m-${this.key}.${gen}.tmp`);
     try {

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, RateLimitedWarner } from '../core/diag';
 import { processAlive } from './identity';
-import { attributesKey, parseRecords, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
+import { attributesKey, parseRecords, supersededData, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
 import { BEAT_MS } from './member';
 
 /** A member whose last beat is older than this is not responding (stopped, or its event loop blocked). */
@@ -213,7 +213,7 @@ export class GroupReader {
         const want = Math.min(size - mirror.offset, this._buf.length);
         const got = readSync(fd, this._buf, 0, want, mirror.offset);
         if (got <= 0) break;
-        const used = parseRecords(this._buf, 0, got, r => mirror.apply(r));
+        const used = parseRecords(this._buf, 0, got, r => mirror.apply(r), supersededData(this._buf, 0, got));
         if (used === 0) {
           // One record longer than the buffer: read it whole.
           if (got === want && want < size - mirror.offset) {

@@ -94,7 +94,6 @@ export interface WorkerStats {
   /** Writing its state (false: alive but silent for a few seconds, stopped or blocked; its last state is in the sums). */
   responding: boolean;
   rssBytes: number | null;
-  heapUsedBytes: number | null;
   eventLoopDelayP99Seconds: number | null;
 }
 
