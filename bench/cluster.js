@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Case 8 — multi-process gateways (lib/cluster): what the per-host view costs.
 //
-//   node bench/cluster.js [--rounds 15] [--calls 20000] [--nodes 500]
+//   node bench/cluster.js [--rounds 15] [--calls 20000] [--nodes 500] [--round-calls 200]
 //
 // 1. Scrape: 4 workers × 2,000 series against one process with the same
 //    2,000 series. Both serialize their store with our serializer (no HTTP,
@@ -67,7 +67,7 @@ function serialize(serializer, s) {
   return bytes;
 }
 
-async function scrapeCase(rounds, nodes) {
+async function scrapeCase(rounds, nodes, roundCalls) {
   const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'ogm-bench-cluster-'));
   try {
     const single = store();
@@ -77,6 +77,7 @@ async function scrapeCase(rounds, nodes) {
     for (let w = 0; w < 4; w++) {
       const s = store();
       const member = new Member({ dir, worker: String(w + 1), procStart: undefined, ttl: 0, beatMs: 0 });
+      member.onLarge = () => member.rewrite();
       const metrics = new GatewayMetrics(member.recorders(s), { nodeIdleTtl: 0, maxNodes: nodes + 10 });
       fill(metrics, nodes, w);
       workers.push({ member, metrics });
@@ -103,8 +104,12 @@ async function scrapeCase(rounds, nodes) {
     const hostMs = [];
     const ratios = [];
     for (let r = 0; r < rounds + 3; r++) {
-      for (let w = 0; w < 4; w++) traffic(workers[w].metrics, nodes, 200, r * 4 + w);
-      traffic(singleMetrics, nodes, 800, r);
+      // Each call in its own tick, as in a gateway (each is written on its own).
+      for (let k = 0; k < roundCalls; k++) {
+        for (let w = 0; w < 4; w++) traffic(workers[w].metrics, nodes, 1, r * 4 * roundCalls + 4 * k + w);
+        traffic(singleMetrics, nodes, 4, r * roundCalls + k);
+        await tick();
+      }
       await tick();
       for (const w of workers) w.member.beat();
       const order = r % 2 === 0 ? ['single', 'host'] : ['host', 'single'];
@@ -120,6 +125,7 @@ async function scrapeCase(rounds, nodes) {
       hostMs.push(t.host);
       ratios.push(t.host / t.single);
     }
+    const generations = workers.map(w => w.member.generation);
     const files = fs.readdirSync(dir).filter(f => f.startsWith('m-')).map(f => fs.statSync(path.join(dir, f)).size);
     for (const w of workers) w.member.close();
     return {
@@ -131,6 +137,7 @@ async function scrapeCase(rounds, nodes) {
       coldFirstReadMs: coldMs,
       exposition: { singleBytes, hostBytes },
       stateFileBytes: files,
+      generations,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -180,12 +187,13 @@ async function main() {
   const calls = num('calls', 20000);
   const nodes = num('nodes', 500);
   const load = os.loadavg().map(x => x.toFixed(2)).join(' ');
-  const scrape = await scrapeCase(rounds, nodes);
+  const roundCalls = num('round-calls', 200);
+  const scrape = await scrapeCase(rounds, nodes, roundCalls);
   const perCall = await perCallCase(Math.max(5, Math.round(rounds / 2)), calls, nodes);
-  const result = { case: 'cluster', meta: meta('node bench/cluster.js'), loadavg: load, config: { rounds, calls, nodes }, scrape, perCall, targetRatio: 2 };
+  const result = { case: 'cluster', meta: meta('node bench/cluster.js'), loadavg: load, config: { rounds, calls, nodes, roundCalls }, scrape, perCall, targetRatio: 2 };
   writeResult('cluster', result);
   const r = scrape.ratio;
-  console.log(`cluster scrape: ${scrape.workers} workers × ${scrape.series} series: median ${sig(scrape.hostMs.median)} ms vs one process ${sig(scrape.singleMs.median)} ms; per-round ratio median ${sig(r.median)} (IQR ${sig(r.q1)}–${sig(r.q3)}, range ${sig(r.min)}–${sig(r.max)}); first read of the files ${sig(scrape.coldFirstReadMs)} ms; exposition ${scrape.exposition.hostBytes} vs ${scrape.exposition.singleBytes} bytes`);
+  console.log(`cluster scrape (${roundCalls} calls per worker between scrapes): ${scrape.workers} workers × ${scrape.series} series: median ${sig(scrape.hostMs.median)} ms vs one process ${sig(scrape.singleMs.median)} ms; per-round ratio median ${sig(r.median)} (IQR ${sig(r.q1)}–${sig(r.q3)}, range ${sig(r.min)}–${sig(r.max)}); first read of the files ${sig(scrape.coldFirstReadMs)} ms; exposition ${scrape.exposition.hostBytes} vs ${scrape.exposition.singleBytes} bytes`);
   const d = perCall.extraUsPerCall;
   console.log(`cluster per call (one record per macrotask, CPU): plain ${sig(perCall.plainUsPerCall.median)} µs, written through ${sig(perCall.writtenUsPerCall.median)} µs; extra median ${sig(d.median)} µs (IQR ${sig(d.q1)}–${sig(d.q3)}); load average ${load}`);
 }

@@ -19,7 +19,7 @@ import { Member } from '../lib/cluster/member';
 import { GroupReader } from '../lib/cluster/reader';
 import { HostView } from '../lib/cluster/host';
 import { maintain } from '../lib/cluster/maintenance';
-import { Encoder, parseRecords, T_HEADER, T_INSTRUMENT, T_ROW, T_END, type InstrumentRecord } from '../lib/cluster/journal';
+import { Encoder, parseRecords, readSlot, slotSize, writeSlot, T_HEADER, T_INSTRUMENT, T_ROW, T_END, type InstrumentRecord } from '../lib/cluster/journal';
 import { pm2Cwd, pm2Env } from '../lib/cluster/identity';
 import { resolveConfig, ConfigError } from '../lib/config/resolve';
 import { computeStats } from '../lib/export/stats';
@@ -243,7 +243,7 @@ describe('cluster: the per-host view of the workers\' state files', () => {
     expect(value(scrape(view), 'gateway_cluster_worker_restarts_total')).to.equal(1);
     // After the grace, the adopted file is removed; the sums stay.
     maintain(a.member, view, reader, { graceMs: 0, now: Date.now() + 1 });
-    expect(readdirSync(dir).filter(f => f.startsWith('m-'))).to.deep.equal([`m-${a.member.key}.${a.member.generation}.log`]);
+    expect(readdirSync(dir).filter(f => f.startsWith('m-')).sort()).to.deep.equal([`m-${a.member.key}.${a.member.generation}.dat`, `m-${a.member.key}.${a.member.generation}.log`]);
     expect(series(scrape(view))).to.deep.equal(series(before));
     expect(value(scrape(view), 'gateway_request_duration_seconds_count', { node: 'n1', transport: 'http', status: 'success' })).to.equal(2);
     expect(value(scrape(view), 'gateway_network_io_bytes_total', { node: 'n1', transport: 'http', network_io_direction: 'transmit' })).to.equal(15);
@@ -283,6 +283,24 @@ describe('cluster: the per-host view of the workers\' state files', () => {
     expect(value(scrape(view), 'gateway_network_io_bytes_total', { node: 'n1', transport: 'http', network_io_direction: 'transmit' })).to.equal(7);
     expect(after.filter(x => !x.includes('n3'))).to.deep.equal(before);
     expect(a.member.fileSize).to.be.lessThan(size + 50 * 200);
+  });
+
+  it('a reader takes a slot only when it is whole and of its row: a slot caught mid-write (ends differ) or still of the row before is read next time', () => {
+    const buf = Buffer.alloc(slotSize(2, 0));
+    const numbers = new Float64Array(2);
+    const none = () => new Float64Array(0);
+    writeSlot(buf, 0, 5, 7, 1000, [3, 4], 2, undefined, 0);
+    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 4, numbers, none)).to.deep.include({ seq: 5, time: 1000 });
+    expect([...numbers]).to.deep.equal([3, 4]);
+    // Unchanged since the last read.
+    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
+    // The slot still holds row 6 (the row before, restarted as 7).
+    expect(readSlot(buf, buf.length, 0, 8, 2, 0, 0, numbers, none)).to.equal(undefined);
+    // The front of the next write is in, its end not yet.
+    buf.writeUInt32LE(6, 0);
+    buf.writeDoubleLE(99, 24);
+    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
+    expect([...numbers].slice(1)).to.deep.equal([4]);
   });
 
   it('a reader parses complete records only; a record still being written is read next time', () => {

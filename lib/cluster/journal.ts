@@ -72,6 +72,11 @@ export interface RowRecord {
   readonly w: number;
   /** The owner (node) id whose activity keeps the row current (0: none). */
   readonly o: number;
+  /** The offset of its slot in the data file (-1 or absent: none, its numbers are in the log). */
+  readonly d?: number;
+  /** Numbers in the slot, and room for a flattened exponential histogram. */
+  readonly n?: number;
+  readonly m?: number;
 }
 
 export interface DataRecord {
@@ -107,7 +112,7 @@ export type Parsed =
   | { type: typeof T_INSTRUMENT; instrument: InstrumentRecord }
   | { type: typeof T_ROW; row: RowRecord }
   | { type: typeof T_DATA; data: DataRecord }
-  | { type: typeof T_END; row: number; time: number }
+  | { type: typeof T_END; row: number; time: number; numbers: Float64Array | undefined; exponential: Float64Array | undefined }
   | { type: typeof T_BEAT; beat: BeatRecord }
   | { type: typeof T_BYE; time: number }
   | { type: typeof T_TOUCH; owner: number; time: number }
@@ -178,7 +183,18 @@ export class Encoder {
     this.pos = p;
   }
 
-  /** END and TOUCH: an id and a time. */
+  /** END: the row's last numbers (scratch-valid only, as DATA's) and its last activity; without numbers, just the end. */
+  end(row: number, time: number, numbers: ArrayLike<number> | undefined, exponential: ArrayLike<number> | undefined): void {
+    if (numbers === undefined) {
+      this.idTime(T_END, row, time);
+      return;
+    }
+    const at = this.pos;
+    this.data(row, time, numbers, 0, numbers.length, undefined, 0, exponential);
+    this.buf[at + 4] = T_END;
+  }
+
+  /** END (no numbers) and TOUCH: an id and a time. */
   idTime(type: typeof T_END | typeof T_TOUCH, id: number, time: number): void {
     this._room(17);
     this.buf.writeUInt32LE(13, this.pos);
@@ -268,7 +284,12 @@ export function parseRecords(buf: Buffer, start: number, end: number, on: (recor
       case T_ADOPT:
         on({ type, adopt: JSON.parse(buf.toString('utf8', body, bodyEnd)) as AdoptRecord });
         break;
-      case T_DATA: {
+      case T_DATA:
+      case T_END: {
+        if (type === T_END && length === 13) {
+          on({ type, row: buf.readUInt32LE(body), time: buf.readDoubleLE(body + 4), numbers: undefined, exponential: undefined });
+          break;
+        }
         if (skip !== undefined && skip.has(p)) break;
         const row = buf.readUInt32LE(body);
         const time = buf.readDoubleLE(body + 4);
@@ -286,15 +307,12 @@ export function parseRecords(buf: Buffer, start: number, end: number, on: (recor
           for (let i = 0; i < m; i++, q += 8) exponential[i] = buf.readDoubleLE(q);
         }
         if (q !== bodyEnd) throw new Error(`bad DATA record at ${p}`);
-        on({ type, data: { row, time, numbers, exponential } });
+        on(type === T_DATA ? { type, data: { row, time, numbers, exponential } } : { type, row, time, numbers, exponential });
         break;
       }
-      case T_END:
       case T_TOUCH: {
         if (length !== 13) throw new Error(`bad record at ${p}`);
-        const id = buf.readUInt32LE(body);
-        const time = buf.readDoubleLE(body + 4);
-        on(type === T_END ? { type, row: id, time } : { type, owner: id, time });
+        on({ type, owner: buf.readUInt32LE(body), time: buf.readDoubleLE(body + 4) });
         break;
       }
       case T_BEAT: {
@@ -381,4 +399,60 @@ export function attributesKey(a: Record<string, unknown>): string {
   let out = '';
   for (const k of keys) out += `${JSON.stringify(k)}:${JSON.stringify(a[k])},`;
   return out;
+}
+
+/**
+ * A slot of the data file: `[u32 seq][u32 row][u16 n][u16 m][u32 0][f64
+ * time][n numbers][room for the exponential histogram][u32 seq][u32 0]`.
+ * The sequence number at both ends tells a slot read while it was being
+ * written (they differ: the reader keeps the value before, and takes the new
+ * one next time); the row id, a slot whose new row has not been written yet
+ * (it still holds the row before). A slot never crosses a page.
+ */
+export function slotSize(n: number, room: number): number {
+  return 24 + 8 * n + 8 * room + 8;
+}
+
+export function writeSlot(buf: Buffer, at: number, seq: number, row: number, time: number, numbers: ArrayLike<number>, n: number, exponential: ArrayLike<number> | undefined, room: number): void {
+  const m = exponential === undefined ? 0 : Math.min(exponential.length, room);
+  buf.writeUInt32LE(seq, at);
+  buf.writeUInt32LE(row, at + 4);
+  buf.writeUInt16LE(n, at + 8);
+  buf.writeUInt16LE(m, at + 10);
+  buf.writeUInt32LE(0, at + 12);
+  buf.writeDoubleLE(time, at + 16);
+  let q = at + 24;
+  for (let i = 0; i < n; i++, q += 8) buf.writeDoubleLE(numbers[i]!, q);
+  for (let i = 0; i < m; i++) buf.writeDoubleLE(exponential![i]!, q + 8 * i);
+  q += 8 * room;
+  buf.writeUInt32LE(seq, q);
+  buf.writeUInt32LE(0, q + 4);
+}
+
+export interface SlotRead {
+  seq: number;
+  time: number;
+  /** How many exponential numbers follow the row's numbers. */
+  m: number;
+}
+
+/**
+ * Reads the slot of `row` at `at` when it holds a write newer than `seq`
+ * (numbers into `numbers`, the exponential ones into what `exponential`
+ * returns); undefined when unchanged, not written yet, or caught mid-write.
+ */
+export function readSlot(buf: Buffer, size: number, at: number, row: number, n: number, room: number, seq: number, numbers: Float64Array, exponential: (m: number) => Float64Array): SlotRead | undefined {
+  const end = at + slotSize(n, room);
+  if (at < 0 || end > size) return undefined;
+  const seqA = buf.readUInt32LE(at);
+  if (seqA === seq || seqA === 0 || buf.readUInt32LE(at + 4) !== row || buf.readUInt16LE(at + 8) !== n) return undefined;
+  if (buf.readUInt32LE(end - 8) !== seqA) return undefined;
+  const m = buf.readUInt16LE(at + 10);
+  let q = at + 24;
+  for (let i = 0; i < n; i++, q += 8) numbers[i] = buf.readDoubleLE(q);
+  if (m > 0) {
+    const e = exponential(m);
+    for (let i = 0; i < m; i++) e[i] = buf.readDoubleLE(q + 8 * i);
+  }
+  return { seq: seqA, time: buf.readDoubleLE(at + 16), m };
 }

@@ -21,6 +21,8 @@ import type { HostView } from './host';
 import type { Member } from './member';
 import { FILE_RE, type GroupReader } from './reader';
 
+const DATA_RE = /^m-(.+)\.(\d+)\.dat$/;
+
 /** Every live member maintains the directory this often. */
 export const MAINTAIN_MS = 30_000;
 /** An adopted member's file is removed this long after its adoption (a reader may have listed it just before). */
@@ -218,7 +220,7 @@ function cleanUp(reader: GroupReader, host: HostView, now: number, graceMs: numb
     }
   };
   for (const name of names) {
-    const file = FILE_RE.exec(name);
+    const file = FILE_RE.exec(name) ?? DATA_RE.exec(name);
     if (file !== null) {
       const key = file[1]!;
       const at = adopted.get(key);

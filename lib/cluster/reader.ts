@@ -8,8 +8,8 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, RateLimitedWarner } from '../core/diag';
 import { processAlive } from './identity';
-import { attributesKey, parseRecords, supersededData, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
-import { BEAT_MS } from './member';
+import { attributesKey, parseRecords, readSlot, supersededData, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
+import { BEAT_MS, dataPath } from './member';
 
 /** A member whose last beat is older than this is not responding (stopped, or its event loop blocked). */
 export const UNRESPONSIVE_AFTER_MS = 3 * BEAT_MS;
@@ -32,6 +32,11 @@ export class MirrorRow {
   /** Set by the host view: the host series this row adds to; whether its last sum included this row. */
   host: RowSink | undefined = undefined;
   summed = false;
+  /** Its slot in the data file (-1: none), its size, and the sequence number last read there. */
+  slot = -1;
+  n = 0;
+  room = 0;
+  seq = 0;
   constructor(
     readonly member: MemberMirror,
     readonly id: number,
@@ -83,6 +88,22 @@ export class MemberMirror {
   damaged = false;
   /** The rows of each owner (node) id. */
   readonly ownerRows = new Map<number, MirrorRow[]>();
+  /** Live rows whose numbers are in the data file. */
+  readonly slotRows = new Set<MirrorRow>();
+
+  /** Take the slots written since the last read (`buf[0 … size)` is the whole data file). */
+  readSlots(buf: Buffer, size: number): void {
+    for (const row of this.slotRows) {
+      if (row.numbers === undefined || row.numbers.length !== row.n) row.numbers = new Float64Array(row.n);
+      const read = readSlot(buf, size, row.slot, row.id, row.n, row.room, row.seq, row.numbers, m => (row.exponential = new Float64Array(m)));
+      if (read === undefined) continue;
+      row.seq = read.seq;
+      if (read.m === 0) row.exponential = undefined;
+      if (read.time > row.lastWrite) row.lastWrite = read.time;
+      if (row.owner !== 0 && (this.owners.get(row.owner) ?? 0) < read.time) this.owners.set(row.owner, read.time);
+      if (row.host !== undefined) row.host.dirty = true;
+    }
+  }
   /** Computed by each refresh. */
   alive = false;
   responsive = false;
@@ -102,6 +123,12 @@ export class MemberMirror {
         if (instrument === undefined) return;
         const attributes = Object.freeze({ ...r.row.a });
         const row = new MirrorRow(this, r.row.r, instrument, attributes, attributesKey(attributes), r.row.s, r.row.w, r.row.o);
+        if (r.row.d !== undefined && r.row.d >= 0) {
+          row.slot = r.row.d;
+          row.n = r.row.n ?? 0;
+          row.room = r.row.m ?? 0;
+          this.slotRows.add(row);
+        }
         const replaced = this.rows.get(r.row.r);
         if (replaced?.host !== undefined) replaced.host.dirty = true;
         this.rows.set(r.row.r, row);
@@ -129,6 +156,12 @@ export class MemberMirror {
         const row = this.rows.get(r.row);
         if (row !== undefined) {
           row.ended = true;
+          this.slotRows.delete(row);
+          if (r.numbers !== undefined) {
+            row.numbers = Float64Array.from(r.numbers);
+            row.exponential = r.exponential;
+            if (r.time > row.lastWrite) row.lastWrite = r.time;
+          }
           if (row.host !== undefined) row.host.dirty = true;
         }
         break;
@@ -157,6 +190,7 @@ export class GroupReader {
   members = new Map<string, MemberMirror>();
   private readonly _warn = new RateLimitedWarner();
   private _buf = Buffer.allocUnsafe(READ_CHUNK);
+  private _data = Buffer.allocUnsafe(READ_CHUNK);
 
   constructor(readonly dir: string) {}
 
@@ -230,6 +264,32 @@ export class GroupReader {
     } finally {
       closeSync(fd);
     }
+    if (mirror.slotRows.size > 0) this._readData(mirror);
     return true;
+  }
+
+  /** The member's data file, whole (it is a few hundred bytes per series), then its changed slots. */
+  private _readData(mirror: MemberMirror): void {
+    let fd: number;
+    try {
+      fd = openSync(dataPath(mirror.file), 'r');
+    } catch {
+      return;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (this._data.length < size) this._data = Buffer.allocUnsafe(Math.max(size, 2 * this._data.length));
+      let got = 0;
+      while (got < size) {
+        const n = readSync(fd, this._data, got, size - got, got);
+        if (n <= 0) break;
+        got += n;
+      }
+      mirror.readSlots(this._data, got);
+    } catch (err) {
+      this._warn.warn(`cluster-data:${mirror.key}`, () => `cluster: cannot read ${dataPath(mirror.file)} (${describe(err)})`);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
