@@ -19,7 +19,7 @@ import { Member } from '../lib/cluster/member';
 import { GroupReader } from '../lib/cluster/reader';
 import { HostView } from '../lib/cluster/host';
 import { maintain } from '../lib/cluster/maintenance';
-import { Encoder, parseRecords, readSlot, slotSize, writeSlot, T_HEADER, T_INSTRUMENT, T_ROW, T_END, type InstrumentRecord } from '../lib/cluster/journal';
+import { Encoder, parseRecords, readSlot, slotBuffer, slotSize, writeSlot, T_HEADER, T_INSTRUMENT, T_ROW, T_END, type InstrumentRecord } from '../lib/cluster/journal';
 import { pm2Cwd, pm2Env } from '../lib/cluster/identity';
 import { resolveConfig, ConfigError } from '../lib/config/resolve';
 import { computeStats } from '../lib/export/stats';
@@ -286,20 +286,20 @@ describe('cluster: the per-host view of the workers\' state files', () => {
   });
 
   it('a reader takes a slot only when it is whole and of its row: a slot caught mid-write (ends differ) or still of the row before is read next time', () => {
-    const buf = Buffer.alloc(slotSize(2, 0));
+    const { buf, f64, u32 } = slotBuffer(slotSize(2, 0));
     const numbers = new Float64Array(2);
     const none = () => new Float64Array(0);
-    writeSlot(buf, 0, 5, 7, 1000, [3, 4], 2, undefined, 0);
-    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 4, numbers, none)).to.deep.include({ seq: 5, time: 1000 });
+    writeSlot(f64, u32, 0, 5, 7, 1000, [3, 4], 2, undefined, 0);
+    expect(readSlot(f64, u32, buf.length, 0, 7, 2, 0, 4, numbers, none)).to.deep.include({ seq: 5, time: 1000 });
     expect([...numbers]).to.deep.equal([3, 4]);
     // Unchanged since the last read.
-    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
+    expect(readSlot(f64, u32, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
     // The slot still holds row 6 (the row before, restarted as 7).
-    expect(readSlot(buf, buf.length, 0, 8, 2, 0, 0, numbers, none)).to.equal(undefined);
+    expect(readSlot(f64, u32, buf.length, 0, 8, 2, 0, 0, numbers, none)).to.equal(undefined);
     // The front of the next write is in, its end not yet.
-    buf.writeUInt32LE(6, 0);
-    buf.writeDoubleLE(99, 24);
-    expect(readSlot(buf, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
+    u32[0] = 6;
+    f64[3] = 99;
+    expect(readSlot(f64, u32, buf.length, 0, 7, 2, 0, 5, numbers, none)).to.equal(undefined);
     expect([...numbers].slice(1)).to.deep.equal([4]);
   });
 

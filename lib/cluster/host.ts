@@ -474,7 +474,18 @@ function current(rows: ReadonlySet<MirrorRow>, now: number): { rows: MirrorRow[]
     const until = only.until;
     return until >= now ? { rows: [only], until } : undefined;
   }
-  const sorted = [...rows].sort((a, b) => a.began - b.began);
+  // Mostly every row reaches now (its worker active on it): then every interval holds now, and all are current.
+  const all: MirrorRow[] = [];
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (const r of rows) {
+    const until = r.until;
+    if (until < lowest) lowest = until;
+    if (until > highest) highest = until;
+    all.push(r);
+  }
+  if (lowest >= now) return { rows: all, until: highest };
+  const sorted = all.sort((a, b) => a.began - b.began);
   let from = 0;
   let end = sorted[0]!.until;
   for (let i = 1; i < sorted.length; i++) {

@@ -413,20 +413,30 @@ export function slotSize(n: number, room: number): number {
   return 24 + 8 * n + 8 * room + 8;
 }
 
-export function writeSlot(buf: Buffer, at: number, seq: number, row: number, time: number, numbers: ArrayLike<number>, n: number, exponential: ArrayLike<number> | undefined, room: number): void {
+/**
+ * Writes a slot at byte `at` (a multiple of 8) of the memory that `f64` and
+ * `u32` view from its start: slots are 8-byte aligned in the file and in the
+ * buffers they are built in, so the numbers are array stores, no call each.
+ */
+export function writeSlot(f64: Float64Array, u32: Uint32Array, at: number, seq: number, row: number, time: number, numbers: ArrayLike<number>, n: number, exponential: ArrayLike<number> | undefined, room: number): void {
   const m = exponential === undefined ? 0 : Math.min(exponential.length, room);
-  buf.writeUInt32LE(seq, at);
-  buf.writeUInt32LE(row, at + 4);
-  buf.writeUInt16LE(n, at + 8);
-  buf.writeUInt16LE(m, at + 10);
-  buf.writeUInt32LE(0, at + 12);
-  buf.writeDoubleLE(time, at + 16);
-  let q = at + 24;
-  for (let i = 0; i < n; i++, q += 8) buf.writeDoubleLE(numbers[i]!, q);
-  for (let i = 0; i < m; i++) buf.writeDoubleLE(exponential![i]!, q + 8 * i);
-  q += 8 * room;
-  buf.writeUInt32LE(seq, q);
-  buf.writeUInt32LE(0, q + 4);
+  const w = at >>> 3;
+  const last = w + slotSize(n, room) / 8 - 1;
+  u32[2 * w] = seq;
+  u32[2 * w + 1] = row;
+  u32[2 * w + 2] = n | (m << 16);
+  u32[2 * w + 3] = 0;
+  f64[w + 2] = time;
+  for (let i = 0; i < n; i++) f64[w + 3 + i] = numbers[i]!;
+  for (let i = 0; i < m; i++) f64[w + 3 + n + i] = exponential![i]!;
+  u32[2 * last] = seq;
+  u32[2 * last + 1] = 0;
+}
+
+/** A zeroed buffer with its own memory (so offset 0 is 8-byte aligned), and the views writeSlot takes. */
+export function slotBuffer(bytes: number): { buf: Buffer; f64: Float64Array; u32: Uint32Array } {
+  const ab = new ArrayBuffer(Math.ceil(bytes / 8) * 8);
+  return { buf: Buffer.from(ab, 0, bytes), f64: new Float64Array(ab), u32: new Uint32Array(ab) };
 }
 
 export interface SlotRead {
@@ -437,22 +447,24 @@ export interface SlotRead {
 }
 
 /**
- * Reads the slot of `row` at `at` when it holds a write newer than `seq`
- * (numbers into `numbers`, the exponential ones into what `exponential`
- * returns); undefined when unchanged, not written yet, or caught mid-write.
+ * Reads the slot of `row` at byte `at` (a multiple of 8) of the memory
+ * `f64`/`u32` view, of which `size` bytes were read, when it holds a write
+ * newer than `seq` (numbers into `numbers`, the exponential ones into what
+ * `exponential` returns); undefined when unchanged, not written yet, or
+ * caught mid-write.
  */
-export function readSlot(buf: Buffer, size: number, at: number, row: number, n: number, room: number, seq: number, numbers: Float64Array, exponential: (m: number) => Float64Array): SlotRead | undefined {
-  const end = at + slotSize(n, room);
-  if (at < 0 || end > size) return undefined;
-  const seqA = buf.readUInt32LE(at);
-  if (seqA === seq || seqA === 0 || buf.readUInt32LE(at + 4) !== row || buf.readUInt16LE(at + 8) !== n) return undefined;
-  if (buf.readUInt32LE(end - 8) !== seqA) return undefined;
-  const m = buf.readUInt16LE(at + 10);
-  let q = at + 24;
-  for (let i = 0; i < n; i++, q += 8) numbers[i] = buf.readDoubleLE(q);
+export function readSlot(f64: Float64Array, u32: Uint32Array, size: number, at: number, row: number, n: number, room: number, seq: number, numbers: Float64Array, exponential: (m: number) => Float64Array): SlotRead | undefined {
+  const bytes = slotSize(n, room);
+  if (at < 0 || (at & 7) !== 0 || at + bytes > size) return undefined;
+  const w = at >>> 3;
+  const seqA = u32[2 * w]!;
+  if (seqA === seq || seqA === 0 || u32[2 * w + 1] !== row || (u32[2 * w + 2]! & 0xffff) !== n) return undefined;
+  if (u32[2 * (w + bytes / 8 - 1)] !== seqA) return undefined;
+  const m = u32[2 * w + 2]! >>> 16;
+  for (let i = 0; i < n; i++) numbers[i] = f64[w + 3 + i]!;
   if (m > 0) {
     const e = exponential(m);
-    for (let i = 0; i < m; i++) e[i] = buf.readDoubleLE(q + 8 * i);
+    for (let i = 0; i < m; i++) e[i] = f64[w + 3 + n + i]!;
   }
-  return { seq: seqA, time: buf.readDoubleLE(at + 16), m };
+  return { seq: seqA, time: f64[w + 2]!, m };
 }

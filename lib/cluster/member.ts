@@ -53,6 +53,7 @@ import type { ExponentialCell } from '../store/exponential';
 import {
   Encoder,
   flattenExponential,
+  slotBuffer,
   slotSize,
   writeSlot,
   T_HEADER,
@@ -321,7 +322,9 @@ export class Member {
   private _dataDead = 0;
   private _path = '';
   private readonly _enc = new Encoder();
-  private _slotBuf = Buffer.allocUnsafe(64 * 1024);
+  private _slots = slotBuffer(64 * 1024);
+  /** The series whose bytes a flush wrote (reused). */
+  private readonly _seen = new Set<Series>();
   private _numbers = new Float64Array(64);
   private _nextRow = 1;
   private _nextInstrument = 1;
@@ -601,7 +604,7 @@ export class Member {
       const now = Date.now();
       this.clock = now;
       const dirty = this._dirty;
-      let seen: Set<Series> | undefined;
+      const seen = this._seen;
       // A cell's call carried body bytes, added after its record: write them with it.
       for (let k = 0; k < dirty.length; k++) {
         const s = dirty[k]!;
@@ -610,7 +613,6 @@ export class Member {
           if (this._bytes !== undefined) {
             const series = seriesOf(s);
             if (series !== undefined) {
-              seen ??= new Set();
               if (!seen.has(series)) {
                 seen.add(series);
                 const io = ioAttrsOf(series);
@@ -636,6 +638,7 @@ export class Member {
         if (end > run.dirtyTo) run.dirtyTo = end;
       }
       dirty.length = 0;
+      seen.clear();
       // Definitions first: a reader never meets numbers of a row it does not know.
       this._write();
       this._writeSlots();
@@ -652,15 +655,15 @@ export class Member {
       run.dirtyTo = -Infinity;
       if (this._broken) continue;
       const length = to - from;
-      if (this._slotBuf.length < length) this._slotBuf = Buffer.allocUnsafe(Math.max(length, 2 * this._slotBuf.length));
-      const buf = this._slotBuf;
+      if (this._slots.buf.length < length) this._slots = slotBuffer(Math.max(length, 2 * this._slots.buf.length));
+      const { buf, f64, u32 } = this._slots;
       buf.fill(0, 0, length);
       // The unchanged slots between are written as they are (same numbers, same sequence).
       for (const s of run.holders) {
         if (s.slot < from || s.slot >= to) continue;
         if (this._numbers.length < s.n) this._numbers = new Float64Array(s.n * 2);
         const exponential = s.numbersInto(this._numbers);
-        writeSlot(buf, s.slot - from, s.seq, s.id, s.time, this._numbers, s.n, exponential, s.room);
+        writeSlot(f64, u32, s.slot - from, s.seq, s.id, s.time, this._numbers, s.n, exponential, s.room);
       }
       const written = writeSync(this._dataFd, buf, 0, length, from);
       if (written !== length) throw new Error(`short write (${written} of ${length} bytes)`);
@@ -845,14 +848,14 @@ export class Member {
         live.push({ s: p, instrumentId: p.instrumentId, attributes: p.attributes, start: p.start, owner: 0 });
       }
     }
-    const data = Buffer.alloc(this._dataEnd);
+    const data = slotBuffer(this._dataEnd);
     for (const { s, instrumentId, attributes, start, owner } of live) {
       enc.json(T_ROW, { r: s.id, i: instrumentId, a: attributes as Record<string, unknown>, s: start, w: s.began, o: owner, d: s.slot, n: s.n, m: s.room } satisfies RowRecord);
       if (this._numbers.length < s.n) this._numbers = new Float64Array(s.n * 2);
       const exponential = s.numbersInto(this._numbers);
       s.seq = 1;
       if (s.time === 0) s.time = s.began;
-      writeSlot(data, s.slot, s.seq, s.id, s.time, this._numbers, s.n, exponential, s.room);
+      writeSlot(data.f64, data.u32, s.slot, s.seq, s.id, s.time, this._numbers, s.n, exponential, s.room);
     }
     for (const r of this.retained.values()) {
       enc.json(T_ROW, { r: r.id, i: r.instrumentId, a: r.attributes as Record<string, unknown>, s: r.start, w: r.began, o: r.owner, d: -1, n: 0, m: 0 } satisfies RowRecord);
@@ -864,7 +867,7 @@ export class Member {
     const final = join(this.dir, `m-${this.key}.${gen}.log`);
     const temporary = join(this.dir, `.m-${this.key}.${gen}.tmp`);
     try {
-      writeFileSync(dataPath(final), data, { mode: 0o600 });
+      writeFileSync(dataPath(final), data.buf, { mode: 0o600 });
       writeFileSync(temporary, enc.bytes(), { mode: 0o600 });
       renameSync(temporary, final);
     } catch (err) {

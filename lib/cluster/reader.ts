@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, RateLimitedWarner } from '../core/diag';
 import { processAlive } from './identity';
-import { attributesKey, parseRecords, readSlot, supersededData, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
+import { attributesKey, parseRecords, readSlot, slotBuffer, supersededData, T_ADOPT, T_BEAT, T_BYE, T_DATA, T_END, T_HEADER, T_INSTRUMENT, T_ROW, T_TOUCH, type BeatRecord, type HeaderRecord, type InstrumentRecord, type Parsed } from './journal';
 import { BEAT_MS, dataPath } from './member';
 
 /** A member whose last beat is older than this is not responding (stopped, or its event loop blocked). */
@@ -91,11 +91,14 @@ export class MemberMirror {
   /** Live rows whose numbers are in the data file. */
   readonly slotRows = new Set<MirrorRow>();
 
-  /** Take the slots written since the last read (`buf[0 … size)` is the whole data file). */
-  readSlots(buf: Buffer, size: number): void {
+  /** Take the slots written since the last read (`size` bytes of the whole data file, in the memory `f64`/`u32` view). */
+  readSlots(f64: Float64Array, u32: Uint32Array, size: number): void {
     for (const row of this.slotRows) {
+      // Most slots did not change since the last read: one comparison each.
+      const at = row.slot;
+      if (at + 24 <= size && u32[at >>> 2] === row.seq) continue;
       if (row.numbers === undefined || row.numbers.length !== row.n) row.numbers = new Float64Array(row.n);
-      const read = readSlot(buf, size, row.slot, row.id, row.n, row.room, row.seq, row.numbers, m => (row.exponential = new Float64Array(m)));
+      const read = readSlot(f64, u32, size, row.slot, row.id, row.n, row.room, row.seq, row.numbers, m => (row.exponential = new Float64Array(m)));
       if (read === undefined) continue;
       row.seq = read.seq;
       if (read.m === 0) row.exponential = undefined;
@@ -190,7 +193,7 @@ export class GroupReader {
   members = new Map<string, MemberMirror>();
   private readonly _warn = new RateLimitedWarner();
   private _buf = Buffer.allocUnsafe(READ_CHUNK);
-  private _data = Buffer.allocUnsafe(READ_CHUNK);
+  private _data = slotBuffer(READ_CHUNK);
 
   constructor(readonly dir: string) {}
 
@@ -278,14 +281,15 @@ export class GroupReader {
     }
     try {
       const size = fstatSync(fd).size;
-      if (this._data.length < size) this._data = Buffer.allocUnsafe(Math.max(size, 2 * this._data.length));
+      if (this._data.buf.length < size) this._data = slotBuffer(Math.max(size, 2 * this._data.buf.length));
+      const { buf, f64, u32 } = this._data;
       let got = 0;
       while (got < size) {
-        const n = readSync(fd, this._data, got, size - got, got);
+        const n = readSync(fd, buf, got, size - got, got);
         if (n <= 0) break;
         got += n;
       }
-      mirror.readSlots(this._data, got);
+      mirror.readSlots(f64, u32, got);
     } catch (err) {
       this._warn.warn(`cluster-data:${mirror.key}`, () => `cluster: cannot read ${dataPath(mirror.file)} (${describe(err)})`);
     } finally {
