@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Case 8 — multi-process gateways (lib/cluster): what the per-host view costs.
 //
-//   node bench/cluster.js [--rounds 15] [--calls 20000] [--nodes 500] [--round-calls 200]
+//   node bench/cluster.js [--rounds 15] [--calls 20000] [--nodes 500] [--round-calls 200] [--busy-calls 15000]
 //
 // 1. Scrape: 4 workers × 2,000 series against one process with the same
 //    2,000 series. Both serialize their store with our serializer (no HTTP,
@@ -10,9 +10,10 @@
 //    4 state files (what was appended since its last scrape) and sum them
 //    into the host store, then serialize that. Between rounds every worker
 //    makes 200 calls and writes a beat, and the single process makes the
-//    same 800 calls, so each cluster read has new records to parse. Rounds
+//    same 800 calls, so each cluster read has new slots to take. Rounds
 //    are interleaved; the ratio is taken per round. The first read of the
-//    files (a worker's first scrape) is reported apart.
+//    files (a worker's first scrape) is reported apart. Then the same with a
+//    busy host: 15,000 calls per worker between two scrapes.
 // 2. Per call: GatewayMetrics.record() with the bytes of the call, one call per
 //    macrotask (as each upstream response is its own I/O callback), on the
 //    plain store vs the same worker's store written through to its file (one
@@ -188,12 +189,16 @@ async function main() {
   const nodes = num('nodes', 500);
   const load = os.loadavg().map(x => x.toFixed(2)).join(' ');
   const roundCalls = num('round-calls', 200);
+  const busyCalls = num('busy-calls', 15000);
   const scrape = await scrapeCase(rounds, nodes, roundCalls);
+  // A busy host: 15,000 calls per worker between two scrapes (1,000 calls/s per worker, scraped every 15 s).
+  const busy = busyCalls > 0 ? await scrapeCase(4, nodes, busyCalls) : undefined;
   const perCall = await perCallCase(Math.max(5, Math.round(rounds / 2)), calls, nodes);
-  const result = { case: 'cluster', meta: meta('node bench/cluster.js'), loadavg: load, config: { rounds, calls, nodes, roundCalls }, scrape, perCall, targetRatio: 2 };
+  const result = { case: 'cluster', meta: meta('node bench/cluster.js'), loadavg: load, config: { rounds, calls, nodes, roundCalls, busyCalls }, scrape, busy, perCall, targetRatio: 2 };
   writeResult('cluster', result);
   const r = scrape.ratio;
   console.log(`cluster scrape (${roundCalls} calls per worker between scrapes): ${scrape.workers} workers × ${scrape.series} series: median ${sig(scrape.hostMs.median)} ms vs one process ${sig(scrape.singleMs.median)} ms; per-round ratio median ${sig(r.median)} (IQR ${sig(r.q1)}–${sig(r.q3)}, range ${sig(r.min)}–${sig(r.max)}); first read of the files ${sig(scrape.coldFirstReadMs)} ms; exposition ${scrape.exposition.hostBytes} vs ${scrape.exposition.singleBytes} bytes`);
+  if (busy !== undefined) console.log(`cluster scrape, busy (${busyCalls} calls per worker between scrapes): median ${sig(busy.hostMs.median)} ms vs one process ${sig(busy.singleMs.median)} ms; per-round ratio median ${sig(busy.ratio.median)} (range ${sig(busy.ratio.min)}–${sig(busy.ratio.max)}); files ${busy.stateFileBytes.join(', ')} bytes`);
   const d = perCall.extraUsPerCall;
   console.log(`cluster per call (one record per macrotask, CPU): plain ${sig(perCall.plainUsPerCall.median)} µs, written through ${sig(perCall.writtenUsPerCall.median)} µs; extra median ${sig(d.median)} µs (IQR ${sig(d.q1)}–${sig(d.q3)}); load average ${load}`);
 }
