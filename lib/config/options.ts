@@ -118,6 +118,8 @@ function flag(option: string, env: string, fallback: boolean, doc: string, shown
   return row({ option, env: [env], shown, doc, check: checkBool, parseEnv: parseEnvBool, default: fallback });
 }
 
+/** A directory path: a non-empty string a file system takes (no NUL). */
+const directory = (v: unknown): Check<string | undefined> => (typeof v === 'string' && v.trim() !== '' && !v.includes('\u0000') ? ok(v) : bad('must be a directory path'));
 const trimmed = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim());
 const lowered = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim().toLowerCase());
 const pathOrFalse = (v: unknown): Check<string | false> => (v === false ? ok(false) : checkPath(v));
@@ -252,8 +254,7 @@ export const O = {
   clusterDir: row<string | undefined>({
     option: 'cluster.dir', env: ['GATEWAY_METRICS_CLUSTER_DIR'], shown: '`/dev/shm` or the temp dir',
     doc: 'directory of the workers\' state files (one subdirectory per primary and metrics port)',
-    check: v => (typeof v === 'string' && v.trim() !== '' ? ok(v) : bad('must be a directory path')),
-    parseEnv: raw => (raw.trim() !== '' ? ok(raw.trim()) : bad('must be a directory path')), default: undefined,
+    check: directory, parseEnv: raw => directory(raw.trim()), default: undefined,
   }),
   globalMeterProvider: flag('globalMeterProvider', 'GATEWAY_METRICS_GLOBAL_METER_PROVIDER', false, '`true`: our MeterProvider also becomes the global one (only without an app SDK)'),
 } as const;

@@ -11,7 +11,6 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { NodeEntry } from '../core/series-registry';
 import type { McpSeries } from '../paths/mcp';
 import {
@@ -231,7 +230,12 @@ function withTools(tools: Map<string, Bucketed & { inFlight: number }> | undefin
 }
 
 /** The node state the stats view reads: a GatewayMetrics, or a cluster's per-host view of its workers'. */
-export type StatsNodes = Pick<GatewayMetrics, 'prefix' | 'isLiveNode' | 'nodeEntries' | 'otherEntry'>;
+export interface StatsNodes {
+  readonly prefix: string;
+  isLiveNode(node: string): boolean;
+  nodeEntries(): IterableIterator<NodeEntry>;
+  readonly otherEntry: NodeEntry | undefined;
+}
 
 /** Our series, cumulative: the store's collection for the Prometheus reader. */
 export type CollectCumulative = () => Promise<Pick<ResourceMetrics, 'scopeMetrics'>>;
