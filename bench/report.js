@@ -33,6 +33,7 @@ function buildReport() {
   const sts = readResult('stats');
   const page = readResult('status-page');
   const chn = readResult('churn');
+  const clu = readResult('cluster');
   const out = [];
   const targets = [];
   // Issue #14 part 4 (fleet scale) and issue #16 (per-call cost): each figure against its goal.
@@ -261,6 +262,18 @@ function buildReport() {
   }
 
   // Issue #16's attribution rows, from the profile scripts when their results are here.
+  // ---- Case 8: multi-process gateways ----
+  if (clu) {
+    p('## 8. Cluster and PM2: the per-host view', '', metaLine(clu.meta), '');
+    p(`Load average during the run: ${clu.loadavg}. A scrape of ${clu.scrape.workers} workers × ${clu.scrape.series} series (read the workers' files, sum, serialize) against one process with the same series (serialize), rounds interleaved; and the CPU a call costs in a worker with its store written through to its files. See docs/cluster.md.`, '');
+    const row = (name, r) => [name, sig(r.hostMs.median), sig(r.singleMs.median), `×${sig(r.ratio.median)} (IQR ${sig(r.ratio.q1)}–${sig(r.ratio.q3)})`];
+    const rows = [row(`${clu.config.roundCalls} calls per worker between scrapes`, clu.scrape)];
+    if (clu.busy) rows.push(row(`${clu.config.busyCalls} calls per worker between scrapes`, clu.busy));
+    p(table(['case', 'host scrape, ms', 'one process, ms', 'per-round ratio'], rows), '');
+    p(`A call in a worker: ${sig(clu.perCall.plainUsPerCall.median)} µs plain, ${sig(clu.perCall.writtenUsPerCall.median)} µs written through (one call per macrotask), ${sig(clu.perCall.extraUsPerCall.median)} µs more (IQR ${sig(clu.perCall.extraUsPerCall.q1)}–${sig(clu.perCall.extraUsPerCall.q3)}). First read of the files (a worker's first scrape): ${sig(clu.scrape.coldFirstReadMs)} ms.`, '');
+    targets.push(['Cluster: a scrape of 4 workers × 2,000 series ≤ 2× one process with the same series', `×${sig(clu.scrape.ratio.median)} per round (median); busy host ×${clu.busy ? sig(clu.busy.ratio.median) : 'n/a'}`, met(clu.scrape.ratio.median <= 2), '`node bench/cluster.js`']);
+  }
+
   const attr = readResult('attribution');
   if (attr && attr.out && attr.out.ours) {
     const a = attr.out;

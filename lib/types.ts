@@ -58,6 +58,16 @@ export interface PrometheusOptions {
   withoutScopeInfo?: boolean;
 }
 
+/** Multi-process gateways: see `GatewayMetricsOptions.cluster`. */
+export interface ClusterOptions {
+  /**
+   * Directory of the workers' state files; every worker of a host must see
+   * the same one. Env `GATEWAY_METRICS_CLUSTER_DIR`.
+   * @default `/dev/shm/otel-gateway-metrics-<uid>` (the temp directory where there is no /dev/shm)
+   */
+  dir?: string;
+}
+
 /** The live status page (`GET /` on our listener, `statusHandler` elsewhere). */
 export interface StatusPageOptions {
   /**
@@ -310,6 +320,16 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
    * @default false (true in the `otel-gateway-metrics/register` entry)
    */
   handleSignals?: boolean;
+  /**
+   * Multi-process gateways (node:cluster, PM2 cluster mode): each worker
+   * writes what it records to a state file of its host's group, and the
+   * endpoint of whichever worker answers a scrape serves the sums over all of
+   * them, dead workers' counts included (docs/cluster.md). `false`: each
+   * worker serves its own numbers. Env `GATEWAY_METRICS_CLUSTER=false`,
+   * `GATEWAY_METRICS_CLUSTER_DIR`.
+   * @default {} (on; no effect outside a node:cluster worker)
+   */
+  cluster?: ClusterOptions | false;
   /**
    * Also install our MeterProvider as the global one, so that the app's own
    * instruments (`metrics.getMeter(...)`) are exported through our endpoint and

@@ -32,11 +32,12 @@ describe('the option table', () => {
 
   it('knows exactly the option keys that resolveConfig() accepts: each top-level and nested key resolves, a neighbour typo is refused', () => {
     expect([...knownKeys('')].sort()).to.deep.equal([
-      'buckets', 'downAfterErrors', 'exec', 'exporters', 'globalMeterProvider', 'handleSignals', 'healthCheckBuckets', 'histogram',
+      'buckets', 'cluster', 'downAfterErrors', 'exec', 'exporters', 'globalMeterProvider', 'handleSignals', 'healthCheckBuckets', 'histogram',
       'http', 'inboundHttp', 'maxNodes', 'maxTools', 'mcp', 'nodeIdleTtl', 'otlp', 'prefix', 'processMetrics', 'prometheus', 'resourceAttributes',
       'runtimeMetrics', 'serviceName', 'sizeBuckets', 'statusPage', 'views',
     ]);
     expect([...knownKeys('prometheus')]).to.deep.equal(['host', 'port', 'path', 'statsPath', 'statusPath', 'withoutScopeInfo', 'auth']);
+    expect([...knownKeys('cluster')]).to.deep.equal(['dir']);
     expect(() => resolveConfig({ prometheus: { paht: '/x' } } as never, {})).to.throw('invalid option "prometheus.paht"');
     expect(() => resolveConfig({ http: { nodefor: {} } } as never, {})).to.throw('invalid option "http.nodefor"');
   });
@@ -46,8 +47,8 @@ describe('the option table', () => {
     try {
       const c = resolveConfig({}, {}) as unknown as Record<string, unknown>;
       const get = (path: string) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
-      const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.check !== undefined && !['http', 'exec', 'mcp'].includes(r.option));
-      expect(leaves.length).to.equal(31);
+      const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.check !== undefined && !['http', 'exec', 'mcp', 'cluster'].includes(r.option));
+      expect(leaves.length).to.equal(32);
       for (const r of leaves) expect(get(r.option), r.option).to.deep.equal(r.default);
       expect(diag.all()).to.deep.equal([]);
     } finally {
@@ -60,14 +61,14 @@ describe('the option table', () => {
     try {
       // serviceName takes any string, so no env value is bad for it.
       const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.option !== 'serviceName' && r.check !== undefined && r.parseEnv !== undefined && r.env.length > 0);
-      expect(leaves.length).to.equal(30);
+      expect(leaves.length).to.equal(32);
       for (const r of leaves) {
         diag.warn.length = 0;
         // A value no leaf accepts: not a number, a path, a bucket list, a boolean or one word.
         const c = resolveConfig({}, { [r.env[0]!]: '/ \u0000 not valid' }) as unknown as Record<string, unknown>;
         const got = r.option.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
-        // http, exec and mcp resolve to their settings; on (the default) is an object, off is undefined.
-        if (r.option === 'http' || r.option === 'exec' || r.option === 'mcp') expect(got, r.option).to.be.an('object');
+        // http, exec, mcp and cluster resolve to their settings; on (the default) is an object, off is undefined.
+        if (r.option === 'http' || r.option === 'exec' || r.option === 'mcp' || r.option === 'cluster') expect(got, r.option).to.be.an('object');
         else expect(got, r.option).to.deep.equal(r.default);
         expect(diag.warn.filter(w => w.includes(`ignoring ${r.env[0]}=`)), r.env[0]).to.have.length(1);
       }

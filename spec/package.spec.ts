@@ -123,13 +123,13 @@ describe('package', () => {
       const d = declared();
       expect(d.diagnostics).to.deep.equal([]);
       expect(d.exports).to.deep.equal([
-        'AttemptLabels', 'ConfigError', 'CreateGatewayMetricsOptions', 'DEFAULT_DURATION_BUCKETS', 'DEFAULT_HEALTH_CHECK_BUCKETS',
+        'AttemptLabels', 'ClusterOptions', 'ClusterStats', 'ConfigError', 'CreateGatewayMetricsOptions', 'DEFAULT_DURATION_BUCKETS', 'DEFAULT_HEALTH_CHECK_BUCKETS',
         'DEFAULT_MAX_TOOLS', 'DEFAULT_MCP_REQUEST_TIMEOUT_MS', 'MCP_DURATION_BUCKETS', 'McpOptions', 'ToolStats',
         'DEFAULT_SIZE_BUCKETS', 'EndOptions', 'EndTimer', 'ExecPathOptions', 'ExporterName', 'FallbackLabels', 'GatewayMetrics',
         'GatewayMetricsOptions', 'GatewayOtel', 'GatewayStats', 'GatewayViewsOptions', 'HealthCheckOptions', 'HistogramMode',
         'HostPortMap', 'HttpPathOptions', 'InstrumentOptions', 'LatencyQuantiles', 'MeasureOptions', 'NodeTrackingOptions', 'OtlpOptions', 'OtlpProtocol', 'PodNodeMap',
         'PrometheusAuth', 'PrometheusOptions', 'RecordOptions', 'SeriesStats', 'Status', 'StatusPageOptions', 'TemporalityPreference',
-        'WrapOptions', 'createGatewayMetrics', 'gatewayViews', 'getGatewayMetrics', 'getGatewayOtel', 'kubectlExecNodeFor',
+        'WorkerStats', 'WrapOptions', 'createGatewayMetrics', 'gatewayViews', 'getGatewayMetrics', 'getGatewayOtel', 'kubectlExecNodeFor',
         'register', 'semconv',
       ].sort());
     });

@@ -26,7 +26,6 @@ import { RateLimitedWarner } from '../lib/core/diag';
 import { SeriesStore, type StoreReader } from '../lib/store/store';
 import { VERSION } from '../lib/core/version';
 import { captureDiag } from './helpers/diag';
-import type { CellOwner } from '../lib/core/recorder';
 
 class Reader extends MetricReader {
   constructor(temporality: AggregationTemporality, aggregation?: AggregationOption) {
@@ -189,10 +188,9 @@ describe('the series store: rows, release and Views', () => {
   it('a node forgotten gives its rows back; a late record into its cell goes nowhere, not into the next tenant', async () => {
     const ours = storeSide(AggregationTemporality.CUMULATIVE);
     const recorder = ours.store.histogram('x', { description: 'x', unit: 's', valueType: 1, boundaries: [1, 2] });
-    const owner: CellOwner = { cells: undefined };
-    const old = recorder.cell(Object.freeze({ node: 'a' }), owner);
+    const old = recorder.cell(Object.freeze({ node: 'a' }), undefined);
     old.record(0.5);
-    for (const c of owner.cells!) c.release();
+    old.release();
     const fresh = recorder.cell(Object.freeze({ node: 'b' }), undefined);
     old.record(1.5);
     fresh.record(3);

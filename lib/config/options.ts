@@ -117,6 +117,8 @@ function flag(option: string, env: string, fallback: boolean, doc: string, shown
   return row({ option, env: [env], shown, doc, check: checkBool, parseEnv: parseEnvBool, default: fallback });
 }
 
+/** A directory path: a non-empty string a file system takes (no NUL). */
+const directory = (v: unknown): Check<string | undefined> => (typeof v === 'string' && v.trim() !== '' && !v.includes('\u0000') ? ok(v) : bad('must be a directory path'));
 const trimmed = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim());
 const lowered = <T>(check: (v: unknown) => Check<T>) => (raw: string) => check(raw.trim().toLowerCase());
 const pathOrFalse = (v: unknown): Check<string | false> => (v === false ? ok(false) : checkPath(v));
@@ -246,6 +248,13 @@ export const O = {
   runtimeMetrics: flag('runtimeMetrics', 'GATEWAY_METRICS_RUNTIME_METRICS', true, 'event loop, heap and GC metrics'),
   processMetrics: flag('processMetrics', 'GATEWAY_METRICS_PROCESS_METRICS', true, 'uptime, start time, CPU and memory'),
   handleSignals: flag('handleSignals', 'GATEWAY_METRICS_HANDLE_SIGNALS', false, 'flush on SIGTERM/SIGINT', '`false` (`true` in the entries)'),
+  cluster: flag('cluster', 'GATEWAY_METRICS_CLUSTER', true,
+    'under `node:cluster` or PM2 cluster mode, every worker\'s endpoint serves the sums over all workers of the host (docs/cluster.md); `false`: each worker its own numbers'),
+  clusterDir: row<string | undefined>({
+    option: 'cluster.dir', env: ['GATEWAY_METRICS_CLUSTER_DIR'], shown: '`/dev/shm` or the temp dir',
+    doc: 'directory of the workers\' state files (one subdirectory per primary and metrics port)',
+    check: directory, parseEnv: raw => directory(raw.trim()), default: undefined,
+  }),
   globalMeterProvider: flag('globalMeterProvider', 'GATEWAY_METRICS_GLOBAL_METER_PROVIDER', false, '`true`: our MeterProvider also becomes the global one (only without an app SDK)'),
 } as const;
 

@@ -122,6 +122,8 @@ export interface ResolvedConfig {
   readonly processMetrics: boolean;
   readonly handleSignals: boolean;
   readonly globalMeterProvider: boolean;
+  /** Multi-process gateways, or undefined when off. */
+  readonly cluster: { readonly dir: string | undefined } | undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -282,6 +284,18 @@ function resolveMcp(value: unknown, r: Resolver): { readonly requestTimeoutMs: n
   const o = (value ?? {}) as Partial<McpOptions>;
   rejectUnknownKeys('mcp', o as Record<string, unknown>, knownKeys('mcp'));
   return Object.freeze({ requestTimeoutMs: r.leaf(O.mcpRequestTimeout, o.requestTimeoutMs) });
+}
+
+function resolveCluster(value: unknown, r: Resolver): { readonly dir: string | undefined } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) {
+    if (!r.leaf(O.cluster, undefined)) return undefined;
+  } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('cluster', value, 'must be an object { dir? }, or false to serve each worker\'s own numbers');
+  }
+  const o = (value ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys('cluster', o, knownKeys('cluster'));
+  return Object.freeze({ dir: r.leaf(O.clusterDir, o.dir) });
 }
 
 function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly ExporterName[] {
@@ -458,6 +472,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const handleSignals = r.leaf(O.handleSignals, opts.handleSignals);
   const globalMeterProvider = r.leaf(O.globalMeterProvider, opts.globalMeterProvider);
   const resourceAttributes = resolveResourceAttributes(opts, r);
+  const cluster = resolveCluster(opts.cluster, r);
 
   return Object.freeze({
     sdkDisabled,
@@ -485,5 +500,6 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     processMetrics,
     handleSignals,
     globalMeterProvider,
+    cluster,
   });
 }

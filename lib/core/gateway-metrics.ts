@@ -330,7 +330,7 @@ export class GatewayMetrics {
       entry.fallbackCells ??= new Map();
       let cell = entry.fallbackCells.get(key);
       if (cell === undefined) {
-        cell = this._fallbacks.cell(Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to }), undefined);
+        cell = this._fallbacks.cell(Object.freeze({ [ATTR_NODE]: entry.name, [ATTR_FROM_TRANSPORT]: from, [ATTR_TO_TRANSPORT]: to }), entry);
         entry.fallbackCells.set(key, cell);
       }
       cell.add(1);
@@ -383,9 +383,9 @@ export class GatewayMetrics {
       const seconds = (performance.now() - t0) / 1000;
       entry.lastSeen = performance.now();
       const cells = (entry.healthCells ??= [
-        this._healthDuration.cell(entry.healthAttrs(true), undefined),
-        this._healthDuration.cell(entry.healthAttrs(false), undefined),
-        this._healthFailures.cell(entry.attrs, undefined),
+        this._healthDuration.cell(entry.healthAttrs(true), entry),
+        this._healthDuration.cell(entry.healthAttrs(false), entry),
+        this._healthFailures.cell(entry.attrs, entry),
       ]);
       cells[passed ? 0 : 1].record(seconds);
       if (passed) {
@@ -464,7 +464,7 @@ export class GatewayMetrics {
     try {
       series.active--;
       series.nodeEntry.lastSeen = performance.now();
-      const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, undefined), this._streamOpenDuration.cell(series.base, undefined)]);
+      const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, series.nodeEntry), this._streamOpenDuration.cell(series.base, series.nodeEntry)]);
       cells[0].add(1);
       cells[1].record(secondsToHeaders);
     } catch (err) {
@@ -556,13 +556,13 @@ export class GatewayMetrics {
     const entry = series.nodeEntry;
     entry.lastSeen = now;
     if (status === STATUS_SUCCESS) {
-      (series.okCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_SUCCESS, undefined)).record(seconds);
+      (series.okCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_SUCCESS, entry)).record(seconds);
       if (this.downAfterErrors > 0) {
         entry.consecutiveErrors = 0;
         entry.up = true;
       }
     } else {
-      (series.errCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_ERROR, undefined)).record(seconds);
+      (series.errCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_ERROR, entry)).record(seconds);
       const type = errorType !== undefined ? this._registry.userErrorType(errorType) : errorTypeOf(error);
       this._errorCell(series, type, statusClass).add(1);
       if (this.downAfterErrors > 0) {
@@ -605,8 +605,8 @@ export class GatewayMetrics {
     let cell = series.errorCells?.get(key);
     if (cell !== undefined) return cell;
     cell = statusClass === undefined
-      ? this._errors.cellWith(series.base, ATTR_ERROR_TYPE, type, undefined)
-      : this._errors.cell(this._registry.errorAttrs(series, type, statusClass), undefined);
+      ? this._errors.cellWith(series.base, ATTR_ERROR_TYPE, type, series.nodeEntry)
+      : this._errors.cell(this._registry.errorAttrs(series, type, statusClass), series.nodeEntry);
     if (series.errorKey === undefined) {
       series.errorKey = key;
       series.errorCell = cell;
@@ -615,7 +615,7 @@ export class GatewayMetrics {
   }
 
   private _sizeCells(series: Series): [HistogramCell, HistogramCell] {
-    return (series.sizeCells ??= [this._requestSize.cell(series.base, undefined), this._responseSize.cell(series.base, undefined)]);
+    return (series.sizeCells ??= [this._requestSize.cell(series.base, series.nodeEntry), this._responseSize.cell(series.base, series.nodeEntry)]);
   }
 
   private _internalError(err: unknown): void {

@@ -29,11 +29,13 @@ export interface SumCell extends Releasable {
 }
 
 /**
- * What a cell is released with when its maker does not release it itself:
- * the node it belongs to keeps a list, and forgetting the node releases them.
+ * The node a cell belongs to. Recorders that keep per-node state (the
+ * cluster mode's files) group cells by it. Cells are released by whoever
+ * made them: the gateway's own through its series' fields, a protocol
+ * reader's by `track()`ing them, so that forgetting the node releases them.
  */
 export interface CellOwner {
-  cells: Releasable[] | undefined;
+  track(cell: Releasable): void;
 }
 
 export interface InstrumentInfo {

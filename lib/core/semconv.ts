@@ -120,6 +120,30 @@ export const INSTRUMENTS = {
 } as const;
 export type GatewayInstrumentName = keyof typeof INSTRUMENTS;
 
+/**
+ * The workers of a multi-process gateway (node:cluster, PM2), in the per-host
+ * view only: one per host, labelled by worker where per worker.
+ */
+export const METRIC_CLUSTER_WORKERS = 'gateway.cluster.workers' as const;
+export const METRIC_CLUSTER_WORKER_RESTARTS = 'gateway.cluster.worker.restarts' as const;
+export const METRIC_CLUSTER_WORKER_UP = 'gateway.cluster.worker.up' as const;
+export const METRIC_CLUSTER_WORKER_MEMORY = 'gateway.cluster.worker.memory' as const;
+export const METRIC_CLUSTER_WORKER_EVENT_LOOP_DELAY = 'gateway.cluster.worker.event_loop.delay' as const;
+/** The worker: PM2's pm_id, node:cluster's worker id. */
+export const ATTR_WORKER = 'worker' as const;
+/** `running`, or `unresponsive` (alive, but it wrote no beat for a few seconds: stopped, or its event loop blocked). */
+export const ATTR_WORKER_STATE = 'state' as const;
+export const WORKER_RUNNING = 'running' as const;
+export const WORKER_UNRESPONSIVE = 'unresponsive' as const;
+
+export const CLUSTER_INSTRUMENTS = {
+  [METRIC_CLUSTER_WORKERS]: { unit: '{worker}', description: 'Workers of this host\'s gateway, by state: running, or unresponsive (alive but silent for a few seconds: stopped or blocked).' },
+  [METRIC_CLUSTER_WORKER_RESTARTS]: { unit: '{restart}', description: 'Workers of this host\'s gateway that ended (killed, crashed or stopped) since its primary started; a supervisor replaces each.' },
+  [METRIC_CLUSTER_WORKER_UP]: { unit: '', description: 'Whether the worker is running (1) or unresponsive (0); a worker that ended is not listed.' },
+  [METRIC_CLUSTER_WORKER_MEMORY]: { unit: 'By', description: 'Resident memory of the worker.' },
+  [METRIC_CLUSTER_WORKER_EVENT_LOOP_DELAY]: { unit: 's', description: 'The worker\'s event loop delay, 99th percentile over its last second.' },
+} as const;
+
 export function withPrefix(prefix: string, name: string): string {
   return prefix === '' ? name : `${prefix}.${name}`;
 }

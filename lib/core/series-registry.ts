@@ -94,8 +94,11 @@ export class NodeEntry implements CellOwner {
    */
   transports: readonly Series[] = [];
   readonly attrs: Attributes;
-  /** Cells made for this node by protocol readers (MCP, LLM): released when it is forgotten. */
+  /** Cells made for this node by protocol readers (MCP, LLM), tracked to be released when it is forgotten. */
   cells: Releasable[] | undefined = undefined;
+  track(cell: Releasable): void {
+    (this.cells ??= []).push(cell);
+  }
   /** `from\0to` → fallback counter cell; made on first use: most nodes never fall back. */
   fallbackCells: Map<string, SumCell> | undefined = undefined;
   /** Health check duration (passed, failed) and failure count; made on the first check. */

@@ -20,7 +20,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { MetricReader } from '@opentelemetry/sdk-metrics';
+import type { MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { logger, describe, RateLimitedWarner } from '../core/diag';
 import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
 import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
@@ -122,6 +122,12 @@ export interface EndpointOptions {
   store?: SeriesStore;
   serializer: PrometheusSerializer;
   auth: PrometheusAuth | undefined;
+  /**
+   * Where the exposition comes from instead of `reader` and `store`: a
+   * multi-process gateway's per-host view (lib/cluster), the same for every
+   * worker that answers.
+   */
+  view?: () => Promise<{ resourceMetrics: ResourceMetrics; store: SeriesStore }>;
   /** JSON for `/stats`; undefined when there is nothing to report. */
   stats?: () => Promise<unknown>;
   /** Thresholds of the status page, and where `statusHandler`'s page reads the stats. */
@@ -314,11 +320,17 @@ export class MetricsEndpoint {
 
   /** collect() and serialize into bytes, under the lock; no client I/O here. */
   private async _build(wantGzip: boolean): Promise<Exposition> {
-    const store = this._options.store;
-    store?.prepare();
-    const collected = await this._collect();
-    if (collected.errors.length > 0) {
-      logger.warn(`metrics collection reported ${collected.errors.length} error(s): ${describe(collected.errors[0])}`);
+    let store = this._options.store;
+    let resourceMetrics: ResourceMetrics;
+    if (this._options.view !== undefined) {
+      ({ resourceMetrics, store } = await callWithTimeout(this._options.view(), COLLECT_TIMEOUT_MS, 'the host view'));
+    } else {
+      store?.prepare();
+      const collected = await this._collect();
+      if (collected.errors.length > 0) {
+        logger.warn(`metrics collection reported ${collected.errors.length} error(s): ${describe(collected.errors[0])}`);
+      }
+      resourceMetrics = collected.resourceMetrics;
     }
     // collect() was one synchronous block already: let the host's requests in
     // before serializing, then again after every slice.
@@ -326,7 +338,7 @@ export class MetricsEndpoint {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let sliceStart = performance.now();
-    for (const buf of this._options.serializer.byteChunks(collected.resourceMetrics, store)) {
+    for (const buf of this._options.serializer.byteChunks(resourceMetrics, store)) {
       chunks.push(buf);
       bytes += buf.length;
       if (performance.now() - sliceStart > YIELD_AFTER_MS) {

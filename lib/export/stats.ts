@@ -11,7 +11,6 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { NodeEntry } from '../core/series-registry';
 import type { McpSeries } from '../paths/mcp';
 import {
@@ -82,6 +81,32 @@ export interface GatewayStats {
   };
   /** One entry per node × transport, sorted by node then transport. */
   series: SeriesStats[];
+  /** Under node:cluster or PM2: the workers whose sums these are (absent in a single process). */
+  cluster?: ClusterStats;
+}
+
+/** One live worker of a multi-process gateway. */
+export interface WorkerStats {
+  /** PM2's pm_id, or node:cluster's worker id. */
+  worker: string;
+  pid: number;
+  /** Writing its state (false: alive but silent for a few seconds, stopped or blocked; its last state is in the sums). */
+  responding: boolean;
+  rssBytes: number | null;
+  eventLoopDelayP99Seconds: number | null;
+}
+
+/** The workers a multi-process gateway's sums cover. */
+export interface ClusterStats {
+  /** Live workers. */
+  workers: number;
+  /** Live workers writing their state: the sums are current for these. */
+  responding: number;
+  /** Workers (ids) alive but silent for a few seconds: the sums hold their last state. */
+  unresponsive: string[];
+  /** Workers that ended since the primary started; their counts stay in the sums. */
+  exited: number;
+  perWorker: WorkerStats[];
 }
 
 interface Bucketed {
@@ -140,7 +165,7 @@ function findMetric(rm: Pick<ResourceMetrics, 'scopeMetrics'>, name: string): Me
 }
 
 /** (node, transport) → tools, from the MCP metric's tools/call points and the live in-flight counts. */
-function toolStats(metrics: GatewayMetrics, rm: Pick<ResourceMetrics, 'scopeMetrics'>): Map<string, Map<string, Bucketed & { inFlight: number }>> {
+function toolStats(metrics: StatsNodes, rm: Pick<ResourceMetrics, 'scopeMetrics'>): Map<string, Map<string, Bucketed & { inFlight: number }>> {
   const out = new Map<string, Map<string, Bucketed & { inFlight: number }>>();
   const perSeries = (node: string, transport: string) => {
     const key = `${node}\u0000${transport}`;
@@ -205,10 +230,18 @@ function withTools(tools: Map<string, Bucketed & { inFlight: number }> | undefin
   return { tools: list };
 }
 
+/** The node state the stats view reads: a GatewayMetrics, or a cluster's per-host view of its workers'. */
+export interface StatsNodes {
+  readonly prefix: string;
+  isLiveNode(node: string): boolean;
+  nodeEntries(): IterableIterator<NodeEntry>;
+  readonly otherEntry: NodeEntry | undefined;
+}
+
 /** Our series, cumulative: the store's collection for the Prometheus reader. */
 export type CollectCumulative = () => Promise<Pick<ResourceMetrics, 'scopeMetrics'>>;
 
-export async function computeStats(metrics: GatewayMetrics, collect: CollectCumulative | undefined, startedAt: number): Promise<GatewayStats> {
+export async function computeStats(metrics: StatsNodes, collect: CollectCumulative | undefined, startedAt: number): Promise<GatewayStats> {
   if (collect === undefined) throw new Error('the stats view needs the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)');
   const resourceMetrics = await collect();
   const byKey = new Map<string, Bucketed & { node: string; transport: string }>();

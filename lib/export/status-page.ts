@@ -240,6 +240,9 @@ const SCRIPT = `
       ['requests', count(tot.requests)], ['req/s', rate(totalRate)], ['errors', pct(tot.errorRate)],
       ['in flight', count(tot.inFlight)], ['fallbacks', count(tot.fallbacks)], ['uptime', uptime(stats.uptimeSeconds)],
     ];
+    // A multi-process gateway: the sums cover these workers; silent ones are named.
+    var cl = stats.cluster;
+    if (cl) items.push(['workers', cl.unresponsive.length === 0 ? count(cl.workers) : cl.responding + ' of ' + cl.workers + ' (silent: ' + cl.unresponsive.join(', ') + ')']);
     var ul = document.getElementById('totals');
     ul.replaceChildren.apply(ul, items.map(function (it) {
       var li = el('li');

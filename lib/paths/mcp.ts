@@ -73,6 +73,7 @@ export class McpOp {
     private readonly _series: Series,
   ) {
     this.ok = _recorder.cell(_base, _series.nodeEntry);
+    _series.nodeEntry.track(this.ok);
   }
   errorCell(type: string, code: number | undefined): HistogramCell {
     const key = code === undefined ? type : `${type}\u0000${code}`;
@@ -82,6 +83,7 @@ export class McpOp {
       const a: Attributes = { ...this._base, [ATTR_ERROR_TYPE]: type };
       if (code !== undefined) a[ATTR_RPC_RESPONSE_STATUS_CODE] = String(code);
       cell = this._recorder.cell(Object.freeze(a), this._series.nodeEntry);
+      this._series.nodeEntry.track(cell);
       this._errors.set(key, cell);
     }
     return cell;

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { logger, describe } from '../core/diag';
 import { register, type GatewayOtel } from './register';
+import { pm2Cwd, pm2Env } from '../cluster/identity';
 import type { GatewayMetricsOptions } from '../types';
 
 function unwrapDefault(mod: unknown): GatewayMetricsOptions {
@@ -24,22 +25,31 @@ function unwrapDefault(mod: unknown): GatewayMetricsOptions {
   return options as GatewayMetricsOptions;
 }
 
+/**
+ * Where the entries read their variables: under PM2, the ecosystem file's
+ * env is only copied into process.env after preloads ran, and the app's
+ * directory (relative paths) is PM2's `cwd`, not ours yet.
+ */
+function entryEnv(): { env: Readonly<Record<string, string | undefined>>; cwd: string } {
+  return { env: pm2Env(process.env), cwd: pm2Cwd(process.env) ?? process.cwd() };
+}
+
 /** Load GATEWAY_METRICS_CONFIG synchronously (JSON, CJS, and ESM where require(esm) works). */
-export function loadConfigModule(path: string): GatewayMetricsOptions {
-  const file = resolve(process.cwd(), path);
+export function loadConfigModule(path: string, cwd = process.cwd()): GatewayMetricsOptions {
+  const file = resolve(cwd, path);
   if (file.endsWith('.json')) return unwrapDefault(JSON.parse(readFileSync(file, 'utf8')));
   return unwrapDefault(require(file));
 }
 
-async function loadConfigModuleAsync(path: string): Promise<GatewayMetricsOptions> {
-  const file = resolve(process.cwd(), path);
+async function loadConfigModuleAsync(path: string, cwd: string): Promise<GatewayMetricsOptions> {
+  const file = resolve(cwd, path);
   if (file.endsWith('.json')) return unwrapDefault(JSON.parse(readFileSync(file, 'utf8')));
   return unwrapDefault(await import(pathToFileURL(file).href));
 }
 
 function registerWith(options: GatewayMetricsOptions | undefined, path: string | undefined): GatewayOtel {
   const withSignals = (o: GatewayMetricsOptions): GatewayMetricsOptions =>
-    o.handleSignals === undefined && process.env.GATEWAY_METRICS_HANDLE_SIGNALS === undefined ? { ...o, handleSignals: true } : o;
+    o.handleSignals === undefined && entryEnv().env.GATEWAY_METRICS_HANDLE_SIGNALS === undefined ? { ...o, handleSignals: true } : o;
   if (options !== undefined) {
     try {
       return register(withSignals(options));
@@ -52,11 +62,12 @@ function registerWith(options: GatewayMetricsOptions | undefined, path: string |
 
 /** What `--require otel-gateway-metrics/register` runs. */
 export function registerFromEnv(): GatewayOtel {
-  const path = process.env.GATEWAY_METRICS_CONFIG?.trim();
+  const { env, cwd } = entryEnv();
+  const path = env.GATEWAY_METRICS_CONFIG?.trim();
   let options: GatewayMetricsOptions | undefined;
   if (path) {
     try {
-      options = loadConfigModule(path);
+      options = loadConfigModule(path, cwd);
     } catch (err) {
       logger.error(`cannot load GATEWAY_METRICS_CONFIG=${path}: ${err instanceof Error ? err.message : describe(err)}; registering from env alone`);
     }
@@ -66,11 +77,12 @@ export function registerFromEnv(): GatewayOtel {
 
 /** What `--import otel-gateway-metrics/register` runs: may load an ESM config with import(). */
 export async function registerFromEnvAsync(): Promise<GatewayOtel> {
-  const path = process.env.GATEWAY_METRICS_CONFIG?.trim();
+  const { env, cwd } = entryEnv();
+  const path = env.GATEWAY_METRICS_CONFIG?.trim();
   let options: GatewayMetricsOptions | undefined;
   if (path) {
     try {
-      options = await loadConfigModuleAsync(path);
+      options = await loadConfigModuleAsync(path, cwd);
     } catch (err) {
       logger.error(`cannot load GATEWAY_METRICS_CONFIG=${path}: ${err instanceof Error ? err.message : describe(err)}; registering from env alone`);
     }

@@ -38,6 +38,7 @@ import { flushBeforeExit, flushOnSignals } from './process-hooks';
 import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from '../types';
 import { gatewayViews } from '../export/views';
 import { VERSION } from '../core/version';
+import { joinCluster, pm2Env, yieldPortToWorkers, type ClusterWorker } from '../cluster';
 
 export interface GatewayOtel {
   /** Resolves once every exporter and endpoint is up; rejects (e.g. port in use) with a clear error. */
@@ -225,7 +226,8 @@ export function register(options: GatewayMetricsOptions = {}): GatewayOtel {
     logger.warn('register() was already called in this process; returning the existing registration');
     return state.handle;
   }
-  const config = resolveConfig(options, process.env);
+  // Under PM2 the ecosystem file's env reaches process.env only after preloads ran: read it where PM2 keeps it.
+  const config = resolveConfig(options, pm2Env(process.env));
   const handle = new Registration(config);
   state.handle = handle;
   // Code that called getGatewayMetrics() before register() holds an instance
@@ -256,14 +258,23 @@ class Registration implements GatewayOtel {
   private _httpPath: HttpPath | undefined;
   private _shutdown: Promise<void> | undefined;
   private _shutdownWait: Promise<void> | undefined;
+  /** This process as a node:cluster / PM2 worker: the endpoint serves the host's sums. */
+  private readonly _cluster: ClusterWorker | undefined;
 
   constructor(readonly config: ResolvedConfig) {
     const attrs: Record<string, string | number | boolean> = { ...(config.resourceAttributes as Record<string, string>) };
     if (config.serviceName !== undefined) attrs['service.name'] = config.serviceName;
+    const { host, port, path, statsPath, statusPath } = config.prometheus;
+    this._cluster = config.cluster === undefined || config.sdkDisabled || !config.exporters.includes('prometheus')
+      ? undefined
+      : joinCluster({ dir: config.cluster.dir, host, port, nodeIdleTtl: config.nodeIdleTtl, prefix: config.prefix, scope: { name: SCOPE_NAME, version: VERSION } }, pm2Env(process.env));
+    const hostAttrs = this._cluster?.hostAttributes(attrs);
+    this._cluster?.workerAttributes(attrs);
     // Replicas must be told apart after a Collector (it derives `instance` from
     // this); the semantic conventions recommend a random UUID per process.
     attrs['service.instance.id'] ??= randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
+    if (hostAttrs !== undefined) this._cluster!.setHostResource(defaultResource().merge(resourceFromAttributes(hostAttrs)));
 
     const readers: IMetricReader[] = [];
     const exporters = config.sdkDisabled ? [] : config.exporters;
@@ -335,7 +346,7 @@ class Registration implements GatewayOtel {
       // Idle nodes are forgotten before every collection, so no reader sees them.
       beforeCollect: () => this.metrics.sweep(),
     });
-    this.metrics = new GatewayMetrics(this._store, {
+    this.metrics = new GatewayMetrics(this._cluster?.recorders(this._store) ?? this._store, {
       prefix: config.prefix,
       buckets: config.buckets,
       healthCheckBuckets: config.healthCheckBuckets,
@@ -359,6 +370,7 @@ class Registration implements GatewayOtel {
     const endpoint = new MetricsEndpoint({
       reader: this._prometheusReader,
       store: this._store,
+      ...(this._cluster !== undefined ? { view: this._cluster.view } : {}),
       serializer,
       auth: config.prometheus.auth,
       stats: () => this.stats(),
@@ -368,10 +380,10 @@ class Registration implements GatewayOtel {
     this.statsHandler = endpoint.statsHandler;
     this.statusHandler = endpoint.statusHandler;
 
-    const { host, port, path, statsPath, statusPath } = config.prometheus;
     if (this._prometheusReader !== undefined && port !== false) {
       const server = createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
       this._server = server;
+      if (this._cluster === undefined && config.cluster !== undefined) this._disposers.push(yieldPortToWorkers(server));
       this.ready = listen(server, host, port).then(address => {
         this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;
         this._httpPath?.setOwnEndpoint(ownEndpoint(host, address.port));
@@ -382,6 +394,7 @@ class Registration implements GatewayOtel {
     // A rejected `ready` nobody awaits must not crash the host (unhandled rejection).
     this.ready.catch(err => logger.warn(describe(err instanceof Error ? err.message : err)));
 
+    if (this._cluster !== undefined) this._disposers.push(() => this._cluster!.close());
     if (this._pushReaders.length > 0) this._disposers.push(flushBeforeExit(() => this.shutdown()));
     if (config.handleSignals) this._disposers.push(flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
   }
@@ -454,6 +467,7 @@ class Registration implements GatewayOtel {
   }
 
   async stats(): Promise<GatewayStats> {
+    if (this._cluster !== undefined) return this._cluster.stats();
     const index = this._prometheusIndex;
     return computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
   }

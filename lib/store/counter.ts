@@ -54,8 +54,7 @@ export class SumInstrument implements SumRecorder, StoredInstrument {
     return this._made(new this._Cell(this, base, value), owner);
   }
 
-  private _made(cell: SumSeries, owner: CellOwner | undefined): SumSeries {
-    if (owner !== undefined) (owner.cells ??= []).push(cell);
+  private _made(cell: SumSeries, _owner: CellOwner | undefined): SumSeries {
     return cell;
   }
 

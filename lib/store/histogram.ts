@@ -100,11 +100,10 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
     return this._made(new this._Cell(this, base, value), owner);
   }
 
-  private _made(cell: HistogramSeries, owner: CellOwner | undefined): HistogramSeries {
+  private _made(cell: HistogramSeries, _owner: CellOwner | undefined): HistogramSeries {
     if (this.exponential !== undefined) {
       this.exponential[cell.row] = new ExponentialCell(this.exponentialOptions!.maxSize, this.exponentialOptions!.recordMinMax);
     }
-    if (owner !== undefined) (owner.cells ??= []).push(cell);
     return cell;
   }
 

@@ -183,6 +183,16 @@ export class SeriesStore implements Recorders {
     return instrument;
   }
 
+  /**
+   * Add an instrument made elsewhere, read by every reader like the store's
+   * own: the per-host view of a multi-process gateway is a store of the same
+   * classes, filled with the workers' sums (lib/cluster/host.ts).
+   */
+  adopt(instrument: HistogramInstrument | SumInstrument | ObservedInstrument): void {
+    const plans = this._plans(instrument.stream.type, () => 'explicit');
+    this._entries.push({ instrument, plans, deltas: plans.map(() => ({ last: nowMs(), observed: new WeakMap() })) });
+  }
+
   private _view(name: string, type: InstrumentType, info: InstrumentInfo) {
     const v = resolveView(this._views, { name, type, unit: info.unit }, this.scope);
     if (v.matches > 1) logger.warn(`${name}: ${v.matches} Views match it; only the first one applies to the gateway's own instruments`);
