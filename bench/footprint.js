@@ -32,7 +32,6 @@ const path = require('node:path');
 const { ROOT, TASKSET, arg, flag, num, meta, writeResult } = require('./lib/common');
 const { summary, rotate, sig, fmtBytes } = require('./lib/stats');
 
-const NPM_ENV = { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false', npm_config_loglevel: 'error' };
 
 /** A Node that can load OpenTelemetry JS 3.x (>= 22.15): this one, or the `node` dev dependency. */
 function nodeBinary() {
@@ -43,7 +42,16 @@ function nodeBinary() {
   throw new Error(`footprint: Node ${process.version} cannot load OpenTelemetry JS 3.x; run with Node >= 22.15 (npm run bench does)`);
 }
 
+// npm runs on the same Node as the measurements: npm picks, among the versions a
+// range admits, the newest whose `engines` the running Node satisfies, and on
+// Node 20 that would be OpenTelemetry JS 2.x for an unversioned name.
+let NPM_ENV;
 function npm(args, cwd) {
+  NPM_ENV ??= {
+    ...process.env,
+    PATH: `${path.dirname(nodeBinary())}${path.delimiter}${process.env.PATH}`,
+    npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false', npm_config_loglevel: 'error',
+  };
   const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: NPM_ENV, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} (in ${cwd}) failed: ${r.stderr || r.stdout}`);
   return r.stdout;

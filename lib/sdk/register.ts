@@ -2,9 +2,7 @@
  * register(): the one place that builds an SDK MeterProvider, touches OTel
  * globals, starts listeners and installs process hooks.
  */
-import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
-import { hostname, networkInterfaces } from 'node:os';
 import { metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -18,25 +16,44 @@ import {
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve';
+import { GRPC_EXPORTER } from '../config/optional';
 import { logger, describe } from '../core/diag';
-import { createMetricsServer, listen, MetricsEndpoint } from '../export/endpoint';
-import { ExecPath } from '../paths/exec';
-import { PrometheusSerializer } from '../export/exposition';
-import { HttpPath, keyHost, type OwnEndpoint } from '../paths/http';
+import type { HttpPath, OwnEndpoint } from '../paths/http';
 import type { AutomaticPath } from '../paths/path';
 import { cardinalityLimits } from '../core/limits';
 import { createGatewayMetrics, GatewayMetrics } from '../core/gateway-metrics';
 import { McpTracker } from '../paths/mcp';
-import { CumulativeExporter, CumulativePullReader, nodeStateProducer, type KeepPoint } from '../export/delta-readers';
-import { ProcessMetrics } from './process-metrics';
+import type { CumulativePullReader, KeepPoint } from '../export/delta-readers';
 import { ATTR_NODE, SCOPE_NAME } from '../core/semconv';
-import { computeStats, type GatewayStats } from '../export/stats';
-import { HealthChecker, type HealthCheckOptions } from './health';
+import type { GatewayStats } from '../export/stats';
+import type { HealthChecker, HealthCheckOptions } from './health';
 import { callWithTimeout } from '../core/timeout';
-import { flushBeforeExit, flushOnSignals } from './process-hooks';
 import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from '../types';
 import { gatewayViews } from '../export/views';
 import { VERSION } from '../core/version';
+
+/**
+ * What only a registration uses, loaded by the first register() rather than by
+ * require('otel-gateway-metrics'): the endpoint (node:http, zlib, crypto, the
+ * status page), the exec path (it brings @opentelemetry/instrumentation and
+ * its module hooks), the HTTP path, the readers, stats and health checks.
+ * Loading them up front made require() ×1.4 the time of requiring the stock
+ * sdk-metrics + exporter-prometheus pair (bench/footprint.js). Each getter
+ * loads its module on first use, so a part that is off is never loaded.
+ */
+const lazy = {
+  get crypto() { return require('node:crypto') as typeof import('node:crypto'); },
+  get os() { return require('node:os') as typeof import('node:os'); },
+  get endpoint() { return require('../export/endpoint') as typeof import('../export/endpoint'); },
+  get exposition() { return require('../export/exposition') as typeof import('../export/exposition'); },
+  get readers() { return require('../export/delta-readers') as typeof import('../export/delta-readers'); },
+  get stats() { return require('../export/stats') as typeof import('../export/stats'); },
+  get exec() { return require('../paths/exec') as typeof import('../paths/exec'); },
+  get http() { return require('../paths/http') as typeof import('../paths/http'); },
+  get health() { return require('./health') as typeof import('./health'); },
+  get hooks() { return require('./process-hooks') as typeof import('./process-hooks'); },
+  get processMetrics() { return require('./process-metrics') as typeof import('./process-metrics'); },
+};
 
 export interface GatewayOtel {
   /** Resolves once every exporter and endpoint is up; rejects (e.g. port in use) with a clear error. */
@@ -126,15 +143,15 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
         }
       : {}),
   };
-  // Loaded lazily: the gRPC exporter pulls in @grpc/grpc-js.
+  // Loaded lazily: only the chosen protocol's exporter. The gRPC one is an
+  // optional peer (resolve.ts has checked it is installed).
   switch (protocol) {
     case 'grpc': {
       const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
       // The gRPC exporter ignores `headers`; it takes gRPC metadata.
       const { headers, ...rest } = options as typeof options & { headers?: Record<string, string> };
       if (headers === undefined) return new OTLPMetricExporter(rest);
-      const { Metadata } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-      const metadata = new Metadata();
+      const metadata = new (grpcMetadata())();
       for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
       return new OTLPMetricExporter({ ...rest, metadata });
     }
@@ -146,6 +163,22 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
       const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
       return new OTLPMetricExporter(options);
     }
+  }
+}
+
+/**
+ * grpc-js's Metadata class, from the copy the gRPC exporter itself loads
+ * (@grpc/grpc-js is its dependency, not ours: npm may nest it under the
+ * exporter's base package), else from wherever our own require() finds one.
+ */
+function grpcMetadata(): typeof import('@grpc/grpc-js').Metadata {
+  try {
+    const { createRequire } = require('node:module') as typeof import('node:module');
+    const fromExporter = createRequire(require.resolve(GRPC_EXPORTER.name));
+    const fromBase = createRequire(fromExporter.resolve('@opentelemetry/otlp-grpc-exporter-base'));
+    return (fromBase('@grpc/grpc-js') as typeof import('@grpc/grpc-js')).Metadata;
+  } catch {
+    return (require('@grpc/grpc-js') as typeof import('@grpc/grpc-js')).Metadata;
   }
 }
 
@@ -177,6 +210,8 @@ export function httpModeLine(config: ResolvedConfig): string {
  * this process): its port on any local name or address.
  */
 function ownEndpoint(host: string, port: number): OwnEndpoint {
+  const { keyHost } = lazy.http;
+  const { hostname, networkInterfaces } = lazy.os;
   const local = new Set<string>(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]', keyHost(host)]);
   try {
     local.add(keyHost(hostname()));
@@ -230,11 +265,12 @@ class Registration implements GatewayOtel {
   private _shutdownWait: Promise<void> | undefined;
 
   constructor(readonly config: ResolvedConfig) {
+    const { crypto, endpoint: ep, exposition, readers: dr, hooks } = lazy;
     const attrs: Record<string, string | number | boolean> = { ...(config.resourceAttributes as Record<string, string>) };
     if (config.serviceName !== undefined) attrs['service.name'] = config.serviceName;
     // Replicas must be told apart after a Collector (it derives `instance` from
     // this); the semantic conventions recommend a random UUID per process.
-    attrs['service.instance.id'] ??= randomUUID();
+    attrs['service.instance.id'] ??= crypto.randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
 
     const limits = cardinalityLimits(config.maxNodes, config.maxTools);
@@ -247,10 +283,10 @@ class Registration implements GatewayOtel {
       const node = attributes[ATTR_NODE];
       return typeof node !== 'string' || this.metrics.isLiveNode(node);
     };
-    const producers = [nodeStateProducer(() => this.metrics.nodeState())];
-    const cumulative = (exporter: PushMetricExporter) => new CumulativeExporter(exporter, keep);
+    const producers = [dr.nodeStateProducer(() => this.metrics.nodeState())];
+    const cumulative = (exporter: PushMetricExporter) => new dr.CumulativeExporter(exporter, keep);
     if (exporters.includes('prometheus')) {
-      this._prometheusReader = new CumulativePullReader(keep, limits.duration, producers);
+      this._prometheusReader = new dr.CumulativePullReader(keep, limits.duration, producers);
       readers.push(this._prometheusReader);
     }
     if (exporters.includes('otlp')) {
@@ -328,8 +364,8 @@ class Registration implements GatewayOtel {
     // No keep filter here: the reader's collect() has already dropped the
     // points of nodes that are not live, and checking again would cost a node
     // lookup per data point on every scrape.
-    const serializer = new PrometheusSerializer();
-    const endpoint = new MetricsEndpoint({
+    const serializer = new exposition.PrometheusSerializer();
+    const endpoint = new ep.MetricsEndpoint({
       reader: this._prometheusReader,
       serializer,
       auth: config.prometheus.auth,
@@ -342,9 +378,9 @@ class Registration implements GatewayOtel {
 
     const { host, port, path, statsPath, statusPath } = config.prometheus;
     if (this._prometheusReader !== undefined && port !== false) {
-      const server = createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
+      const server = ep.createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
       this._server = server;
-      this.ready = listen(server, host, port).then(address => {
+      this.ready = ep.listen(server, host, port).then(address => {
         this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;
         this._httpPath?.setOwnEndpoint(ownEndpoint(host, address.port));
       });
@@ -354,8 +390,8 @@ class Registration implements GatewayOtel {
     // A rejected `ready` nobody awaits must not crash the host (unhandled rejection).
     this.ready.catch(err => logger.warn(describe(err instanceof Error ? err.message : err)));
 
-    if (this._pushReaders.length > 0) this._disposers.push(flushBeforeExit(() => this.shutdown()));
-    if (config.handleSignals) this._disposers.push(flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
+    if (this._pushReaders.length > 0) this._disposers.push(hooks.flushBeforeExit(() => this.shutdown()));
+    if (config.handleSignals) this._disposers.push(hooks.flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
   }
 
   private _startInstrumentation(): void {
@@ -372,17 +408,17 @@ class Registration implements GatewayOtel {
       }
     }
     if (config.processMetrics) {
-      const proc = new ProcessMetrics(this.meterProvider);
+      const proc = new (lazy.processMetrics.ProcessMetrics)(this.meterProvider);
       this._disposers.push(() => proc.disable());
     }
     logger.info(httpModeLine(config));
     const paths: AutomaticPath[] = [];
     if (config.http !== undefined) {
-      this._httpPath = new HttpPath(this.metrics, config.http, this._mcpTracker());
+      this._httpPath = new (lazy.http.HttpPath)(this.metrics, config.http, this._mcpTracker());
       paths.push(this._httpPath);
     }
     if (config.exec !== undefined) {
-      paths.push(new ExecPath(this.metrics, config.exec, this._mcpTracker()));
+      paths.push(new (lazy.exec.ExecPath)(this.metrics, config.exec, this._mcpTracker()));
       logger.info(config.exec.nodeFor === undefined
         ? 'exec path: zero-config (every child process is recorded; node named after its command: pod, script, package or image; exec: false or GATEWAY_METRICS_EXEC=false turns it off)'
         : 'exec path: nodeFor (child processes it maps are recorded, on the node it returns)');
@@ -426,11 +462,11 @@ class Registration implements GatewayOtel {
   }
 
   async stats(): Promise<GatewayStats> {
-    return computeStats(this.metrics, this._prometheusReader, this._startedAt);
+    return lazy.stats.computeStats(this.metrics, this._prometheusReader, this._startedAt);
   }
 
   startHealthChecks(options: HealthCheckOptions): () => void {
-    const checker = new HealthChecker(this.metrics, options);
+    const checker = new (lazy.health.HealthChecker)(this.metrics, options);
     this._health.add(checker);
     checker.start();
     return () => {
