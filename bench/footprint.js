@@ -277,6 +277,8 @@ async function main() {
       case: 'footprint',
       meta: { ...meta(`node bench/footprint.js${root !== ROOT ? ` --root ${root}` : ''}${out !== 'footprint' ? ` --out ${out}` : ''}`), node: execFileSync(node, ['--version'], { encoding: 'utf8' }).trim() },
       package: `${pkg.name}@${pkg.version}`,
+      // The checkout measured (with --root, not this one).
+      measuredCommit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
       tarballBytes,
       dependencies: pkg.dependencies,
       peerDependencies: pkg.peerDependencies,
