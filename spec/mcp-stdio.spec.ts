@@ -14,6 +14,7 @@ import { ExecPath } from '../lib/paths/exec';
 import { MCP_DURATION_BUCKETS, McpTracker } from '../lib/paths/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
+import { eventually } from './helpers/eventually';
 import { ROOT } from './helpers/child';
 
 const D = semconv.METRIC_REQUEST_DURATION;
@@ -88,8 +89,13 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
     let rm = await h.collect();
     expect(point(rm, A, node).value).to.equal(0);
     await c.close();
-    await new Promise(r => setTimeout(r, 200));
-    rm = await h.collect();
+    // The child's end reaches the exec path on its own schedule: wait for every call's record, nothing in flight.
+    rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(total(r, M)).to.equal(8);
+      expect(point(r, A, node).value).to.equal(0);
+      return r;
+    });
 
     // The convention metric, one point per method / tool / outcome, as the server counted.
     const mcp = (want: Record<string, string>) => histogram(rm, M, { ...node, ...want }).count;
@@ -152,8 +158,12 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
     const c = await client();
     const crashed = await c.callTool({ name: 'crash' }).then(() => 'answered', (e: Error) => e.message);
     expect(crashed).to.match(/closed/i);
-    await new Promise(r => setTimeout(r, 200));
-    const rm = await h.collect();
+    // The client may see the pipe close before the exec path has ended the open request: wait for that record.
+    const rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(point(r, E, node).value).to.equal(1);
+      return r;
+    });
     expect(histogram(rm, M, { ...node, 'gen_ai.tool.name': 'crash' }).count).to.equal(1);
     expect(point(rm, M, { ...node, 'gen_ai.tool.name': 'crash' }).attributes['error.type']).to.equal('child_exit');
     expect(point(rm, E, node).attributes['error.type']).to.equal('child_exit');
@@ -166,10 +176,13 @@ describe('MCP over stdio: the MCP SDK stdio client and a real MCP server', funct
   it('never switches stdout to flowing: a child nobody reads still gets its calls timed', async () => {
     const child = cp.spawn(NODE, [RAW], { stdio: ['pipe', 'pipe', 'ignore'] });
     child.stdin.write('{"jsonrpc":"2.0","id":1,"method":"ok"}\n');
-    await new Promise(r => setTimeout(r, 500));
+    // Timed from the answer alone, with nobody reading: wait for that record.
+    let rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(histogram(r, D, { ...node, status: 'success' }).count).to.equal(1);
+      return r;
+    });
     expect(child.stdout.readableFlowing).to.equal(null);
-    let rm = await h.collect();
-    expect(histogram(rm, D, { ...node, status: 'success' }).count).to.equal(1);
     expect(point(rm, A, node).value).to.equal(0);
     // The app reads it afterwards: the response is all there, unchanged.
     const chunks: Buffer[] = [];
@@ -225,9 +238,14 @@ describe('MCP over stdio: @modelcontextprotocol/server-everything (third-party s
       (e: { code?: unknown }) => (typeof e.code === 'number' ? String(e.code) : 'no code'),
     );
     await c.close();
-    await new Promise(r => setTimeout(r, 200));
-    const rm = await h.collect();
     const node = { node: '@modelcontextprotocol/server-everything', transport: 'exec' };
+    // Every call recorded and none in flight, once the child's end has reached the exec path.
+    const rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(total(r, D, node)).to.equal(6);
+      expect(point(r, A, node).value).to.equal(0);
+      return r;
+    });
     expect(points<Histogram>(rm, M).map(p => `${p.attributes.node} ${p.attributes['mcp.method.name']} ${p.attributes['gen_ai.tool.name'] ?? '-'} ${p.attributes['error.type'] ?? 'ok'} ${p.value.count}`).sort()).to.deep.equal([
       `${node.node} initialize - ok 1`,
       `${node.node} tools/call echo ok 3`,
