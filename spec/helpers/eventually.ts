@@ -17,3 +17,21 @@ export async function eventually<T>(probe: () => Promise<T> | T, capMs = 15_000)
     await new Promise(r => setTimeout(r, 5));
   }
 }
+
+/**
+ * Resolves after `count` fires of a new `setInterval(intervalMs)`. Timers of
+ * one duration fire in the order they were set, so any interval timer of that
+ * duration set before this one has fired at least `count` times by then, on a
+ * loaded machine too: the way to give a timer a chance to run before
+ * asserting that it did not.
+ */
+export function ticks(intervalMs: number, count: number): Promise<void> {
+  return new Promise(resolve => {
+    let n = 0;
+    const t = setInterval(() => {
+      if (++n < count) return;
+      clearInterval(t);
+      resolve();
+    }, intervalMs);
+  });
+}
