@@ -12,6 +12,7 @@ import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
 import { ExecPath } from '../lib/paths/exec';
 import { captureDiag, type Captured } from './helpers/diag';
+import { eventually } from './helpers/eventually';
 import { harness, histogram, point, points, type Harness } from './helpers/metrics';
 
 const D = semconv.METRIC_REQUEST_DURATION;
@@ -262,7 +263,8 @@ describe('exec path, zero config, real libraries and real child processes', func
 
   it('execa without a timeout: a child killed by the app is signal, not timeout', async () => {
     const sub = execa(NODE, [AGENT, 'sleep', '10000']);
-    await new Promise(r => setTimeout(r, 200));
+    // Killed once the exec path has the child in flight, not at an arbitrary time.
+    await eventually(async () => expect(point(await h.collect(), A, { node: AGENT_NODE }).value).to.equal(1));
     sub.kill();
     const seen = await viaExeca(sub);
     expect(seen.detail.signal).to.equal('SIGTERM');
