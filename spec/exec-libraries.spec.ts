@@ -213,7 +213,8 @@ describe('exec path, zero config, real libraries and real child processes', func
       if (runner.name === 'execa') expect(timeout.detail.timedOut).to.equal(true);
       else expect(timeout.detail.signal).to.equal('SIGTERM');
       expect(slow.waited).to.be.at.least(SLOW_MS / 1000);
-      expect(timeout.waited).to.be.at.least(TIMEOUT_MS / 1000).and.below(2);
+      // Ended by the timeout, not by the child's own 10 s (whatever the load, that is far apart).
+      expect(timeout.waited).to.be.at.least(TIMEOUT_MS / 1000).and.below(10);
 
       const rm = await h.collect();
       // Exactly these series, no other (node × transport × status).
