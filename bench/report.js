@@ -261,6 +261,48 @@ function buildReport() {
     targets.push(['Churn (issue #14): heap growth ≤ 300 B per retired name, OTLP payload bounded by the live nodes', `${ours.growthPerRetiredName} B/name; ${lastPoints} duration points per export at ${ours.rows[ours.rows.length - 1].namesSeen.toLocaleString('en-US')} names (prom-client with remove(): ${chn.variants.promClient.growthPerRetiredName} B/name; 0.1.x design: ${chn.variants.sdkCumulative.growthPerRetiredName} B/name)`, met(ours.growthPerRetiredName <= 300 && lastPoints <= 2 * chn.live), '`node bench/churn.js`']);
   }
 
+  // ---- Case 9: footprint, before and after ----
+  const fpAfter = readResult('footprint');
+  const fpBefore = readResult('footprint-before');
+  const footprint = [];
+  if (fpAfter) {
+    p('## 9. Footprint', '', metaLine(fpAfter.meta), '');
+    if (fpBefore) p(`Before: \`${fpBefore.meta.command}\` on commit ${fpBefore.measuredCommit} (0.2.0 as released: exact pins, every exporter and instrumentation a dependency), ${fpBefore.meta.date.slice(0, 16).replace('T', ' ')} UTC, Node ${fpBefore.meta.node}.`, '');
+    p('What `npm install otel-gateway-metrics @opentelemetry/api` gives a new user: the `npm pack` tarball installed into a fresh project without a lockfile (the newest versions the ranges admit). ' +
+      '"On disk" is `du -sk node_modules` (what `du -sh` shows); "files" sums the file sizes. Packages: top-level directories with a package.json (a scope\'s packages each count), then every installed package at any depth. ' +
+      'require() time: `require()` alone, timed inside fresh processes pinned to one core, ' + `${fpAfter.require.rounds}` + ' rounds, each round running ours, the stock pair (`@opentelemetry/sdk-metrics` + `@opentelemetry/exporter-prometheus`, installed alone at the same versions) and prom-client in rotated order; the ratio is the median of per-round ratios.', '');
+    const mib = kib => `${sig(kib / 1024)} MiB`;
+    const mb = b => `${sig(b / 1e6)} MB`;
+    const inst = r => r.install.ours;
+    const col = r => r ? [
+      `${mib(inst(r).duKiB)} (${mb(inst(r).duKiB * 1024)})`,
+      mb(inst(r).bytes),
+      `${inst(r).topLevelPackages} / ${inst(r).allPackages}`,
+      inst(r).largest.slice(0, 5).map(e => `${e.name} ${mib(e.duKiB)}`).join(', '),
+      Object.keys(inst(r).duplicated).length ? Object.entries(inst(r).duplicated).map(([k, v]) => `${k} (${v.join(', ')})`).join('; ') : 'none',
+      `${ms(r.require.ms.ours)} ms (IQR ${iqr(r.require.ms.ours)})`,
+      `${ms(r.require.ms.stock)} ms (IQR ${iqr(r.require.ms.stock)})`,
+      `${x(r.require.ratioToStock.median)} (IQR ${sig(r.require.ratioToStock.q1)}–${sig(r.require.ratioToStock.q3)})`,
+      `${r.require.modulesLoaded.ours} (stock pair ${r.require.modulesLoaded.stock})`,
+      `${ms(r.require.ms.promClient)} ms; ${mib(r.install.promClient.duKiB)} on disk`,
+    ] : Array(10).fill('—');
+    const labels = ['node_modules on disk', 'node_modules files', 'packages (top-level / all)', 'largest entries (on disk)', 'installed more than once',
+      'require(\'otel-gateway-metrics\')', 'require() of the stock pair alone', 'ours ÷ stock pair', 'modules loaded by require()', 'prom-client (reference)'];
+    const goals = ['≤ 25 MB', '', '', '', '', '', '', '≤ ×1.2', '', ''];
+    const b = col(fpBefore);
+    const a = col(fpAfter);
+    p(table(['', 'before (0.2.0 as released)', 'after', 'goal'], labels.map((l, i) => [l, b[i], a[i], goals[i]])), '');
+    const split = fpAfter.require.split;
+    p(`Where our require() time goes now (self time per package, one run of ${sig(split.totalMs)} ms with a Module._load hook, which inflates it a little): ` +
+      `${split.byPackage.slice(0, 8).map(e => `${e.name} ${sig(e.ms, 2)} ms`).join(', ')}. ` +
+      (fpBefore ? `Before (${sig(fpBefore.require.split.totalMs)} ms): ${fpBefore.require.split.byPackage.slice(0, 10).map(e => `${e.name} ${sig(e.ms, 2)} ms`).join(', ')}.` : ''), '');
+    const onDisk = inst(fpAfter).duKiB * 1024;
+    footprint.push(['`npm install otel-gateway-metrics @opentelemetry/api`, node_modules on disk', '≤ 25 MB',
+      `${mb(onDisk)} (${mib(inst(fpAfter).duKiB)})${fpBefore ? `; before ${mb(inst(fpBefore).duKiB * 1024)}` : ''}`, met(onDisk <= 25e6), '`node bench/footprint.js`']);
+    footprint.push(['`require(\'otel-gateway-metrics\')` ÷ requiring sdk-metrics + exporter-prometheus alone', '≤ ×1.2',
+      `${x(fpAfter.require.ratioToStock.median)} (${ms(fpAfter.require.ms.ours)} vs ${ms(fpAfter.require.ms.stock)} ms)${fpBefore ? `; before ${x(fpBefore.require.ratioToStock.median)}` : ''}`, met(fpAfter.require.ratioToStock.median <= 1.2), '`node bench/footprint.js`']);
+  }
+
   // Issue #16's attribution rows, from the profile scripts when their results are here.
   // ---- Case 8: multi-process gateways ----
   if (clu) {
@@ -300,7 +342,8 @@ function buildReport() {
   const goalHeader = ['figure', 'goal', 'measured (median)', 'status', 'command'];
   out.splice(tIdx, 1, '## Targets', '', table(['target (issue #5)', 'measured (median)', 'status', 'command'], targets), '',
     '### Fleet scale (issue #14, part 4)', '', 'At 20,000 series unless stated, each case side by side with prom-client (and the stock exporter) in the same run.', '', table(goalHeader, fleet), '',
-    '### Per-call cost (issue #16)', '', 'The first rows: the example gateway proxying to one loopback agent, gateway and load on separate cores, 5 interleaved rounds (section 3). The attribution run is the same layout from `bench/profile/`; the last row measures the path alone in one process (see the notes).', '', table(goalHeader, perCall));
+    '### Per-call cost (issue #16)', '', 'The first rows: the example gateway proxying to one loopback agent, gateway and load on separate cores, 5 interleaved rounds (section 3). The attribution run is the same layout from `bench/profile/`; the last row measures the path alone in one process (see the notes).', '', table(goalHeader, perCall),
+    ...(footprint.length ? ['', '### Footprint (issue #20)', '', 'The default install (Prometheus and OTLP http/protobuf; section 8).', '', table(goalHeader, footprint)] : []));
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
 }
 

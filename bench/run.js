@@ -2,16 +2,16 @@
 // npm run bench: every case, one after another, each in its own processes;
 // JSON results in bench/results/, then BENCHMARKS.md generated from them.
 //
-//   node bench/run.js [--only record,scrape,throughput,memory,stats,status-page,churn,cluster] [--no-report]
+//   node bench/run.js [--only record,scrape,throughput,memory,stats,status-page,churn,cluster,footprint] [--no-report]
 //
 // Bounded: ~6–8 minutes on the 2-core machine (record ~40 s, scrape ~1.5 min,
-// throughput ~4.5 min, memory ~40 s, churn ~3 min, cluster ~1 min). Case options can be passed through the
+// throughput ~4.5 min, memory ~40 s, churn ~3 min, cluster ~1 min, footprint ~20 s with the registry at hand). Case options can be passed through the
 // environment (BENCH_DURATION, BENCH_ROUNDS, BENCH_SIZES, BENCH_SERIES, …).
 'use strict';
 const path = require('node:path');
 const { arg, flag, runNode, writeResult, readResult, meta } = require('./lib/common');
 
-const CASES = ['record', 'scrape', 'throughput', 'memory', 'stats', 'status-page', 'churn', 'cluster'];
+const CASES = ['record', 'scrape', 'throughput', 'memory', 'stats', 'status-page', 'churn', 'cluster', 'footprint'];
 
 async function main() {
   const only = (arg('only') || CASES.join(',')).split(',');

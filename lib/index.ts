@@ -12,7 +12,7 @@ export {
   DEFAULT_SIZE_BUCKETS,
   ConfigError,
 } from './config/resolve';
-export { kubectlExecNodeFor, type PodNodeMap } from './paths/exec';
+export { kubectlExecNodeFor, type PodNodeMap } from './paths/exec-node';
 export { type GatewayStats, type SeriesStats, type ToolStats, type LatencyQuantiles, type ClusterStats, type WorkerStats } from './export/stats';
 export { MCP_DURATION_BUCKETS, DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './paths/mcp';
 export type { HealthCheckOptions } from './sdk/health';

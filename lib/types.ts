@@ -96,6 +96,8 @@ export interface StatusPageOptions {
 export interface OtlpOptions {
   /**
    * Env `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`.
+   * `grpc` needs the optional package `@opentelemetry/exporter-metrics-otlp-grpc`
+   * (`npm install @opentelemetry/exporter-metrics-otlp-grpc`); without it register() throws.
    * @default 'http/protobuf'
    */
   protocol?: OtlpProtocol;
@@ -298,7 +300,8 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
   /**
    * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
    * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).
-   * Env `GATEWAY_METRICS_INBOUND_HTTP`.
+   * Needs the optional package (`npm install @opentelemetry/instrumentation-http`);
+   * without it register() throws. Env `GATEWAY_METRICS_INBOUND_HTTP`.
    * @default false
    */
   inboundHttp?: boolean;
@@ -310,7 +313,8 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
   runtimeMetrics?: boolean;
   /**
    * `process.uptime`, `process_start_time_seconds`, and resident memory / CPU time
-   * from `@opentelemetry/host-metrics`. Env `GATEWAY_METRICS_PROCESS_METRICS`.
+   * (`process.memory.usage`, `process.cpu.time`, `process.cpu.utilization`, as
+   * `@opentelemetry/instrumentation-host-metrics` names them). Env `GATEWAY_METRICS_PROCESS_METRICS`.
    * @default true
    */
   processMetrics?: boolean;

@@ -26,20 +26,20 @@ function fill<M extends Pick<GatewayMetrics, 'record'>>(metrics: M): M {
 }
 
 /**
- * A well-behaved scraper: the whole exposition within 2 s, every series there.
- * fetch() asks for gzip unless told otherwise (as Prometheus does).
+ * A well-behaved scraper: the whole exposition, every series there. fetch()
+ * asks for gzip unless told otherwise (as Prometheus does). How long it takes
+ * is not asserted (a loaded machine stretches any bound): the tests assert
+ * instead that it was answered while the abusive clients were still held, so
+ * it did not wait for them to be dropped.
  */
-async function normalScrape(url: string, encoding = 'gzip'): Promise<{ ms: number; bytes: number }> {
-  const t0 = performance.now();
-  const res = await fetch(url, { headers: { 'accept-encoding': encoding }, signal: AbortSignal.timeout(2000) });
+async function normalScrape(url: string, encoding = 'gzip'): Promise<{ bytes: number }> {
+  const res = await fetch(url, { headers: { 'accept-encoding': encoding } });
   const text = await res.text();
-  const ms = performance.now() - t0;
   expect(res.status).to.equal(200);
   const counts = find(parseExposition(text), 'gateway_request_duration_seconds_count');
   expect(counts).to.have.length(SERIES);
   expect(counts.every(s => s.value === 1)).to.equal(true);
-  expect(ms).to.be.below(2000);
-  return { ms, bytes: Buffer.byteLength(text) };
+  return { bytes: Buffer.byteLength(text) };
 }
 
 /** Raw sockets opened by the current test; all destroyed after it. */
@@ -54,6 +54,14 @@ function useSockets() {
     open.push(s);
     return s;
   };
+}
+
+/** A client that reads the first bytes of its answer (so the server has begun it) and then nothing more. */
+function stopsReading(s: net.Socket): Promise<void> {
+  return new Promise<void>(r => s.once('data', () => {
+    s.pause();
+    r();
+  }));
 }
 
 interface RawResponse {
@@ -94,28 +102,32 @@ describe('/metrics endpoint under abusive clients', () => {
       return { url: o.prometheusUrl!, port: Number(new URL(o.prometheusUrl!).port) };
     };
 
-    it('one connection pipelines 9 scrapes and goes, another pipelines 9 and never reads: a normal scrape answers in full within 2 s', async () => {
+    it('one connection pipelines 9 scrapes and goes, another pipelines 9 and stops reading: a normal scrape answers in full meanwhile', async () => {
       const { url, port } = await setup();
       const gone = socket(port, s => s.write(GET.repeat(9)));
-      gone.pause();
       const stays = socket(port, s => s.write(GET.repeat(9)));
-      stays.pause();
-      await sleep(300);
+      // Both are being answered before the normal scrape asks.
+      await Promise.all([stopsReading(gone), stopsReading(stays)]);
       gone.destroy();
       await normalScrape(url);
       await normalScrape(url, 'identity');
+      // Answered while the one that stays was still held: they did not wait for its drop (10 s without a read).
+      expect(stays.destroyed || stays.readableEnded).to.equal(false);
+      expect(reg.diag.warn.filter(w => w.includes('response dropped'))).to.deep.equal([]);
     });
 
-    it('9 clients send GET /metrics and never read: a normal scrape answers in full within 2 s', async () => {
+    it('9 clients send GET /metrics and stop reading: a normal scrape answers in full meanwhile', async () => {
       const { url, port } = await setup();
-      for (let i = 0; i < 9; i++) socket(port, s => s.write(GET)).pause();
-      await sleep(300);
+      const stuck = Array.from({ length: 9 }, () => socket(port, s => s.write(GET)));
+      await Promise.all(stuck.map(stopsReading));
       await normalScrape(url);
       await normalScrape(url, 'identity');
+      expect(stuck.filter(s => s.destroyed || s.readableEnded)).to.have.length(0);
+      expect(reg.diag.warn.filter(w => w.includes('response dropped'))).to.deep.equal([]);
     });
 
-    it('slowloris, 500 sockets trickling header bytes: a normal scrape answers in full within 2 s; the server drops them all', async function () {
-      this.timeout(20_000);
+    it('slowloris, 500 sockets trickling header bytes: a normal scrape answers in full meanwhile; the server drops them all with 408', async function () {
+      this.timeout(30_000);
       const { url, port } = await setup();
       const head = `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(100)}`;
       const t0 = Date.now();
@@ -125,27 +137,34 @@ describe('/metrics endpoint under abusive clients', () => {
         const s = Object.assign(socket(port), { sent: 0, answer: '' });
         s.setEncoding('latin1');
         s.on('data', (d: string) => (s.answer += d)); // read the server's 408, so its close reaches us
-        s.on('close', () => {
-          closedAt.push(Date.now() - t0);
-          answers.push(s.answer.split('\r\n')[0]!);
-        });
         return s;
       });
+      const allClosed = Promise.all(sockets.map(s => new Promise<void>(r => s.on('close', () => {
+        closedAt.push(Date.now() - t0);
+        answers.push(s.answer.split('\r\n')[0]!);
+        r();
+      }))));
       // One more header byte per socket every 100 ms: 145 bytes would take 14.5 s.
+      let ticks = 0;
+      let ticked!: () => void;
+      const trickling = new Promise<void>(r => (ticked = r));
       const trickle = setInterval(() => {
         for (const s of sockets) if (!s.destroyed && !s.connecting && s.sent < head.length) s.write(head[s.sent++]!);
+        if (++ticks === 5) ticked();
       }, 100);
       try {
-        await sleep(500);
+        // Every connected socket has sent bytes five times over before the normal scrapes ask.
+        await trickling;
         await normalScrape(url);
-        await sleep(500);
         await normalScrape(url, 'identity');
         // Headers must arrive within 5 s (checked every second): none of them did.
-        for (let i = 0; i < 100 && closedAt.length < sockets.length; i++) await sleep(100);
+        await allClosed;
         expect(closedAt).to.have.length(500);
         expect(new Set(answers)).to.deep.equal(new Set(['HTTP/1.1 408 Request Timeout']));
+        // Not before the header timeout (a lower bound: a loaded machine only makes it later).
         expect(Math.min(...closedAt)).to.be.at.least(4500);
-        expect(Math.max(...closedAt)).to.be.below(8000);
+        // Dropped by the server, not by having sent their whole head: none of them did.
+        expect(sockets.filter(s => s.sent >= head.length)).to.deep.equal([]);
       } finally {
         clearInterval(trickle);
       }
@@ -156,16 +175,16 @@ describe('/metrics endpoint under abusive clients', () => {
       const chunks: Buffer[] = [];
       // Not end(): a half-closed connection has its pending requests aborted.
       const s = socket(port, c => c.write(GET.repeat(3)));
-      s.on('data', d => chunks.push(d));
-      let responses: RawResponse[] = [];
-      for (let i = 0; i < 100 && responses.length < 3; i++) {
-        await sleep(50);
+      // Parsed as the bytes arrive, until all three responses are there.
+      const responses = await new Promise<RawResponse[]>(resolve => s.on('data', d => {
+        chunks.push(d);
         try {
-          responses = parseResponses(Buffer.concat(chunks));
+          const all = parseResponses(Buffer.concat(chunks));
+          if (all.length === 3) resolve(all);
         } catch {
           // not all there yet
         }
-      }
+      }));
       expect(responses.map(r => r.status)).to.deep.equal([200, 503, 503]);
       expect(find(parseExposition(responses[0]!.body.toString()), 'gateway_request_duration_seconds_count')).to.have.length(SERIES);
       expect(responses[1]!.headers['retry-after']).to.equal('1');
@@ -199,7 +218,11 @@ describe('/metrics endpoint under abusive clients', () => {
       });
       return { endpoint, port, url: `http://127.0.0.1:${port}/metrics` };
     };
-    const until = async (what: string, cond: () => boolean, ms = 2000) => {
+    /**
+     * Waits for a state of the endpoint (its held-bytes counter, a warning). Checked every 10 ms; the cap only
+     * turns a hang into a message naming the state, before mocha's own timeout.
+     */
+    const until = async (what: string, cond: () => boolean, ms = 15_000) => {
       const t0 = Date.now();
       while (!cond()) {
         if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
@@ -216,23 +239,26 @@ describe('/metrics endpoint under abusive clients', () => {
     };
 
     it('releases what a pipelined-then-gone connection held at once, not after the drain timeout', async () => {
-      const { endpoint, port, url } = await start({ drainTimeoutMs: 10_000 });
+      const drops: string[] = [];
+      const { endpoint, port, url } = await start({ drainTimeoutMs: 60_000, onDrop: key => drops.push(key) });
       const { bytes } = await normalScrape(url);
       const s = socket(port, c => c.write(GET.repeat(9)));
       s.pause();
       await until('the pipelined scrape is being written', () => endpoint.heldBytes === bytes);
-      const t0 = Date.now();
       s.destroy();
       await until('nothing held', () => endpoint.heldBytes === 0);
-      expect(Date.now() - t0).to.be.below(1000);
+      // Released by the connection's close, not by a timeout of ours (which would have been a keyed drop).
+      expect(drops).to.deep.equal([]);
     });
 
     it('releases a scrape queued behind the app’s own slow response on the same connection when that connection goes', async () => {
-      const { endpoint } = await start({ drainTimeoutMs: 10_000 });
+      const drops: string[] = [];
+      const { endpoint } = await start({ drainTimeoutMs: 60_000, onDrop: key => drops.push(key) });
       let late: NodeJS.Timeout | undefined;
+      let lateSent = false;
       const app = http.createServer((req, res) => {
         if (req.url === '/metrics') endpoint.metricsHandler(req, res);
-        else late = setTimeout(() => res.end('late\n'), 5000);
+        else late = setTimeout(() => res.end('late\n', () => (lateSent = true)), 60_000);
       });
       const { port } = await listen(app, '127.0.0.1', 0);
       try {
@@ -240,11 +266,12 @@ describe('/metrics endpoint under abusive clients', () => {
         const s = socket(port, c => c.write(`GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${GET}`));
         s.pause();
         await until('the queued scrape holds its exposition', () => endpoint.heldBytes > 0);
-        const t0 = Date.now();
         s.destroy();
         // Node 22 emits no 'close' on a queued response whose socket closed: the socket's own 'close' ends it.
         await until('nothing held', () => endpoint.heldBytes === 0);
-        expect(Date.now() - t0).to.be.below(1000);
+        // Not a timeout of ours (a keyed drop), and well before the app's own response was due.
+        expect(drops).to.deep.equal([]);
+        expect(lateSent).to.equal(false);
       } finally {
         clearTimeout(late);
         app.closeAllConnections();
@@ -283,14 +310,16 @@ describe('/metrics endpoint under abusive clients', () => {
     });
 
     it('drops a response not taken within the response timeout, however the client reads', async () => {
-      const { endpoint, port, url } = await start({ drainTimeoutMs: 10_000, responseTimeoutMs: 400 });
+      const drops: string[] = [];
+      const { endpoint, port, url } = await start({ drainTimeoutMs: 60_000, responseTimeoutMs: 400, onDrop: key => drops.push(key) });
       const { bytes } = await normalScrape(url);
       const t0 = Date.now();
       const stuck = stuckReader(port);
       await until('held', () => endpoint.heldBytes === bytes);
       await until('dropped', () => endpoint.heldBytes === 0);
-      const ms = Date.now() - t0;
-      expect(ms).to.be.at.least(350).and.below(2000);
+      // Dropped by the response timeout (not the drain timeout), and not before it (a lower bound).
+      expect(drops).to.deep.equal(['response-timeout']);
+      expect(Date.now() - t0).to.be.at.least(350);
       expect(await stuck.closed()).to.be.below(bytes);
     });
   });

@@ -55,8 +55,9 @@ const originals = { spawn: cp.spawn, execFile: cp.execFile, exec: cp.exec, proto
   });
 
   it('records a killed child as signal and a missing binary as spawn_error', async () => {
-    const child = cp.execFile(NODE, ['-e', 'setTimeout(() => {}, 10000)'], () => {});
-    await new Promise(r => setTimeout(r, 100));
+    const child = cp.execFile(NODE, ['-e', 'process.stdout.write("up"); setTimeout(() => {}, 10000)'], () => {});
+    // Killed once it runs (its first output), not at an arbitrary time.
+    await new Promise(r => child.stdout!.once('data', r));
     child.kill('SIGKILL');
     await new Promise(r => child.on('close', r));
     let missingErr: NodeJS.ErrnoException | null = null;

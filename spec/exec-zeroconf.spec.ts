@@ -11,6 +11,7 @@ import type { GatewayOtel } from '../lib';
 import { captureDiag, type Captured } from './helpers/diag';
 import { find, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
+import { holdLive } from './helpers/metrics';
 
 const NODE = process.execPath;
 const AGENT = resolve(__dirname, 'fixtures', 'exec-agent.cjs');
@@ -109,11 +110,16 @@ describe('exec path modes under register()', function () {
 
   it('idle expiry frees room: a node idle past nodeIdleTtl is forgotten and a new one takes its place', async () => {
     const otel = await reg.ready({ maxNodes: 1, nodeIdleTtl: 200 });
+    // A call in flight keeps the node asserted live however slow the scrape; the wait past the TTL is a lower bound.
+    let hold = await holdLive(otel.metrics, 'true');
     await run('true');
     expect(await counts(otel)).to.deep.equal(['true/exec/success 1']);
+    hold();
     await new Promise(r => setTimeout(r, 400));
+    hold = await holdLive(otel.metrics, 'echo');
     await run('echo', ['x']);
     expect(await counts(otel)).to.deep.equal(['echo/exec/success 1']);
+    hold();
     expect(otel.metrics.isLiveNode('true')).to.equal(false);
     expect(diag.warn.filter(w => w.includes('maxNodes'))).to.deep.equal([]);
   });

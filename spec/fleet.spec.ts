@@ -31,11 +31,16 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
     const rec = (node: string, n: number) => {
       for (let i = 0; i < n; i++) o.metrics.record({ node, transport: 'http', status: 'success', durationSeconds: 0.02, requestBytes: 10 });
     };
+    // A node is asserted present only while a call of its own is in flight (in flight is live, however slow the
+    // scrape or export); each wait past the TTL is a lower bound, which a loaded machine only lengthens.
+    const hold = (node: string) => o.metrics.startTimer({ node, transport: 'http' });
+    const held = [hold('n1'), hold('n2')];
     rec('n1', 2);
     rec('n2', 1);
     o.metrics.setNodeUp('n2', true);
     expect(durationNodes(await scrape(o.prometheusUrl!))).to.deep.equal([['n1', 2], ['n2', 1]]);
     await o.forceFlush();
+    for (const end of held.splice(0)) end({ status: 'success' });
     const first = receiver.exports[receiver.exports.length - 1]!;
     const firstDur = first.metrics.find(m => m.name === 'gateway.request.duration')!;
     expect(firstDur.temporality).to.equal(2); // cumulative, as the backend asked
@@ -43,6 +48,7 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
     const n1Start = firstDur.points.find(p => p.attributes.node === 'n1')!.startMs!;
 
     await sleep(400);
+    held.push(hold('n3'));
     rec('n3', 1);
     const later = await scrape(o.prometheusUrl!);
     expect(durationNodes(later)).to.deep.equal([['n3', 1]]);
@@ -67,6 +73,7 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
     const back = third.metrics.find(m => m.name === 'gateway.request.duration')!.points.find(p => p.attributes.node === 'n1')!;
     expect(back.count).to.equal(1);
     expect(back.startMs!).to.be.above(n1Start + 300);
+    for (const end of held) end();
   });
 
   it('keeps counting exactly across scrapes and exports (deltas added up, nothing lost or counted twice)', async () => {
@@ -97,16 +104,21 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
 
   it('maxNodes counts live nodes only: expired nodes give their place up before any sweep', async () => {
     const o = await reg.ready({ maxNodes: 3, nodeIdleTtl: 200 });
+    // Calls in flight keep their nodes live across a scrape, however slow it is.
+    const hold = (nodes: string[]) => nodes.map(node => o.metrics.startTimer({ node, transport: 'exec' }));
+    let held = hold(['a', 'b', 'c']);
     for (const n of ['a', 'b', 'c']) o.metrics.record({ node: n, transport: 'http', status: 'success', durationSeconds: 0.01 });
-    // A scrape sweeps; the next sweep is due only a TTL later, by which time
-    // a, b and c have expired without being swept.
-    await sleep(150);
+    // Sweeps run only when something collects (a scrape, an export): this one is the last before d, e, f arrive.
     expect(durationNodes(await scrape(o.prometheusUrl!))).to.deep.equal([['a', 1], ['b', 1], ['c', 1]]);
-    await sleep(110);
+    for (const end of held) end({ status: 'error', errorType: 'killed' });
+    // Past the TTL (a lower bound): a, b and c have expired, and nothing has swept them.
+    await sleep(250);
+    held = hold(['d', 'e', 'f']);
     for (const n of ['d', 'e', 'f']) o.metrics.record({ node: n, transport: 'http', status: 'success', durationSeconds: 0.01 });
     // d, e, f are live and fill maxNodes: a fourth live name goes to _other.
     o.metrics.record({ node: 'g', transport: 'http', status: 'success', durationSeconds: 0.01 });
     const s = await scrape(o.prometheusUrl!);
+    for (const end of held) end({ status: 'error', errorType: 'killed' });
     expect(durationNodes(s)).to.deep.equal([['_other', 1], ['d', 1], ['e', 1], ['f', 1]]);
     expect(reg.diag.warn.filter(w => w.includes('maxNodes=3 live nodes'))).to.have.length(1);
   });
@@ -114,10 +126,13 @@ describe('fleet churn: memory and exports follow the live nodes', () => {
   it('a node in flight is live however long its call takes', async () => {
     const o = await reg.ready({ maxNodes: 1, nodeIdleTtl: 100 });
     const end = o.metrics.startTimer({ node: 'slow', transport: 'exec' });
+    // Longer than the TTL (a lower bound): only the call in flight keeps 'slow' live, so 'other' finds no room.
     await sleep(250);
     o.metrics.record({ node: 'other', transport: 'http', status: 'success', durationSeconds: 0.01 });
-    end();
     const s = await scrape(o.prometheusUrl!);
-    expect(durationNodes(s)).to.deep.equal([['_other', 1], ['slow', 1]]);
+    expect(o.metrics.isLiveNode('slow')).to.equal(true);
+    expect(end()).to.be.at.least(0.25);
+    expect(durationNodes(s)).to.deep.equal([['_other', 1]]);
+    expect(find(s.parsed, 'gateway_requests_active').filter(x => x.value !== 0).map(x => [x.labels.node, x.labels.transport, x.value])).to.deep.equal([['slow', 'exec', 1]]);
   });
 });

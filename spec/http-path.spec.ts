@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
 import { semconv, type HttpPathOptions } from '../lib';
 import { resolveConfig } from '../lib/config/resolve';
 import { HttpPath } from '../lib/paths/http';
 import { captureDiag, type Captured } from './helpers/diag';
+import { eventually } from './helpers/eventually';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 
 const D = semconv.METRIC_REQUEST_DURATION;
@@ -13,7 +14,7 @@ const E = semconv.METRIC_REQUEST_ERRORS;
 const A = semconv.METRIC_REQUESTS_ACTIVE;
 
 /** A real agent: /ok, /slow-body (headers now, body end after 150 ms), /503, /404, /chunked. */
-async function agent(): Promise<{ port: number; close: () => Promise<void> }> {
+async function agent(): Promise<{ server: http.Server; port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -34,6 +35,7 @@ async function agent(): Promise<{ port: number; close: () => Promise<void> }> {
   });
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
   return {
+    server,
     port: (server.address() as AddressInfo).port,
     close: () => new Promise(r => {
       server.closeAllConnections();
@@ -66,7 +68,7 @@ function get(url: string, body?: string): Promise<{ status: number; text: string
 describe('automatic HTTP path (diagnostics channels)', () => {
   let h: Harness;
   let path: HttpPath;
-  let srv: { port: number; close: () => Promise<void> };
+  let srv: Awaited<ReturnType<typeof agent>>;
   let diag: Captured;
 
   function enable(http: HttpPathOptions): void {
@@ -136,15 +138,21 @@ describe('automatic HTTP path (diagnostics channels)', () => {
   it('records aborts and timeouts with their error.type', async () => {
     enable({ nodeFor: { [`127.0.0.1:${srv.port}`]: 'slow' } });
     const ctl = new AbortController();
+    // Aborted once the server has the request (before it, there would be no call to record).
+    const arrived = once(srv.server, 'request');
     const p = fetch(`http://127.0.0.1:${srv.port}/hang`, { signal: ctl.signal }).catch((e: Error) => e);
-    await sleep(50);
+    await arrived;
     ctl.abort();
     expect(((await p) as Error).name).to.equal('AbortError');
-    const t = await fetch(`http://127.0.0.1:${srv.port}/hang`, { signal: AbortSignal.timeout(50) }).catch((e: Error) => e);
+    const t = await fetch(`http://127.0.0.1:${srv.port}/hang`, { signal: AbortSignal.timeout(300) }).catch((e: Error) => e);
     expect((t as Error).name).to.equal('TimeoutError');
-    const rm = await h.collect();
-    expect(point(rm, E, { 'error.type': 'aborted' }).value).to.equal(1);
-    expect(point(rm, E, { 'error.type': 'timeout' }).value).to.equal(1);
+    // Each end reaches the HTTP path on its own schedule: wait for both records.
+    const rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(point(r, E, { 'error.type': 'aborted' }).value).to.equal(1);
+      expect(point(r, E, { 'error.type': 'timeout' }).value).to.equal(1);
+      return r;
+    });
     expect(point(rm, A, { node: 'slow' }).value).to.equal(0);
   });
 

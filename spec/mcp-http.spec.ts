@@ -19,6 +19,7 @@ import { HttpPath } from '../lib/paths/http';
 import { McpTracker } from '../lib/paths/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
+import { eventually } from './helpers/eventually';
 import { ROOT } from './helpers/child';
 import { removeOnExit, startProcess, stopAll, waitFor, type Proc } from './helpers/procs';
 
@@ -97,8 +98,14 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
     // Ending the session sends a DELETE; close() aborts the GET stream.
     await transport.terminateSession();
     await c.close();
-    await new Promise(r => setTimeout(r, 200));
-    rm = await h.collect();
+    // The stream's abort and the last exchanges reach the HTTP path on their own schedule: wait for every call's
+    // record and nothing in flight.
+    rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(total(r, D, node)).to.equal(FETCH_BODIES ? 7 : 8);
+      expect(point(r, A, node).value).to.equal(0);
+      return r;
+    });
 
     expect(methods.filter(m => m === 'POST')).to.have.length(8);
     expect(methods.filter(m => m === 'DELETE')).to.have.length(1);
@@ -142,16 +149,36 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
     const { c } = await sdkClient(port);
     await c.callTool({ name: 'echo', arguments: { text: 'warm' } });
     const before = histogram(await h.collect(), D, { ...node, status: 'success' });
+    const t0 = performance.now();
     await c.callTool({ name: 'slow', arguments: { ms: 200 } });
+    const waited = (performance.now() - t0) / 1000;
     const rm = await h.collect();
     await c.close();
+    /**
+     * The one bucket the call belongs in: it lasted at least the tool's 200 ms and at most what the client waited.
+     * On an idle machine that is index 5 of both bucket sets ((0.1, 0.25] and (0.2, 0.5]); a loaded one may stretch the call into a
+     * later bucket, which the client's own wait then covers (no fixed latency bound).
+     */
+    const oneIn = (bounds: readonly number[]) => {
+      const lo = bounds.findIndex(b => b >= 0.2);
+      const hi = bounds.findIndex(b => b >= waited);
+      return (counts: number[]) => {
+        const at = counts.findIndex(n => n === 1);
+        expect(counts.filter(n => n !== 0), `counts ${counts}`).to.deep.equal([1]);
+        expect(at, `bucket of a call of 0.2–${waited.toFixed(3)} s`).to.be.within(lo, hi === -1 ? bounds.length : hi);
+        return at;
+      };
+    };
     const gateway = histogram(rm, D, { ...node, status: 'success' });
-    expect(gateway.buckets.counts.map((n, i) => n - before.buckets.counts[i]!)).to.deep.equal([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const gatewayAt = oneIn(gateway.buckets.boundaries)(gateway.buckets.counts.map((n, i) => n - before.buckets.counts[i]!));
+    if (waited <= 0.25) expect(gatewayAt).to.equal(5);
     if (!FETCH_BODIES) {
       expect(points(rm, M)).to.deep.equal([]);
       return;
     }
-    expect(histogram(rm, M, { ...node, 'gen_ai.tool.name': 'slow' }).buckets.counts).to.deep.equal([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const slow = histogram(rm, M, { ...node, 'gen_ai.tool.name': 'slow' });
+    const mcpAt = oneIn(slow.buckets.boundaries)(slow.buckets.counts);
+    if (waited <= 0.5) expect(mcpAt).to.equal(5);
     expect(points(rm, M).every(p => p.attributes.node === 'mcp-a')).to.equal(true);
   });
 
@@ -163,8 +190,12 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
     const { c } = await sdkClient(dying);
     const r = await c.callTool({ name: 'crash' }).then(() => 'answered', () => 'failed');
     expect(r).to.equal('failed');
-    await new Promise(res => setTimeout(res, 200));
-    const rm = await h.collect();
+    // The reset reaches the HTTP path on its own schedule: wait for its record.
+    const rm = await eventually(async () => {
+      const got = await h.collect();
+      expect(point(got, E, { ...node, 'error.type': 'connection_reset' }).value).to.equal(1);
+      return got;
+    });
     await c.close().catch(() => {});
     if (!FETCH_BODIES) {
       expect(points(rm, M)).to.deep.equal([]);
@@ -283,9 +314,13 @@ describe('MCP over Streamable HTTP: a batch POST (fetch) to a hand-written JSON-
     });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.have.length(2);
-    await new Promise(r => setTimeout(r, 50));
-    const rm = await h.collect();
     const node = { node: `127.0.0.1:${port}`, transport: 'http' };
+    // Recorded when the response body ends, which the client may see first: wait for the exchange's records.
+    const rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(total(r, D, node)).to.equal(FETCH_BODIES ? 2 : 1);
+      return r;
+    });
     if (!FETCH_BODIES) {
       // undici 6: the batch is one plain call (a 200 with a JSON body we cannot read).
       expect(points(rm, M)).to.deep.equal([]);

@@ -12,6 +12,7 @@ import type { GatewayMetricsOptions } from '../lib';
 import { ROOT } from './helpers/child';
 import { find, scrape, type Parsed } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
+import { holdLive } from './helpers/metrics';
 
 const NODE = process.execPath;
 const RAW = resolve(ROOT, 'spec/fixtures/jsonrpc-raw.cjs');
@@ -105,15 +106,20 @@ describe('MCP calls through register()', function () {
 
   it('the MCP series and the tool bookkeeping go with the node after nodeIdleTtl', async () => {
     const otel = await start({ nodeIdleTtl: 300, maxTools: 1 });
+    // A call in flight keeps the node live however slow the scrape; the wait past the TTL is a lower bound.
+    let hold = await holdLive(otel.metrics, 'agent-1');
     await run([['tools/call', 'first']]);
     let { parsed } = await scrape(otel.prometheusUrl!);
     expect(mcpCounts(parsed)).to.deep.equal(['agent-1 tools/call first 1']);
+    hold();
     await new Promise(r => setTimeout(r, 500));
     ({ parsed } = await scrape(otel.prometheusUrl!));
     expect(mcpCounts(parsed)).to.deep.equal([]);
     // The node came back with no memory of its tools: a new name fits in maxTools=1 again.
+    hold = await holdLive(otel.metrics, 'agent-1');
     await run([['tools/call', 'second']]);
     ({ parsed } = await scrape(otel.prometheusUrl!));
+    hold();
     expect(mcpCounts(parsed)).to.deep.equal(['agent-1 tools/call second 1']);
     expect(regs.diag.warn.filter(w => w.includes('maxTools'))).to.deep.equal([]);
   });

@@ -20,6 +20,7 @@ import { HttpPath } from '../lib/paths/http';
 import { McpTracker } from '../lib/paths/mcp';
 import { FETCH_BODIES } from './helpers/capabilities';
 import { captureDiag, type Captured } from './helpers/diag';
+import { eventually } from './helpers/eventually';
 import { harness, type Harness } from './helpers/metrics';
 import { ROOT } from './helpers/child';
 import { removeOnExit, startProcess, stopAll, waitFor } from './helpers/procs';
@@ -108,11 +109,16 @@ describe('MCP calls: SDK calls per call (issue 16)', function () {
       await c.connect(transport);
       // The session's GET event stream records its own open (once per session): wait for it first.
       await waitFor('the GET stream', async () => (methods.includes('GET') ? true : undefined), 5000, 20);
-      await c.callTool({ name: 'echo', arguments: { text: 'warm' } });
-      await new Promise(r => setTimeout(r, 100));
+      // The HTTP path records when the response body ends, which the client may see first: wait for a call's last
+      // record (the warm one's, then the counted one's) rather than for a fixed time.
+      const expected = FETCH_BODIES ? [D, M] : [D];
       counter = countSdkCalls(h);
+      await c.callTool({ name: 'echo', arguments: { text: 'warm' } });
+      await eventually(() => expect(counter!.calls.slice(-expected.length)).to.deep.equal(expected));
+      counter.calls.length = 0;
       await c.callTool({ name: 'echo', arguments: { text: 'a' } });
-      expect(counter.calls).to.deep.equal(FETCH_BODIES ? [D, M] : [D]);
+      await eventually(() => expect(counter!.calls).to.have.length(expected.length));
+      expect(counter.calls).to.deep.equal(expected);
       counter.restore();
       await transport.terminateSession();
       await c.close();

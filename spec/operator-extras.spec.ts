@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as fc from 'fast-check';
 import express from 'express';
 import Fastify from 'fastify';
@@ -15,6 +14,7 @@ import { resolveConfig } from '../lib/config/resolve';
 import { prometheusLabelName, prometheusMetricName } from '../lib/export/naming';
 import { relativePath } from '../lib/export/status-page';
 import { useRegistrations } from './helpers/registration';
+import { eventually, ticks } from './helpers/eventually';
 import { find, one, scrape } from './helpers/prom';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -283,20 +283,26 @@ describe('operator extras', () => {
           return true;
         },
       });
-      await sleep(130);
-      let { parsed } = await scrape(o.prometheusUrl!);
-      expect(one(parsed, 'gateway_node_up', { node: 'a' }).value).to.equal(1);
-      expect(one(parsed, 'gateway_node_up', { node: 'b' }).value).to.equal(1);
+      // The checks run on their own timer: wait for the states they lead to, not for a number of intervals.
+      await eventually(async () => {
+        const { parsed } = await scrape(o.prometheusUrl!);
+        expect(one(parsed, 'gateway_node_up', { node: 'a' }).value).to.equal(1);
+        expect(one(parsed, 'gateway_node_up', { node: 'b' }).value).to.equal(1);
+      });
       bHealthy = false;
-      await sleep(130);
-      ({ parsed } = await scrape(o.prometheusUrl!));
-      expect(one(parsed, 'gateway_node_up', { node: 'b' }).value).to.equal(0);
+      const parsed = await eventually(async () => {
+        const { parsed: p } = await scrape(o.prometheusUrl!);
+        expect(one(p, 'gateway_node_up', { node: 'b' }).value).to.equal(0);
+        expect(one(p, 'gateway_health_check_duration_seconds_count', { node: 'a', status: 'success' }).value).to.be.at.least(3);
+        return p;
+      });
       expect(one(parsed, 'gateway_health_check_failures_total', { node: 'b' }).value).to.be.at.least(1);
-      expect(one(parsed, 'gateway_health_check_duration_seconds_count', { node: 'a', status: 'success' }).value).to.be.at.least(3);
       expect(parsed.types.get('gateway_health_check_duration_seconds')).to.equal('histogram');
       await o.shutdown();
       const n = calls.length;
-      await sleep(150);
+      // Three ticks of a timer of the same interval, started after the checker's: a checker still running would have
+      // fired before each of them (timers of one duration fire in the order they were set).
+      await ticks(50, 3);
       expect(calls.length).to.equal(n);
     });
 
@@ -328,17 +334,22 @@ describe('operator extras', () => {
             return new Promise(() => {});
           },
         });
-        await sleep(200);
+        // Wait for what the checkers lead to (the async list checked, the hung check timed out), then a few more of
+        // their intervals (a timer of the same interval, set after theirs), in which a piled-up check would start.
+        const parsed = await eventually(async () => {
+          const { parsed: p } = await scrape(o.prometheusUrl!);
+          expect(one(p, 'gateway_node_up', { node: 'async-node' }).value).to.equal(1);
+          expect(one(p, 'gateway_node_up', { node: 'hung' }).value).to.equal(0);
+          expect(reg.diag.warn.some(w => w.includes('not a list of node names'))).to.equal(true);
+          return p;
+        });
+        await ticks(20, 5);
         stopBad();
         stopAsync();
         stopHung();
         expect(unhandled).to.deep.equal([]);
         expect(started).to.equal(1);
-        const { parsed } = await scrape(o.prometheusUrl!);
-        expect(one(parsed, 'gateway_node_up', { node: 'async-node' }).value).to.equal(1);
-        expect(one(parsed, 'gateway_node_up', { node: 'hung' }).value).to.equal(0);
         expect(one(parsed, 'gateway_health_check_failures_total', { node: 'hung' }).value).to.equal(1);
-        expect(reg.diag.warn.some(w => w.includes('not a list of node names'))).to.equal(true);
       } finally {
         process.removeListener('unhandledRejection', onUnhandled);
       }

@@ -35,7 +35,6 @@ describe('promtool check metrics (real promtool)', function () {
     m.recordFallback({ node: 'ip-10-0-1-123', from: 'http', to: 'exec' });
     m.setNodeUp('ip-10-0-1-123', true);
     await m.measureHealthCheck('ip-10-0-1-123', async () => true);
-    await new Promise(r => setTimeout(r, 50));
     const text = await (await fetch(otel.prometheusUrl!)).text();
     expect(text).to.include('mcp_gateway_request_duration_seconds_bucket');
     expect(text).to.include('process_start_time_seconds');

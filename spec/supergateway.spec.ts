@@ -24,7 +24,7 @@ import { resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, childEnv } from './helpers/child';
-import { freePorts, startProcess, stopAll, waitFor, waitForHttp200 } from './helpers/procs';
+import { childPids, freePorts, startProcess, stopAll, waitFor, waitForHttp200 } from './helpers/procs';
 import { find, scrape, type Parsed } from './helpers/prom';
 
 const NODE = process.execPath;
@@ -36,7 +36,7 @@ const NODE_NAME = '@modelcontextprotocol/server-everything';
  * package loaded by --require and only the metrics endpoint's address set;
  * resolves once the endpoint and supergateway's health check answer.
  */
-async function startSupergateway(name: string, extra: string[]): Promise<{ mcpPort: number; metricsUrl: string }> {
+async function startSupergateway(name: string, extra: string[]): Promise<{ mcpPort: number; metricsUrl: string; pid: number }> {
   const [mcpPort, metricsPort] = await freePorts(2);
   const gateway = startProcess(name, NODE, [
     '--require', resolve(ROOT, 'dist/register-entry.js'),
@@ -53,7 +53,8 @@ async function startSupergateway(name: string, extra: string[]): Promise<{ mcpPo
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   await waitForHttp200('the metrics endpoint', metricsUrl, 20_000, gateway);
   await waitForHttp200('supergateway', `http://127.0.0.1:${mcpPort}/healthz`, 20_000, gateway);
-  return { mcpPort: mcpPort!, metricsUrl };
+  // The supergateway process itself (started under `timeout` when there is one): the stdio servers are its children.
+  return { mcpPort: mcpPort!, metricsUrl, pid: childPids(gateway.child.pid!)[0] ?? gateway.child.pid! };
 }
 
 describe('supergateway stateless stdio→Streamable HTTP under --require, no configuration', function () {
@@ -110,7 +111,7 @@ describe('supergateway --stateful stdio→Streamable HTTP under --require, no co
   after(() => stopAll(2000));
 
   it('times each request of the session on its one child; nothing in flight while idle, the child\'s life no sample', async () => {
-    const { mcpPort, metricsUrl } = await startSupergateway('supergateway-stateful', ['--stateful']);
+    const { mcpPort, metricsUrl, pid } = await startSupergateway('supergateway-stateful', ['--stateful']);
 
     const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${mcpPort}/mcp`));
     const client = new Client({ name: 'spec', version: '1.0.0' });
@@ -139,10 +140,12 @@ describe('supergateway --stateful stdio→Streamable HTTP under --require, no co
     expect(calls.filter(c => c.includes('no-such-tool'))).to.deep.equal([`${NODE_NAME} tools/call no-such-tool ${seen} 1`]);
     expect(seen).to.not.equal('-');
 
+    expect(childPids(pid)).to.have.length.above(0);
     await transport.terminateSession();
     await client.close();
-    // The session's end stops the child: still no sample for its lifetime, no error.
-    await new Promise(r => setTimeout(r, 1000));
+    // The session's end stops the child (supergateway reaps it: it leaves its process list); then still no sample for
+    // its lifetime, no error.
+    await waitFor('the session\'s child gone', async () => (childPids(pid).length === 0 ? true : undefined), 15_000, 20);
     const { parsed } = await scrape(metricsUrl);
     expect(sumOf(parsed, 'gateway_request_duration_seconds_count', node)).to.equal(5);
     expect(sumOf(parsed, 'gateway_requests_active', node)).to.equal(0);

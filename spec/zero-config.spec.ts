@@ -13,6 +13,7 @@ import { startAgent, type Agent } from './helpers/agents';
 import { OtlpReceiver, latest } from './helpers/otlp';
 import { find, scrape } from './helpers/prom';
 import { useRegistrations } from './helpers/registration';
+import { holdLive } from './helpers/metrics';
 
 describe('zero-config HTTP path (register() with no http option)', () => {
   const reg = useRegistrations();
@@ -61,16 +62,22 @@ describe('zero-config HTTP path (register() with no http option)', () => {
 
   it('maxNodes bounds the nodes zero config creates, and idle ones are forgotten after nodeIdleTtl', async () => {
     const o = await reg.ready({ maxNodes: 2, nodeIdleTtl: 300 });
+    // Calls in flight (of another transport) keep the nodes asserted live however slow the fetches and scrapes; the
+    // wait past the TTL is a lower bound.
+    let held = [await holdLive(o.metrics, a.hostPort), await holdLive(o.metrics, b.hostPort)];
     for (const agent of [a, b, c]) await (await fetch(`${agent.base}/ok`)).text();
-    let counts = find((await scrape(o.prometheusUrl!)).parsed, 'gateway_request_duration_seconds_count');
-    expect(counts.map(s => [s.labels.node, s.value])).to.deep.equal([[a.hostPort, 1], [b.hostPort, 1], ['_other', 1]]);
+    const httpCounts = async () => find((await scrape(o.prometheusUrl!)).parsed, 'gateway_request_duration_seconds_count')
+      .filter(s => s.labels.transport === 'http').map(s => [s.labels.node, s.value]);
+    expect((await httpCounts()).sort()).to.deep.equal([[a.hostPort, 1], [b.hostPort, 1], ['_other', 1]].sort());
     expect(reg.diag.warn.filter(w => w.includes('maxNodes=2'))).to.have.length(1);
+    for (const end of held) end();
     await sleep(450);
     // a and b idle past the TTL: forgotten, so c gets its own node now.
+    held = [await holdLive(o.metrics, c.hostPort)];
     await (await fetch(`${c.base}/ok`)).text();
-    counts = find((await scrape(o.prometheusUrl!)).parsed, 'gateway_request_duration_seconds_count');
     // Series order in an exposition is not part of the format: compare sorted.
-    expect(counts.map(s => [s.labels.node, s.value]).sort()).to.deep.equal([['_other', 1], [c.hostPort, 1]].sort());
+    expect((await httpCounts()).sort()).to.deep.equal([['_other', 1], [c.hostPort, 1]].sort());
+    for (const end of held) end();
   });
 
   it('is off with http: false and with GATEWAY_METRICS_HTTP=false', async () => {

@@ -26,6 +26,7 @@ import {
 import { logger, describe } from '../core/diag';
 import { KNOWN_GATEWAY_ENV, O, knownKeys, type OptionRow } from './options';
 import type { ViewOptions } from '@opentelemetry/sdk-metrics';
+import { GRPC_EXPORTER, INBOUND_HTTP, isInstalled, missingReason } from './optional';
 import type { ExecPathOptions, ExporterName, GatewayMetricsOptions, HistogramMode, HttpPathOptions, McpOptions, OtlpProtocol, PrometheusAuth, TemporalityPreference } from '../types';
 
 export {
@@ -320,14 +321,41 @@ function resolveExporters(options: GatewayMetricsOptions, r: Resolver): readonly
   return Object.freeze(unique.includes('none') ? [] : unique);
 }
 
-function resolveProtocol(value: unknown, r: Resolver): OtlpProtocol {
+/**
+ * `used`: the OTLP exporter is on, so the protocol's exporter package must be
+ * installed (grpc is an optional peer): missing, an option fails fast and an
+ * env var warns and falls back.
+ */
+function resolveProtocol(value: unknown, r: Resolver, used: boolean): OtlpProtocol {
   const check = checkOneOf(PROTOCOLS);
   const [specific, generic] = O.otlpProtocol.env as [string, string];
-  if (value !== undefined) return r.pick(O.otlpProtocol.option, value, check, undefined, undefined, 'http/protobuf');
+  const usable = (p: OtlpProtocol) => !used || p !== 'grpc' || isInstalled(GRPC_EXPORTER.name);
+  if (value !== undefined) {
+    const p = r.pick(O.otlpProtocol.option, value, check, undefined, undefined, 'http/protobuf');
+    if (!usable(p)) throw new ConfigError(O.otlpProtocol.option, value, missingReason(GRPC_EXPORTER));
+    return p;
+  }
   const parse = (raw: string) => check(raw.trim().toLowerCase());
   // The signal-specific variable wins; a bad one falls back to the generic one.
-  const fromGeneric = r.pick(O.otlpProtocol.option, undefined, check, generic, parse, 'http/protobuf' as OtlpProtocol);
-  return r.pick(O.otlpProtocol.option, undefined, check, specific, parse, fromGeneric);
+  let fromGeneric = r.pick(O.otlpProtocol.option, undefined, check, generic, parse, 'http/protobuf' as OtlpProtocol);
+  if (!usable(fromGeneric)) {
+    r.warnEnv(generic, r.env[generic]!, missingReason(GRPC_EXPORTER), 'http/protobuf');
+    fromGeneric = 'http/protobuf';
+  }
+  const p = r.pick(O.otlpProtocol.option, undefined, check, specific, parse, fromGeneric);
+  if (usable(p)) return p;
+  r.warnEnv(specific, r.env[specific]!, missingReason(GRPC_EXPORTER), fromGeneric);
+  return fromGeneric;
+}
+
+/** `inboundHttp` needs instrumentation-http (an optional peer): missing, the option fails fast, the env var warns. */
+function resolveInboundHttp(value: unknown, r: Resolver, sdkDisabled: boolean): boolean {
+  const on = r.leaf(O.inboundHttp, value);
+  if (!on || sdkDisabled || isInstalled(INBOUND_HTTP.name)) return on;
+  if (value !== undefined) throw new ConfigError(O.inboundHttp.option, value, missingReason(INBOUND_HTTP));
+  const envName = O.inboundHttp.env[0]!;
+  r.warnEnv(envName, r.env[envName]!, missingReason(INBOUND_HTTP), false);
+  return false;
 }
 
 function resolveResourceAttributes(options: GatewayMetricsOptions, r: Resolver): Readonly<Attributes> {
@@ -429,7 +457,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
 
   const o = optionalObject('otlp', opts.otlp);
   rejectUnknownKeys('otlp', o, knownKeys('otlp'));
-  const protocol = resolveProtocol(o.protocol, r);
+  const protocol = resolveProtocol(o.protocol, r, exporters.includes('otlp') && !sdkDisabled);
   const endpoint = r.pick<string | undefined>(O.otlpEndpoint.option, o.endpoint, v => {
     if (typeof v !== 'string') return bad('must be a URL string');
     try {
@@ -466,7 +494,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const exec = resolveExec(opts.exec, r);
   const mcp = resolveMcp(opts.mcp, r);
   const maxTools = r.leaf(O.maxTools, opts.maxTools);
-  const inboundHttp = r.leaf(O.inboundHttp, opts.inboundHttp);
+  const inboundHttp = resolveInboundHttp(opts.inboundHttp, r, sdkDisabled);
   const runtimeMetrics = r.leaf(O.runtimeMetrics, opts.runtimeMetrics);
   const processMetrics = r.leaf(O.processMetrics, opts.processMetrics);
   const handleSignals = r.leaf(O.handleSignals, opts.handleSignals);

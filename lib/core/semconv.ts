@@ -50,7 +50,7 @@ export const MCP_INSTRUMENT = {
 export const METRIC_HTTP_SERVER_DURATION = 'http.server.request.duration' as const;
 export const METRIC_HTTP_CLIENT_DURATION = 'http.client.request.duration' as const;
 
-/** Process metrics we emit ourselves (the rest come from host-metrics / runtime-node). */
+/** Process metrics of ours with no semantic-conventions name (sdk/process-metrics.ts; runtime ones come from runtime-node). */
 export const METRIC_PROCESS_UPTIME = 'process.uptime' as const;
 /** Already Prometheus-shaped on purpose: the name every Prometheus client library uses. */
 export const METRIC_PROCESS_START_TIME = 'process_start_time_seconds' as const;

@@ -138,6 +138,8 @@ export interface EndpointOptions {
   responseTimeoutMs?: number;
   /** @default HELD_BYTES_LIMIT (tests lower it) */
   heldBytesLimit?: number;
+  /** Told the warning key each time we drop a response (tests wait on it rather than on a delay). */
+  onDrop?: (key: string) => void;
 }
 
 /** End one response early; a key (for the rate-limited warning) and a reason when it is our decision. */
@@ -437,7 +439,10 @@ export class MetricsEndpoint {
     const drop: Drop = (key, reason) => {
       if (dropped) return;
       dropped = true;
-      if (key !== undefined) this._warner.warn(key, () => `metrics scrape: ${reason}; response dropped`);
+      if (key !== undefined) {
+        this._warner.warn(key, () => `metrics scrape: ${reason}; response dropped`);
+        this._options.onDrop?.(key);
+      }
       res.destroy();
       wake?.();
     };

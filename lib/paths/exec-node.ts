@@ -406,3 +406,23 @@ export function execNodeName(file: string, args: readonly string[]): string {
   // A label the metrics would refuse (too long) would leave the call unrecorded.
   return name.length > MAX_LABEL_LENGTH ? name.slice(0, MAX_LABEL_LENGTH) : name;
 }
+
+/** Pod → node, as a map or a function of (pod, namespace). */
+export type PodNodeMap =
+  | Readonly<Record<string, string>>
+  | ReadonlyMap<string, string>
+  | ((pod: string, namespace: string | undefined) => string | undefined);
+
+/**
+ * A ready-made `exec.nodeFor` for `kubectl exec` command lines: the pod is
+ * mapped to a node through `pods` (a map, or a function of pod and namespace).
+ */
+export function kubectlExecNodeFor(pods: PodNodeMap): (file: string, args: readonly string[], defaultNode?: string) => string | undefined {
+  return (file, args) => {
+    const parsed = parseKubectlExec(file, args);
+    if (parsed === undefined) return undefined;
+    if (typeof pods === 'function') return pods(parsed.pod, parsed.namespace);
+    if (pods instanceof Map) return pods.get(parsed.pod);
+    return Object.prototype.hasOwnProperty.call(pods, parsed.pod) ? (pods as Record<string, string>)[parsed.pod] : undefined;
+  };
+}

@@ -33,7 +33,7 @@ import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
 import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from '../core/scope';
-import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
+import { execNodeName, shellWords } from './exec-node';
 import { TRANSPORT_EXEC } from '../core/semconv';
 import type { ExecPathOptions } from '../types';
 import { VERSION } from '../core/version';
@@ -294,22 +294,6 @@ function passTimeout(original: AnyFn): AnyFn {
   return wrapped;
 }
 
-/** Pod → node, as a map or a function of (pod, namespace). */
-export type PodNodeMap =
-  | Readonly<Record<string, string>>
-  | ReadonlyMap<string, string>
-  | ((pod: string, namespace: string | undefined) => string | undefined);
-
-/**
- * A ready-made `exec.nodeFor` for `kubectl exec` command lines: the pod is
- * mapped to a node through `pods` (a map, or a function of pod and namespace).
- */
-export function kubectlExecNodeFor(pods: PodNodeMap): (file: string, args: readonly string[], defaultNode?: string) => string | undefined {
-  return (file, args) => {
-    const parsed = parseKubectlExec(file, args);
-    if (parsed === undefined) return undefined;
-    if (typeof pods === 'function') return pods(parsed.pod, parsed.namespace);
-    if (pods instanceof Map) return pods.get(parsed.pod);
-    return Object.prototype.hasOwnProperty.call(pods, parsed.pod) ? (pods as Record<string, string>)[parsed.pod] : undefined;
-  };
-}
+// Defined beside the command-line parsing it uses, so that the package entry can
+// export it without loading this module (and @opentelemetry/instrumentation).
+export { kubectlExecNodeFor, type PodNodeMap } from './exec-node';

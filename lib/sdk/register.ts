@@ -2,9 +2,7 @@
  * register(): the one place that builds an SDK MeterProvider, touches OTel
  * globals, starts listeners and installs process hooks.
  */
-import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
-import { hostname, networkInterfaces } from 'node:os';
 import { metrics as otelMetrics, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -20,25 +18,43 @@ import {
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve';
+import { GRPC_EXPORTER } from '../config/optional';
 import { logger, describe, RateLimitedWarner } from '../core/diag';
-import { createMetricsServer, listen, MetricsEndpoint } from '../export/endpoint';
-import { ExecPath } from '../paths/exec';
-import { PrometheusSerializer } from '../export/exposition';
-import { HttpPath, keyHost, type OwnEndpoint } from '../paths/http';
+import type { HttpPath, OwnEndpoint } from '../paths/http';
 import type { AutomaticPath } from '../paths/path';
 import { createGatewayMetrics, GatewayMetrics } from '../core/gateway-metrics';
 import { McpTracker } from '../paths/mcp';
 import { SeriesStore, type StoreReader } from '../store/store';
-import { ProcessMetrics } from './process-metrics';
 import { SCOPE_NAME } from '../core/semconv';
-import { computeStats, type GatewayStats } from '../export/stats';
-import { HealthChecker, type HealthCheckOptions } from './health';
+import type { GatewayStats } from '../export/stats';
+import type { HealthChecker, HealthCheckOptions } from './health';
 import { callWithTimeout } from '../core/timeout';
-import { flushBeforeExit, flushOnSignals } from './process-hooks';
 import type { GatewayMetricsOptions, OtlpProtocol, TemporalityPreference } from '../types';
 import { gatewayViews } from '../export/views';
 import { VERSION } from '../core/version';
 import { joinCluster, pm2Env, yieldPortToWorkers, type ClusterWorker } from '../cluster';
+
+/**
+ * What only a registration uses, loaded by the first register() rather than by
+ * require('otel-gateway-metrics'): the endpoint (node:http, zlib, crypto, the
+ * status page), the exec path (it brings @opentelemetry/instrumentation and
+ * its module hooks), the HTTP path, stats and health checks. Loading them up
+ * front made require() ×1.4 the time of requiring the stock sdk-metrics +
+ * exporter-prometheus pair (bench/footprint.js). Each getter loads its module
+ * on first use, so a part that is off is never loaded.
+ */
+const lazy = {
+  get crypto() { return require('node:crypto') as typeof import('node:crypto'); },
+  get os() { return require('node:os') as typeof import('node:os'); },
+  get endpoint() { return require('../export/endpoint') as typeof import('../export/endpoint'); },
+  get exposition() { return require('../export/exposition') as typeof import('../export/exposition'); },
+  get stats() { return require('../export/stats') as typeof import('../export/stats'); },
+  get exec() { return require('../paths/exec') as typeof import('../paths/exec'); },
+  get http() { return require('../paths/http') as typeof import('../paths/http'); },
+  get health() { return require('./health') as typeof import('./health'); },
+  get hooks() { return require('./process-hooks') as typeof import('./process-hooks'); },
+  get processMetrics() { return require('./process-metrics') as typeof import('./process-metrics'); },
+};
 
 export interface GatewayOtel {
   /** Resolves once every exporter and endpoint is up; rejects (e.g. port in use) with a clear error. */
@@ -135,8 +151,7 @@ function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushM
       // The gRPC exporter ignores `headers`; it takes gRPC metadata.
       const { headers, ...rest } = options as typeof options & { headers?: Record<string, string> };
       if (headers === undefined) return new OTLPMetricExporter(rest);
-      const { Metadata } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-      const metadata = new Metadata();
+      const metadata = new (grpcMetadata())();
       for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
       return new OTLPMetricExporter({ ...rest, metadata });
     }
@@ -175,6 +190,22 @@ function storeReaderOf(exporter: PushMetricExporter): StoreReader {
   };
 }
 
+/**
+ * grpc-js's Metadata class, from the copy the gRPC exporter itself loads
+ * (@grpc/grpc-js is its dependency, not ours: npm may nest it under the
+ * exporter's base package), else from wherever our own require() finds one.
+ */
+function grpcMetadata(): typeof import('@grpc/grpc-js').Metadata {
+  try {
+    const { createRequire } = require('node:module') as typeof import('node:module');
+    const fromExporter = createRequire(require.resolve(GRPC_EXPORTER.name));
+    const fromBase = createRequire(fromExporter.resolve('@opentelemetry/otlp-grpc-exporter-base'));
+    return (fromBase('@grpc/grpc-js') as typeof import('@grpc/grpc-js')).Metadata;
+  } catch {
+    return (require('@grpc/grpc-js') as typeof import('@grpc/grpc-js')).Metadata;
+  }
+}
+
 function temporalityOf(t: TemporalityPreference): number {
   // AggregationTemporalityPreference in exporter-metrics-otlp-http: DELTA 0, CUMULATIVE 1, LOWMEMORY 2.
   return t === 'delta' ? 0 : t === 'lowmemory' ? 2 : 1;
@@ -203,6 +234,8 @@ export function httpModeLine(config: ResolvedConfig): string {
  * this process): its port on any local name or address.
  */
 function ownEndpoint(host: string, port: number): OwnEndpoint {
+  const { keyHost } = lazy.http;
+  const { hostname, networkInterfaces } = lazy.os;
   const local = new Set<string>(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]', keyHost(host)]);
   try {
     local.add(keyHost(hostname()));
@@ -272,7 +305,7 @@ class Registration implements GatewayOtel {
     this._cluster?.workerAttributes(attrs);
     // Replicas must be told apart after a Collector (it derives `instance` from
     // this); the semantic conventions recommend a random UUID per process.
-    attrs['service.instance.id'] ??= randomUUID();
+    attrs['service.instance.id'] ??= lazy.crypto.randomUUID();
     const resource = defaultResource().merge(resourceFromAttributes(attrs));
     if (hostAttrs !== undefined) this._cluster!.setHostResource(defaultResource().merge(resourceFromAttributes(hostAttrs)));
 
@@ -366,8 +399,8 @@ class Registration implements GatewayOtel {
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    const serializer = new PrometheusSerializer({ scopeLabels: !config.prometheus.withoutScopeInfo });
-    const endpoint = new MetricsEndpoint({
+    const serializer = new lazy.exposition.PrometheusSerializer({ scopeLabels: !config.prometheus.withoutScopeInfo });
+    const endpoint = new lazy.endpoint.MetricsEndpoint({
       reader: this._prometheusReader,
       store: this._store,
       ...(this._cluster !== undefined ? { view: this._cluster.view } : {}),
@@ -381,10 +414,10 @@ class Registration implements GatewayOtel {
     this.statusHandler = endpoint.statusHandler;
 
     if (this._prometheusReader !== undefined && port !== false) {
-      const server = createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
+      const server = lazy.endpoint.createMetricsServer(endpoint, { host, port, path, statsPath, statusPath });
       this._server = server;
       if (this._cluster === undefined && config.cluster !== undefined) this._disposers.push(yieldPortToWorkers(server));
-      this.ready = listen(server, host, port).then(address => {
+      this.ready = lazy.endpoint.listen(server, host, port).then(address => {
         this.prometheusUrl = `http://${hostForUrl(host)}:${address.port}${path}`;
         this._httpPath?.setOwnEndpoint(ownEndpoint(host, address.port));
       });
@@ -395,8 +428,8 @@ class Registration implements GatewayOtel {
     this.ready.catch(err => logger.warn(describe(err instanceof Error ? err.message : err)));
 
     if (this._cluster !== undefined) this._disposers.push(() => this._cluster!.close());
-    if (this._pushReaders.length > 0) this._disposers.push(flushBeforeExit(() => this.shutdown()));
-    if (config.handleSignals) this._disposers.push(flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
+    if (this._pushReaders.length > 0) this._disposers.push(lazy.hooks.flushBeforeExit(() => this.shutdown()));
+    if (config.handleSignals) this._disposers.push(lazy.hooks.flushOnSignals(() => this.forceFlush(), () => this.shutdown()));
   }
 
   private _startInstrumentation(): void {
@@ -413,17 +446,17 @@ class Registration implements GatewayOtel {
       }
     }
     if (config.processMetrics) {
-      const proc = new ProcessMetrics(this.meterProvider);
+      const proc = new lazy.processMetrics.ProcessMetrics(this.meterProvider);
       this._disposers.push(() => proc.disable());
     }
     logger.info(httpModeLine(config));
     const paths: AutomaticPath[] = [];
     if (config.http !== undefined) {
-      this._httpPath = new HttpPath(this.metrics, config.http, this._mcpTracker());
+      this._httpPath = new lazy.http.HttpPath(this.metrics, config.http, this._mcpTracker());
       paths.push(this._httpPath);
     }
     if (config.exec !== undefined) {
-      paths.push(new ExecPath(this.metrics, config.exec, this._mcpTracker()));
+      paths.push(new lazy.exec.ExecPath(this.metrics, config.exec, this._mcpTracker()));
       logger.info(config.exec.nodeFor === undefined
         ? 'exec path: zero-config (every child process is recorded; node named after its command: pod, script, package or image; exec: false or GATEWAY_METRICS_EXEC=false turns it off)'
         : 'exec path: nodeFor (child processes it maps are recorded, on the node it returns)');
@@ -469,11 +502,11 @@ class Registration implements GatewayOtel {
   async stats(): Promise<GatewayStats> {
     if (this._cluster !== undefined) return this._cluster.stats();
     const index = this._prometheusIndex;
-    return computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
+    return lazy.stats.computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
   }
 
   startHealthChecks(options: HealthCheckOptions): () => void {
-    const checker = new HealthChecker(this.metrics, options);
+    const checker = new lazy.health.HealthChecker(this.metrics, options);
     this._health.add(checker);
     checker.start();
     return () => {

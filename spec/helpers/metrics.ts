@@ -99,3 +99,17 @@ export function total(rm: ResourceMetrics, name: string, want: Attributes = {}):
 export function resetGlobals(): void {
   otelMetrics.disable();
 }
+
+/**
+ * A call in flight on `node`, so that the node stays live whatever its idle TTL
+ * (specs that assert a node present use it instead of racing the TTL). Started
+ * outside the caller's async context: startTimer() makes its own context a
+ * measured scope, in which the automatic HTTP and exec paths record nothing.
+ * Resolves with the function that ends the call (recording it).
+ */
+export function holdLive(metrics: Pick<GatewayMetrics, 'startTimer'>, node: string, transport = 'exec'): Promise<() => void> {
+  return new Promise(resolve => setImmediate(() => {
+    const end = metrics.startTimer({ node, transport });
+    resolve(() => void end());
+  }));
+}

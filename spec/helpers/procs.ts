@@ -5,7 +5,7 @@
  * included). Also: free loopback ports and bounded polling.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ROOT } from './child';
 
@@ -200,6 +200,15 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 export const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms));
+
+/** The live child processes of `pid` (Linux: /proc/<pid>/task/<tid>/children); [] once it has reaped them all. */
+export function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap(tid => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
 
 /** Thrown by a probe to stop polling at once (e.g. the server died). */
 export class PollAbort extends Error {}

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { semconv } from '../../lib';
 import { resolveConfig } from '../../lib/config/resolve';
 import { HttpPath } from '../../lib/paths/http';
+import { eventually } from '../helpers/eventually';
 import { harness, histogram, point, points, total, type Harness } from '../helpers/metrics';
 
 const D = semconv.METRIC_REQUEST_DURATION;
@@ -73,17 +74,25 @@ describe('MCP SDK Streamable HTTP client (zero config)', () => {
       const r = await client.callTool({ name: 'echo', arguments: { text } });
       expect(r.content).to.deep.equal([{ type: 'text', text }]);
     }
-    // Wait until the client has opened its GET stream.
-    for (let i = 0; i < 50 && !received.includes('GET'); i++) await sleep(20);
     const node = `127.0.0.1:${new URL(base).port}`;
-    let rm = await h.collect();
+    // Wait until the client's GET stream has opened (the server saw it, and the HTTP path recorded its open).
+    let rm = await eventually(async () => {
+      expect(received).to.include('GET');
+      const r = await h.collect();
+      expect(point(r, S, { node }).value).to.equal(1);
+      return r;
+    });
     // The session stream is open now, and holds nothing in flight.
-    expect(point(rm, S, { node }).value).to.equal(1);
     expect(point(rm, A, { node }).value).to.equal(0);
     await client.close();
-    await sleep(100);
-    rm = await h.collect();
     const posts = received.filter(m => m === 'POST').length;
+    // The stream's abort reaches the HTTP path on its own schedule: wait until every POST is recorded, none in flight.
+    rm = await eventually(async () => {
+      const r = await h.collect();
+      expect(total(r, D)).to.equal(posts);
+      expect(point(r, A, { node }).value).to.equal(0);
+      return r;
+    });
     expect(received.filter(m => m === 'GET')).to.have.length(1);
     expect(posts).to.be.at.least(4); // initialize, notifications/initialized, two tools/call
     // Every POST is one call, a success; the GET stream is no call; nothing is an error.
