@@ -1,10 +1,10 @@
 /**
- * lib/paths/jsonrpc.ts on its own: line framing across chunks, the bound on what a
+ * lib/protocols/jsonrpc.ts on its own: line framing across chunks, the bound on what a
  * long line holds, batches, and reading a long line's outcome from its ends
  * (checked against JSON.parse of the same text).
  */
 import { expect } from 'chai';
-import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readRequest, readSdkRequest, readSdkResponse, readText, type Line } from '../lib/paths/jsonrpc';
+import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readRequest, readSdkRequest, readSdkResponse, readText, type Line } from '../lib/protocols/jsonrpc';
 
 function frame(chunks: (string | Buffer)[]): Line[] {
   const lines: Line[] = [];

@@ -114,7 +114,7 @@ export interface ResolvedConfig {
   readonly http: ResolvedHttpPath | undefined;
   /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
-  /** The JSON-RPC observation (paths/mcp.ts), or undefined when it is off. */
+  /** The JSON-RPC observation (protocols/mcp.ts), or undefined when it is off. */
   readonly mcp: { readonly requestTimeoutMs: number } | undefined;
   readonly maxTools: number;
   readonly inboundHttp: boolean;

@@ -93,7 +93,7 @@ export const ERROR_TYPES = [
   'exit_nonzero',
   'signal',
   'spawn_error',
-  // MCP calls (paths/mcp.ts): a tools/call result with isError, a stdio request open when its child exited.
+  // MCP calls (protocols/mcp.ts): a tools/call result with isError, a stdio request open when its child exited.
   'tool_error',
   'child_exit',
   ERROR_TYPE_OTHER,

@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { NodeEntry } from '../core/series-registry';
-import type { McpSeries } from '../paths/mcp';
+import type { McpSeries } from '../protocols/mcp';
 import {
   ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,

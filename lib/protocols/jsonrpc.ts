@@ -1,5 +1,5 @@
 /**
- * JSON-RPC 2.0 framing and message reading for the MCP observation (paths/mcp.ts):
+ * JSON-RPC 2.0 framing and message reading for the MCP observation (protocols/mcp.ts):
  * newline-delimited messages (MCP's stdio transport, SSE `data:` lines) and
  * whole-body documents (a Streamable HTTP POST and its JSON answer).
  *

@@ -9,11 +9,11 @@
  * `rpc.response.status_code`, `network.transport`, plus our `node` and
  * `transport`. Notifications (no `id`) are not calls.
  *
- * - stdio (StdioObserver): the requests written to a child's stdin, timed to
- *   the response with the same id on its stdout. Streams are observed by
- *   wrapping `stdin.write/end` and `stdout.push` on the child's own objects:
- *   no 'data' listener, so a paused stdout stays paused.
- * - Streamable HTTP (HttpExchange): the JSON-RPC requests of a POST body,
+ * - stdio (McpStdioReader): the requests written to a child's stdin, timed
+ *   to the response with the same id on its stdout (the exec path hands over
+ *   both streams' chunks; it reads them without a 'data' listener, so a
+ *   paused stdout stays paused).
+ * - Streamable HTTP (McpHttpReader): the JSON-RPC requests of a POST body,
  *   answered in its JSON or SSE response.
  *
  * Outcomes: a JSON-RPC `error` → error type = its code as a string;
@@ -29,6 +29,21 @@
 import { ValueType, type Attributes } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
 import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
+import {
+  SKIP,
+  statusClassOf,
+  type Chunk,
+  type Exchange,
+  type ExchangeEnd,
+  type HttpReader,
+  type Protocol,
+  type ProtocolFactory,
+  type RequestHead,
+  type ResponseHead,
+  type StdioChild,
+  type StdioReader,
+  type Verdict,
+} from './protocol';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
 import type { HistogramCell, HistogramRecorder, Recorders } from '../core/recorder';
@@ -214,25 +229,18 @@ export class McpTracker {
   }
 }
 
-type AnyFn = (...args: unknown[]) => unknown;
-
-/** The parts of a ChildProcess the stdio observer touches. */
-export interface ObservedChild {
-  stdin: { write: AnyFn; end: AnyFn } | null;
-  stdout: { push: AnyFn } | null;
-}
-
 /**
  * One child process on stdio. Undecided until the first complete line written
  * to its stdin: a JSON-RPC message turns the observation on (the child's
  * lifetime is then no sample), anything else turns it off for good (the child
  * keeps per-process timing and nothing more is parsed).
  */
-export class StdioObserver {
+export class McpStdioReader implements StdioReader {
   state: 'undecided' | 'on' | 'off' = 'undecided';
   private readonly _open = new Map<string | number, McpCall>();
   private readonly _in: LineFramer;
   private _out: LineFramer | undefined;
+  private readonly _node: string;
   /** stdout stopped mid-line when the observation turned on: the first line is a fragment. */
   private _skipFirst = false;
   private _lastOutByte = 10;
@@ -240,60 +248,32 @@ export class StdioObserver {
 
   constructor(
     private readonly _tracker: McpTracker,
-    private readonly _node: string,
-    private readonly _onActivate: () => void,
+    private readonly _child: StdioChild,
   ) {
+    this._node = _child.series.nodeEntry.name;
     this._in = new LineFramer(line => this._stdinLine(line));
   }
 
-  /** Wrap the child's stdin and stdout; returns false when it has no pipes. */
-  attach(child: ObservedChild): boolean {
-    const stdin = child.stdin;
-    const stdout = child.stdout;
-    if (stdin == null || stdout == null || typeof stdin.write !== 'function' || typeof stdout.push !== 'function') return false;
-    const observer = this;
-    const write = stdin.write;
-    const end = stdin.end;
-    // `arguments` handed on as is (V8 does not materialize it for apply), where
-    // a rest parameter would allocate an array on every write and read.
-    stdin.write = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      observer._written(chunk, encoding);
-      return write.apply(this, arguments as unknown as unknown[]);
-    };
-    stdin.end = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      if (typeof chunk !== 'function') observer._written(chunk, encoding);
-      return end.apply(this, arguments as unknown as unknown[]);
-    };
-    const push = stdout.push;
-    stdout.push = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      observer._read(chunk, encoding);
-      return push.apply(this, arguments as unknown as unknown[]);
-    };
-    return true;
-  }
-
-  private _written(chunk: unknown, encoding: unknown): void {
-    if (this.state === 'off' || chunk == null) return;
+  stdin(chunk: Chunk): void {
+    if (this.state === 'off') return;
     try {
-      this._in.push(asChunk(chunk, encoding));
+      this._in.push(chunk);
     } catch (err) {
       this._tracker.warn.warn('internal', () => `mcp stdio: ${describe(err)}`);
     }
   }
 
-  private _read(chunk: unknown, encoding: unknown): void {
-    if (chunk == null) return;
+  stdout(chunk: Chunk): void {
     try {
       if (this._out === undefined) {
         // Not on yet: only remember whether stdout stands at a line start.
         if (this.state === 'undecided') {
-          const c = asChunk(chunk, encoding);
-          const n = typeof c === 'string' ? c.length : c.byteLength;
-          if (n > 0) this._lastOutByte = typeof c === 'string' ? c.charCodeAt(n - 1) : c[n - 1]!;
+          const n = typeof chunk === 'string' ? chunk.length : chunk.byteLength;
+          if (n > 0) this._lastOutByte = typeof chunk === 'string' ? chunk.charCodeAt(n - 1) : chunk[n - 1]!;
         }
         return;
       }
-      this._out.push(asChunk(chunk, encoding));
+      this._out.push(chunk);
     } catch (err) {
       this._tracker.warn.warn('internal', () => `mcp stdio: ${describe(err)}`);
     }
@@ -313,7 +293,7 @@ export class StdioObserver {
       this.state = 'on';
       this._skipFirst = this._lastOutByte !== 10;
       this._out = new LineFramer(l => this._stdoutLine(l));
-      this._onActivate();
+      this._child.own();
     }
     if (!read.ok) {
       this._badLine('stdin', read, line);
@@ -395,11 +375,15 @@ export class StdioObserver {
     this._timer.unref();
   }
 
-  /** The child closed: every open request is an error of `errorType`. */
-  close(errorType: string): void {
+  /**
+   * The child closed: every open request is an error, of the process's type
+   * when the child never really ran or was timed out, else `child_exit`.
+   */
+  close(processErrorType: string | undefined): boolean {
     if (this._timer !== undefined) clearTimeout(this._timer);
     this._timer = undefined;
-    if (this.state !== 'on') return;
+    if (this.state !== 'on') return false;
+    const errorType = processErrorType === 'spawn_error' || processErrorType === 'timeout' ? processErrorType : ERROR_TYPE_CHILD_EXIT;
     if (this._out?.pending === true) {
       this._tracker.warn.warn('mcp-partial', () => `mcp stdio: node ${describe(this._node)} exited in the middle of a line on its stdout; the partial line is ignored`);
     }
@@ -409,38 +393,30 @@ export class StdioObserver {
     this._open.clear();
     // Writes after the exit (they fail with EPIPE) start no call.
     this.state = 'off';
+    return true;
   }
-}
-
-function asChunk(chunk: unknown, encoding: unknown): string | Uint8Array {
-  if (typeof chunk === 'string') {
-    // A string in another encoding than UTF-8 is decoded to what the child reads.
-    return typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && Buffer.isEncoding(encoding)
-      ? Buffer.from(chunk, encoding)
-      : chunk;
-  }
-  if (chunk instanceof Uint8Array) return chunk;
-  return String(chunk);
 }
 
 /**
  * The JSON-RPC side of one HTTP exchange: the requests of its body (read up
- * to HEAD_BYTES, see paths/jsonrpc.ts) and the responses found in its JSON or
- * SSE answer.
+ * to HEAD_BYTES, see protocols/jsonrpc.ts) and the responses found in its JSON
+ * or SSE answer. With requests in the body the exchange is theirs (`own`):
+ * each JSON-RPC request is one call, ended with the exchange.
  */
-export class HttpExchange {
+export class McpHttpReader implements HttpReader {
   /** Undecided until the body ends; then requests, or 'none' (not a routed call), or 'other' (not JSON-RPC). */
   kind: 'undecided' | 'requests' | 'none' | 'other' = 'undecided';
   requests: Message[] = [];
+  private _calls: McpCall[] | undefined;
   private readonly _body = new LineFramer(line => this._bodyDone(line));
   private _answered = new Map<string | number, Message>();
   private _nullError: Message | undefined;
   private _response: { json: LineFramer } | { sse: SseReader } | undefined;
 
-  /** A chunk of the request body. */
-  body(chunk: unknown, encoding?: unknown): void {
-    if (this.kind !== 'undecided' || chunk == null) return;
-    const c = asChunk(chunk, encoding);
+  constructor(private readonly _tracker: McpTracker) {}
+
+  requestChunk(c: Chunk): void {
+    if (this.kind !== 'undecided') return;
     // The first byte decides: a JSON-RPC body starts with `{` or `[`.
     if (!this._body.pending) {
       const first = firstNonSpace(c);
@@ -453,7 +429,19 @@ export class HttpExchange {
     this._body.append(c);
   }
 
-  /** The request body is complete. */
+  /** The request body is complete: its JSON-RPC requests become the calls, or the exchange is none. */
+  requestEnd(exchange: Exchange): Verdict {
+    // A body we never saw (Node 22's fetch) is not "no JSON-RPC request": the exchange stays one plain call.
+    if (!exchange.bodySeen) return 'pass';
+    this.bodyEnd();
+    if (this.kind === 'none') return 'drop';
+    if (this.kind !== 'requests') return 'pass';
+    // The exchange's own in-flight count becomes the first call's.
+    this._calls = this.requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0));
+    return 'own';
+  }
+
+  /** The request body is complete (decides `kind`). */
   bodyEnd(): void {
     if (this.kind !== 'undecided') return;
     this._body.flush();
@@ -473,22 +461,22 @@ export class HttpExchange {
   }
 
   /** Response headers: how to read the answer. */
-  responseType(contentType: string | undefined): void {
+  responseHead(head: ResponseHead): void {
+    const contentType = head.header('content-type');
     if (this.kind !== 'requests' || contentType === undefined) return;
     const ct = contentType.trimStart().toLowerCase();
     if (ct.startsWith('text/event-stream')) this._response = { sse: new SseReader(line => this._answer(line)) };
     else if (ct.startsWith('application/json') || ct.includes('+json')) this._response = { json: new LineFramer(line => this._answer(line)) };
   }
 
-  responseChunk(chunk: unknown, encoding?: unknown): void {
+  responseChunk(c: Chunk): void {
     const r = this._response;
-    if (r === undefined || chunk == null) return;
-    const c = asChunk(chunk, encoding);
+    if (r === undefined) return;
     if ('json' in r) r.json.append(c);
     else r.sse.framer.push(c);
   }
 
-  responseEnd(): void {
+  private _responseEnd(): void {
     const r = this._response;
     if (r === undefined) return;
     this._response = undefined;
@@ -512,9 +500,56 @@ export class HttpExchange {
   responseTo(m: Message): Message | undefined {
     return this._answered.get(m.id as string | number) ?? this._nullError;
   }
+
+  /**
+   * Each call ends with the exchange: a transport failure first gives its
+   * type to every call; otherwise the response with the call's id decides
+   * (error code, tool_error), and without one the HTTP status does, as for
+   * any exchange.
+   */
+  end(e: ExchangeEnd): void {
+    const calls = this._calls;
+    if (calls === undefined) return;
+    this._calls = undefined;
+    this._responseEnd();
+    const code = e.statusCode;
+    for (let i = 0; i < calls.length; i++) {
+      let type = e.errorType;
+      let rpcCode: number | undefined;
+      const response = e.failed ? undefined : this.responseTo(this.requests[i]!);
+      if (response !== undefined) ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
+      // Bytes belong to the exchange: counted once, with its first call.
+      this._tracker.end(calls[i]!, type, rpcCode, statusClass, i === 0 ? e.requestBytes : undefined, i === 0 ? e.responseBytes : undefined);
+    }
+  }
 }
 
-function firstNonSpace(c: string | Uint8Array): number {
+/** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
+const MCP_SESSION_HEADER = 'mcp-session-id';
+
+/** JSON-RPC / MCP: the requests of a POST body over HTTP, the lines of a child's stdio. */
+export class McpProtocol implements Protocol {
+  readonly name = 'mcp';
+  constructor(readonly tracker: McpTracker) {}
+
+  http(head: RequestHead): HttpReader | typeof SKIP | undefined {
+    const method = head.method;
+    if (method === 'POST') return new McpHttpReader(this.tracker);
+    if (method === 'DELETE' && head.header(MCP_SESSION_HEADER) !== undefined) return SKIP;
+    return undefined;
+  }
+
+  stdio(child: StdioChild): StdioReader {
+    return new McpStdioReader(this.tracker, child);
+  }
+}
+
+/** The registration's MCP protocol, or undefined when `mcp: false`. */
+export const mcpProtocol: ProtocolFactory = (metrics, config) =>
+  config.mcp === undefined ? undefined : new McpProtocol(new McpTracker(metrics, config.mcp.requestTimeoutMs));
+
+function firstNonSpace(c: Chunk): number {
   const n = typeof c === 'string' ? c.length : c.byteLength;
   for (let i = 0; i < n; i++) {
     const b = typeof c === 'string' ? c.charCodeAt(i) : c[i]!;
