@@ -65,6 +65,8 @@ interface Attempt extends Exchange {
   /** The readers were told the request body is complete. */
   bodyDone: boolean;
   bodySeen: boolean;
+  /** node:http: the response body's bytes are counted as they pass (its length was not declared). */
+  countBody: boolean;
   /** undici: the request has a body, and how many of its chunks were published (bodyChunkSent). */
   hasBody: boolean;
   bodyChunks: number;
@@ -80,6 +82,8 @@ interface Attempt extends Exchange {
  * paths (two registrations, the CJS and ESM copies) apart.
  */
 type Tagged = { [key: symbol]: Attempt | undefined };
+type WriteTagged = { [key: symbol]: unknown };
+type PushTagged = { [key: symbol]: IncomingMessage['push'] | undefined };
 /** A node:http request between its creation and its start: the readers that claimed it (SKIP: no call at all). */
 type Claimed = { [key: symbol]: HttpReader[] | typeof SKIP | undefined };
 
@@ -125,6 +129,11 @@ const OTLP_EXPORTER_AGENT = 'OTel-OTLP-Exporter-JavaScript/';
 export class HttpPath implements AutomaticPath {
   /** The property under which a call's objects keep its attempt (see Tagged). */
   private readonly _key: symbol = Symbol('otel-gateway-metrics.http-attempt');
+  /** The properties under which a claimed node:http request keeps its own write and end (see _onHttpCreated). */
+  private readonly _writeKey: symbol = Symbol('otel-gateway-metrics.http-write');
+  private readonly _endKey: symbol = Symbol('otel-gateway-metrics.http-end');
+  /** The property under which a tapped response keeps its own push (see _tapBody). */
+  private readonly _pushKey: symbol = Symbol('otel-gateway-metrics.http-push');
   /** The property under which a node:http request keeps its claiming readers until it starts (see Claimed). */
   private readonly _claimKey: symbol = Symbol('otel-gateway-metrics.http-readers');
   private readonly _warn = new RateLimitedWarner();
@@ -135,6 +144,10 @@ export class HttpPath implements AutomaticPath {
   private readonly _nodeHead = new NodeRequestHead();
   private readonly _nodeResponseHead = new NodeResponseHead();
   private readonly _undiciHead = new UndiciHead();
+  /** What readers are told at an exchange's end: one object, filled for each (readers keep nothing of it). */
+  private readonly _end: { -readonly [K in keyof ExchangeEnd]: ExchangeEnd[K] } = {
+    seconds: 0, now: 0, failed: false, errorType: undefined, statusCode: undefined, requestBytes: undefined, responseBytes: undefined,
+  };
 
   constructor(
     private readonly _metrics: GatewayMetrics,
@@ -223,6 +236,7 @@ export class HttpPath implements AutomaticPath {
       owner: undefined,
       bodyDone: false,
       bodySeen: true,
+      countBody: false,
       hasBody: false,
       bodyChunks: 0,
     };
@@ -253,15 +267,14 @@ export class HttpPath implements AutomaticPath {
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
     // Readers that never learnt the body was complete (the exchange failed first) have nothing to end.
     if (attempt.readers !== undefined && attempt.bodyDone) {
-      const end: ExchangeEnd = {
-        seconds,
-        now,
-        failed: error !== undefined || clientAborted,
-        errorType,
-        statusCode: code,
-        requestBytes: attempt.requestBytes,
-        responseBytes: attempt.responseBytes,
-      };
+      const end = this._end;
+      end.seconds = seconds;
+      end.now = now;
+      end.failed = error !== undefined || clientAborted;
+      end.errorType = errorType;
+      end.statusCode = code;
+      end.requestBytes = attempt.requestBytes;
+      end.responseBytes = attempt.responseBytes;
       for (const reader of attempt.readers) {
         try {
           reader.end(end);
@@ -308,8 +321,10 @@ export class HttpPath implements AutomaticPath {
     const readers = attempt.readers;
     if (readers === undefined || attempt.bodyDone || attempt.done) return;
     attempt.bodyDone = true;
-    let kept: HttpReader[] | undefined;
-    for (const reader of readers) {
+    // Those that read on are kept in place, in order.
+    let kept = 0;
+    for (let i = 0; i < readers.length; i++) {
+      const reader = readers[i]!;
       let verdict;
       try {
         verdict = reader.requestEnd(attempt);
@@ -325,13 +340,14 @@ export class HttpPath implements AutomaticPath {
         this._metrics.autoDrop(attempt.series);
         return;
       }
-      (kept ??= []).push(reader);
+      readers[kept++] = reader;
       if (verdict === 'own') {
         attempt.owner = reader;
         break;
       }
     }
-    attempt.readers = kept;
+    readers.length = kept;
+    attempt.readers = kept === 0 ? undefined : readers;
   }
 
   private _requestChunk(readers: HttpReader[], chunk: unknown, encoding: unknown): void {
@@ -382,18 +398,28 @@ export class HttpPath implements AutomaticPath {
     if (claimed === undefined) return;
     (request as unknown as Claimed)[this._claimKey] = claimed;
     if (claimed === SKIP) return;
-    const path = this;
-    const write = request.write;
-    const end = request.end;
-    request.write = function (this: ClientRequest, chunk: unknown, encoding: unknown) {
-      path._requestChunk(claimed, chunk, encoding);
-      return (write as (...a: unknown[]) => boolean).apply(this, arguments as unknown as unknown[]);
-    } as ClientRequest['write'];
-    request.end = function (this: ClientRequest, chunk: unknown, encoding: unknown) {
-      path._requestChunk(claimed, chunk, encoding);
-      return (end as (...a: unknown[]) => ClientRequest).apply(this, arguments as unknown as unknown[]);
-    } as ClientRequest['end'];
+    // One pair of wrappers for every request (the readers are the request's
+    // tagged property), the request's own write/end kept beside them.
+    const own = request as unknown as WriteTagged;
+    own[this._writeKey] = request.write;
+    own[this._endKey] = request.end;
+    request.write = this._writeWrapper as ClientRequest['write'];
+    request.end = this._endWrapper as unknown as ClientRequest['end'];
   });
+
+  private readonly _writeWrapper = this._bodyWrapper(() => this._writeKey);
+  private readonly _endWrapper = this._bodyWrapper(() => this._endKey);
+
+  /** A wrapper of write() or end() that hands the chunk to the request's readers, then calls the request's own method. */
+  private _bodyWrapper(key: () => symbol): (this: ClientRequest, chunk: unknown, encoding: unknown) => unknown {
+    const path = this;
+    const claimKey = this._claimKey;
+    return function (this: ClientRequest, chunk: unknown, encoding: unknown): unknown {
+      const readers = (this as unknown as Claimed)[claimKey];
+      if (readers !== undefined && readers !== SKIP) path._requestChunk(readers, chunk, encoding);
+      return ((this as unknown as WriteTagged)[key()] as (...a: unknown[]) => unknown).apply(this, arguments as unknown as unknown[]);
+    };
+  }
 
   private readonly _onUndiciBodyChunkSent = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
@@ -536,8 +562,8 @@ export class HttpPath implements AutomaticPath {
       this._responseHead(readers, head);
       head.response = undefined;
     }
-    if (count || readers !== undefined) this._tapBody(response, attempt, count);
     (response as unknown as Tagged)[this._key] = attempt;
+    if (count || readers !== undefined) this._tapBody(response, attempt, count);
     response.on('close', this._onResponseClose);
   });
 
@@ -547,18 +573,27 @@ export class HttpPath implements AutomaticPath {
    * length is not declared, and hand it to the readers that read on.
    */
   private _tapBody(response: IncomingMessage, attempt: Attempt, count: boolean): void {
-    const push = response.push;
-    const path = this;
     if (count) attempt.responseBytes = 0;
-    response.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
-      if (chunk !== null && chunk !== undefined) {
-        if (count) attempt.responseBytes! += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : (chunk as Uint8Array).byteLength ?? 0;
+    attempt.countBody = count;
+    // One wrapper for every response (the attempt is the response's tagged
+    // property), the response's own push kept beside it: no closure per call.
+    (response as unknown as PushTagged)[this._pushKey] = response.push;
+    response.push = this._push;
+  }
+
+  private readonly _push = ((path: HttpPath) => {
+    const key = path._key;
+    const pushKey = path._pushKey;
+    return function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+      const attempt = (this as unknown as Tagged)[key];
+      if (attempt !== undefined && chunk !== null && chunk !== undefined) {
+        if (attempt.countBody) attempt.responseBytes! += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : (chunk as Uint8Array).byteLength ?? 0;
         const readers = attempt.readers;
         if (readers !== undefined) path._responseChunk(readers, chunk, encoding);
       }
-      return push.call(this, chunk, encoding);
+      return (this as unknown as PushTagged)[pushKey]!.call(this, chunk, encoding);
     };
-  }
+  })(this);
 
   private readonly _onHttpError = this._guarded((message: unknown): void => {
     const { request, error } = message as { request: ClientRequest; error: unknown };

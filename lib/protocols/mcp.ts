@@ -28,7 +28,8 @@
  */
 import { ValueType, type Attributes } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
-import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
+import { LineFramer, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
+import { Doc, SseDocs } from './jsonrpc-body';
 import {
   SKIP,
   statusClassOf,
@@ -106,6 +107,9 @@ export class McpOp {
 /** MCP bookkeeping of one series (node × transport); lives on the Series, so it goes with the node. */
 export class McpSeries {
   readonly ops = new Map<string, McpOp>();
+  /** tools/call and prompts/get ops by their raw name: found without building a key per call. */
+  readonly tools = new Map<string, McpOp>();
+  readonly prompts = new Map<string, McpOp>();
   readonly names = new Set<string>();
   readonly methods = new Set<string>();
 }
@@ -127,11 +131,18 @@ export class McpMetrics {
 
   op(series: Series, rawMethod: string, rawName: string | undefined): McpOp {
     const state = ((series.mcp as McpSeries | undefined) ??= new McpSeries());
-    const named = rawMethod === METHOD_TOOLS_CALL || rawMethod === METHOD_PROMPTS_GET;
-    const name = named ? rawName ?? '' : undefined;
+    const named = rawMethod === METHOD_TOOLS_CALL ? state.tools : rawMethod === METHOD_PROMPTS_GET ? state.prompts : undefined;
+    const name = named !== undefined ? rawName ?? '' : undefined;
+    if (named !== undefined) {
+      const hit = named.get(name!);
+      if (hit !== undefined) return hit;
+    }
     const key = name === undefined ? rawMethod : `${rawMethod}\u0000${name}`;
     const known = state.ops.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      named?.set(name!, known);
+      return known;
+    }
     let method = rawMethod;
     if (!state.methods.has(method)) {
       if (state.methods.size >= MAX_MCP_METHODS) {
@@ -163,6 +174,7 @@ export class McpMetrics {
       state.ops.set(bounded, op);
     }
     if (bounded !== key) state.ops.set(key, op);
+    named?.set(name!, op);
     return op;
   }
 
@@ -206,12 +218,13 @@ export class McpTracker {
     return { series, op, t0 };
   }
 
-  end(call: McpCall, errorType: string | undefined, code: number | undefined, statusClass?: string, requestBytes?: number, responseBytes?: number): void {
+  /** @param now the clock reading the end was seen at, when the caller has one (performance.now() costs 65–160 ns here). */
+  end(call: McpCall, errorType: string | undefined, code: number | undefined, statusClass?: string, requestBytes?: number, responseBytes?: number, now = performance.now()): void {
     try {
-      const seconds = (performance.now() - call.t0) / 1000;
+      const seconds = (now - call.t0) / 1000;
       call.op.inFlight--;
       const type = errorType === undefined ? undefined : this.metrics.boundedErrorType(errorType);
-      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes);
+      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes, now);
       this.mcp.record(call.op, seconds, type, code);
     } catch (err) {
       this.warn.warn('internal', () => `mcp: ${describe(err)}`);
@@ -406,25 +419,29 @@ export class McpStdioReader implements StdioReader {
 export class McpHttpReader implements HttpReader {
   /** Undecided until the body ends; then requests, or 'none' (not a routed call), or 'other' (not JSON-RPC). */
   kind: 'undecided' | 'requests' | 'none' | 'other' = 'undecided';
-  requests: Message[] = [];
+  requests: readonly Message[] = NO_MESSAGES;
   private _calls: McpCall[] | undefined;
-  private readonly _body = new LineFramer(line => this._bodyDone(line));
-  private _answered = new Map<string | number, Message>();
+  private _body: Doc | undefined;
+  /** The answer to the first request, then the others by id (a batch). */
+  private _first: Message | undefined;
+  private _answered: Map<string | number, Message> | undefined;
   private _nullError: Message | undefined;
-  private _response: { json: LineFramer } | { sse: SseReader } | undefined;
+  private _json: Doc | undefined;
+  private _sse: SseDocs | undefined;
 
   constructor(private readonly _tracker: McpTracker) {}
 
   requestChunk(c: Chunk): void {
     if (this.kind !== 'undecided') return;
     // The first byte decides: a JSON-RPC body starts with `{` or `[`.
-    if (!this._body.pending) {
+    if (this._body === undefined) {
       const first = firstNonSpace(c);
       if (first === -1) return;
       if (first !== 123 && first !== 91) {
         this.kind = 'other';
         return;
       }
+      this._body = new Doc(false);
     }
     this._body.append(c);
   }
@@ -437,68 +454,88 @@ export class McpHttpReader implements HttpReader {
     if (this.kind === 'none') return 'drop';
     if (this.kind !== 'requests') return 'pass';
     // The exchange's own in-flight count becomes the first call's.
-    this._calls = this.requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0));
+    const requests = this.requests;
+    this._calls = requests.length === 1
+      ? [this._tracker.begin(exchange.series, requests[0]!, true, exchange.t0)]
+      : requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0));
     return 'own';
   }
 
   /** The request body is complete (decides `kind`). */
   bodyEnd(): void {
     if (this.kind !== 'undecided') return;
-    this._body.flush();
-    if (this.kind === 'undecided') this.kind = 'other';
-  }
-
-  private _bodyDone(line: Line): void {
-    const read = readRequest(line);
+    const body = this._body;
+    this._body = undefined;
+    if (body === undefined) {
+      this.kind = 'other';
+      return;
+    }
+    // One request in a compact shape (the common case), else the body parsed.
+    const one = body.request();
+    if (one !== undefined) {
+      this.requests = [one];
+      this.kind = 'requests';
+      return;
+    }
+    const read = body.requests();
     if (!read.ok) {
       this.kind = 'other';
       return;
     }
+    const requests: Message[] = [];
     for (const m of read.messages) {
-      if (m.method !== undefined && m.id !== undefined && m.id !== null && !m.response) this.requests.push(m);
+      if (m.method !== undefined && m.id !== undefined && m.id !== null && !m.response) requests.push(m);
     }
-    this.kind = this.requests.length > 0 ? 'requests' : 'none';
+    this.requests = requests;
+    this.kind = requests.length > 0 ? 'requests' : 'none';
   }
 
   /** Response headers: how to read the answer. */
   responseHead(head: ResponseHead): void {
+    if (this.kind !== 'requests') return;
     const contentType = head.header('content-type');
-    if (this.kind !== 'requests' || contentType === undefined) return;
-    const ct = contentType.trimStart().toLowerCase();
-    if (ct.startsWith('text/event-stream')) this._response = { sse: new SseReader(line => this._answer(line)) };
-    else if (ct.startsWith('application/json') || ct.includes('+json')) this._response = { json: new LineFramer(line => this._answer(line)) };
+    if (contentType === undefined) return;
+    if (startsWithType(contentType, 'text/event-stream')) this._sse = new SseDocs(doc => this._answer(doc));
+    else if (startsWithType(contentType, 'application/json') || contentType.toLowerCase().includes('+json')) this._json = new Doc(true);
   }
 
   responseChunk(c: Chunk): void {
-    const r = this._response;
-    if (r === undefined) return;
-    if ('json' in r) r.json.append(c);
-    else r.sse.framer.push(c);
+    if (this._json !== undefined) this._json.append(c);
+    else if (this._sse !== undefined) this._sse.push(c);
   }
 
   private _responseEnd(): void {
-    const r = this._response;
-    if (r === undefined) return;
-    this._response = undefined;
-    if ('json' in r) r.json.flush();
-    else r.sse.end();
+    const json = this._json;
+    const sse = this._sse;
+    this._json = this._sse = undefined;
+    if (json !== undefined) {
+      if (json.length > 0) this._answer(json);
+    } else if (sse !== undefined) sse.end();
   }
 
-  private _answer(line: Line): void {
-    if (!line.long && line.text.trim() === '') return;
-    const read = readAnswer(line);
-    if (!read.ok) return;
-    for (const m of read.messages) {
-      if (!m.response) continue;
-      if (m.id === undefined || m.id === null) {
-        if (m.errorCode !== undefined) this._nullError ??= m;
-      } else this._answered.set(m.id, m);
+  private _answer(doc: Doc): void {
+    const one = doc.answer();
+    if (one !== undefined) {
+      this._response(one);
+      return;
     }
+    const read = doc.answers();
+    if (read.ok) for (const m of read.messages) this._response(m);
+  }
+
+  private _response(m: Message): void {
+    if (!m.response) return;
+    if (m.id === undefined || m.id === null) {
+      if (m.errorCode !== undefined) this._nullError ??= m;
+    } else if (this._first === undefined) this._first = m;
+    else (this._answered ??= new Map()).set(m.id, m);
   }
 
   /** The response to request `m` found in the answer, if any (an id-less error answers every request). */
   responseTo(m: Message): Message | undefined {
-    return this._answered.get(m.id as string | number) ?? this._nullError;
+    const first = this._first;
+    if (first !== undefined && first.id === m.id) return first;
+    return this._answered?.get(m.id as string | number) ?? this._nullError;
   }
 
   /**
@@ -517,13 +554,26 @@ export class McpHttpReader implements HttpReader {
       let type = e.errorType;
       let rpcCode: number | undefined;
       const response = e.failed ? undefined : this.responseTo(this.requests[i]!);
-      if (response !== undefined) ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      if (response !== undefined) {
+        if (response.errorCode === undefined && !response.isError) type = undefined;
+        else ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      }
       const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
       // Bytes belong to the exchange: counted once, with its first call.
-      this._tracker.end(calls[i]!, type, rpcCode, statusClass, i === 0 ? e.requestBytes : undefined, i === 0 ? e.responseBytes : undefined);
+      this._tracker.end(calls[i]!, type, rpcCode, statusClass, i === 0 ? e.requestBytes : undefined, i === 0 ? e.responseBytes : undefined, e.now);
     }
   }
 }
+
+/** Whether a Content-Type is `type` (any case, parameters after it). */
+function startsWithType(contentType: string, type: string): boolean {
+  let i = 0;
+  while (i < contentType.length && contentType.charCodeAt(i) <= 32) i++;
+  if (contentType.startsWith(type, i)) return true;
+  return contentType.length - i >= type.length && contentType.slice(i, i + type.length).toLowerCase() === type;
+}
+
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
 
 /** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
 const MCP_SESSION_HEADER = 'mcp-session-id';

@@ -63,7 +63,7 @@ export interface Exchange {
  */
 export type Verdict = 'read' | 'own' | 'drop' | 'pass';
 
-/** The end of an HTTP exchange, as the transport saw it. */
+/** The end of an HTTP exchange, as the transport saw it. Valid during the call only. */
 export interface ExchangeEnd {
   /** Duration in seconds, and the clock reading it was taken at. */
   readonly seconds: number;
