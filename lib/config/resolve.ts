@@ -117,6 +117,9 @@ export interface ResolvedConfig {
   /** The JSON-RPC observation (protocols/mcp.ts), or undefined when it is off. */
   readonly mcp: { readonly requestTimeoutMs: number } | undefined;
   readonly maxTools: number;
+  /** The LLM API reading (protocols/llm.ts) is on. */
+  readonly llm: boolean;
+  readonly maxModels: number;
   readonly inboundHttp: boolean;
   readonly runtimeMetrics: boolean;
   readonly processMetrics: boolean;
@@ -452,6 +455,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const exec = resolveExec(opts.exec, r);
   const mcp = resolveMcp(opts.mcp, r);
   const maxTools = r.leaf(O.maxTools, opts.maxTools);
+  const llm = r.leaf(O.llm, opts.llm);
+  const maxModels = r.leaf(O.maxModels, opts.maxModels);
   const inboundHttp = r.leaf(O.inboundHttp, opts.inboundHttp);
   const runtimeMetrics = r.leaf(O.runtimeMetrics, opts.runtimeMetrics);
   const processMetrics = r.leaf(O.processMetrics, opts.processMetrics);
@@ -480,6 +485,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     exec,
     mcp,
     maxTools,
+    llm,
+    maxModels,
     inboundHttp,
     runtimeMetrics,
     processMetrics,

@@ -4,10 +4,12 @@
  */
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Protocol, ProtocolConfig, ProtocolFactory } from './protocol';
+import { llmProtocol } from './llm';
 import { mcpProtocol } from './mcp';
 
 export const PROTOCOLS: readonly ProtocolFactory[] = [
   mcpProtocol,
+  llmProtocol,
 ];
 
 /** The protocols a registration reads (those its configuration leaves on). */

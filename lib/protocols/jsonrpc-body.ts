@@ -124,6 +124,17 @@ export class Doc {
     return typeof one === 'string' ? one : decode1(one);
   }
 
+  /** The held text (the whole document when it is at most HEAD_BYTES long). */
+  text(): string {
+    return decode(this._held());
+  }
+
+  /** The document's first and last `n` units as text. */
+  ends(n: number): { head: string; tail: string } {
+    const parts = this._held();
+    return { head: decode(firstBytes(parts, n)), tail: decode(lastUnits(this._long ? this._tail! : parts, n)) };
+  }
+
   /** A request in one of the compact shapes, read from the ends; undefined: read it with requests(). */
   request(): Message | undefined {
     if (this._long) return undefined;

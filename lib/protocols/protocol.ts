@@ -142,7 +142,7 @@ export interface Protocol {
 export type ProtocolFactory = (metrics: GatewayMetrics, config: ProtocolConfig) => Protocol | undefined;
 
 /** The part of the resolved configuration the protocols read. */
-export type ProtocolConfig = Pick<ResolvedConfig, 'mcp'>;
+export type ProtocolConfig = Pick<ResolvedConfig, 'mcp' | 'llm'>;
 
 /** A written or pushed chunk as the peer gets it: strings in another encoding than UTF-8 become their bytes. */
 export function asChunk(chunk: unknown, encoding: unknown): Chunk {

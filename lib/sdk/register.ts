@@ -345,6 +345,7 @@ class Registration implements GatewayOtel {
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
       maxTools: config.maxTools,
+      maxModels: config.maxModels,
       sizeHistograms: config.http?.sizes === 'histogram',
     });
     // Idle nodes are also forgotten on a timer, so a process nobody collects
