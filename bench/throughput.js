@@ -2,7 +2,7 @@
 // Case 3 — the example gateway under load.
 //
 //   node bench/throughput.js [--duration 6] [--rounds 5] [--connections 50] [--rate 1000]
-//                            [--skip-throughput] [--skip-scraped] [--out NAME]
+//                            [--skip-throughput] [--skip-scraped] [--out NAME] [--variants oursNoMcp,…]
 //
 // Layout on this 2-core machine: the gateway (examples/gateway/gateway.js) alone
 // on core 0; a fast local HTTP agent (bench/lib/fast-agent.js: the example
@@ -144,7 +144,7 @@ async function main() {
     // are a separate, explicit feature, and the first explicit measured call
     // turns on the AsyncLocalStorage that deduplicates it against the automatic
     // paths). The extras show what each optional piece costs on top.
-    const specs = flag('skip-throughput') ? {} : {
+    const allSpecs = flag('skip-throughput') ? {} : {
       none: ['none'],
       ours: ['otel', { args: ['--health-interval', '0'] }],
       promClient: ['prom-client'],
@@ -156,6 +156,9 @@ async function main() {
       oursHealthChecks: ['otel', { args: ['--health-interval', '1000'] }],
       oursInboundHttp: ['otel', { args: ['--health-interval', '0'], env: { GATEWAY_METRICS_INBOUND_HTTP: 'true' } }],
     };
+    // --variants ours,promClient: only these (none, ours and promClient are always kept: the ratios need them).
+    const only = arg('variants', undefined)?.split(',');
+    const specs = only === undefined ? allSpecs : Object.fromEntries(Object.entries(allSpecs).filter(([k]) => ['none', 'ours', 'promClient', ...only].includes(k)));
     const gw = {};
     for (const [name, [mode, opts]] of Object.entries(specs)) {
       gw[name] = await startGateway(nodes, mode, opts);

@@ -14,7 +14,7 @@ export {
 } from './config/resolve';
 export { kubectlExecNodeFor, type PodNodeMap } from './paths/exec-node';
 export { type GatewayStats, type SeriesStats, type ToolStats, type LatencyQuantiles, type ClusterStats, type WorkerStats } from './export/stats';
-export { MCP_DURATION_BUCKETS, DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './paths/mcp';
+export { MCP_DURATION_BUCKETS, DEFAULT_MAX_TOOLS, DEFAULT_MCP_REQUEST_TIMEOUT_MS } from './protocols/mcp';
 export type { HealthCheckOptions } from './sdk/health';
 export * as semconv from './core/semconv';
 export type { Status } from './core/semconv';

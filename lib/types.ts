@@ -225,6 +225,13 @@ export interface InstrumentOptions {
    * @default 100
    */
   maxTools?: number;
+  /**
+   * Distinct model names (requested and answered) per node and transport on
+   * the `gen_ai.client.*` metrics; beyond it new names are recorded as
+   * `_OTHER` (one warning). Env `GATEWAY_METRICS_MAX_MODELS`.
+   * @default 50
+   */
+  maxModels?: number;
 }
 
 /** How nodes are tracked: register() and createGatewayMetrics(). */
@@ -297,6 +304,13 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
    * @default {} (on)
    */
   mcp?: McpOptions | false;
+  /**
+   * Read LLM API calls on the HTTP path (OpenAI-compatible, Anthropic, Ollama:
+   * model, tokens, time to first chunk) into the `gen_ai.client.*` metrics.
+   * Env `GATEWAY_METRICS_LLM=false` turns it off.
+   * @default true
+   */
+  llm?: boolean;
   /**
    * Inbound `http.server.request.duration` via `@opentelemetry/instrumentation-http`.
    * Off by default: it costs 30–35% of a proxy's throughput (see BENCHMARKS.md).

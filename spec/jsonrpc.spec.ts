@@ -1,10 +1,10 @@
 /**
- * lib/paths/jsonrpc.ts on its own: line framing across chunks, the bound on what a
+ * lib/protocols/jsonrpc.ts on its own: line framing across chunks, the bound on what a
  * long line holds, batches, and reading a long line's outcome from its ends
  * (checked against JSON.parse of the same text).
  */
 import { expect } from 'chai';
-import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readRequest, readSdkRequest, readSdkResponse, readText, type Line } from '../lib/paths/jsonrpc';
+import { HEAD_BYTES, LineFramer, SseReader, readAnswer, readLine, readRequest, readSdkRequest, readSdkResponse, readText, type Line } from '../lib/protocols/jsonrpc';
 
 function frame(chunks: (string | Buffer)[]): Line[] {
   const lines: Line[] = [];
@@ -132,8 +132,10 @@ describe('jsonrpc framing and reading', () => {
       if (fast !== undefined) expect(fast, line).to.deep.equal(readText(line));
       expect(readRequest({ text: line, long: false }), line).to.deep.equal(readText(line));
     }
+    // The JSON-RPC-first compact form is read by the scan too, as JSON.parse reads it.
+    expect(readSdkRequest(JSON.stringify(others[0]))).to.deep.equal({ ok: true, messages: [{ id: 1, method: 'tools/call', name: 'a', response: false, errorCode: undefined, isError: false }] });
     // The ones the scan must leave to JSON.parse (it cannot see past the first key / the last one).
-    for (const o of others.slice(0, 6)) expect(readSdkRequest(JSON.stringify(o)), JSON.stringify(o)).to.equal(undefined);
+    for (const o of others.slice(1, 6)) expect(readSdkRequest(JSON.stringify(o)), JSON.stringify(o)).to.equal(undefined);
     // Spacing is read by the patterns.
     const spaced = '{ "method" : "tools/call", "params" : { "name" : "s", "arguments": {} }, "jsonrpc" : "2.0", "id" : 14 }';
     expect(readSdkRequest(spaced)).to.deep.equal(readText(spaced));

@@ -16,7 +16,7 @@ import { semconv } from '../lib';
 import { resolveConfig } from '../lib/config/resolve';
 import { FETCH_BODIES } from './helpers/capabilities';
 import { HttpPath } from '../lib/paths/http';
-import { McpTracker } from '../lib/paths/mcp';
+import { McpProtocol, McpTracker } from '../lib/protocols/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 import { eventually } from './helpers/eventually';
@@ -74,7 +74,7 @@ describe('MCP over Streamable HTTP: the MCP SDK client (fetch) and a real MCP se
   });
 
   function enable(options: Parameters<typeof resolveConfig>[0] = {}) {
-    path = new HttpPath(h.metrics, resolveConfig(options, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig(options, {}).http!, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     path.enable();
   }
 
@@ -223,7 +223,7 @@ describe('MCP over Streamable HTTP: node:http client, JSON answers', function ()
   after(() => stopAll(2000));
   beforeEach(() => {
     h = harness();
-    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     path.enable();
   });
   afterEach(async () => {
@@ -293,7 +293,7 @@ describe('MCP over Streamable HTTP: a batch POST (fetch) to a hand-written JSON-
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
     h = harness();
-    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     path.enable();
   });
   afterEach(async () => {

@@ -17,7 +17,7 @@ import { semconv } from '../lib';
 import { resolveConfig } from '../lib/config/resolve';
 import { ExecPath } from '../lib/paths/exec';
 import { HttpPath } from '../lib/paths/http';
-import { McpTracker } from '../lib/paths/mcp';
+import { McpProtocol, McpTracker } from '../lib/protocols/mcp';
 import { FETCH_BODIES } from './helpers/capabilities';
 import { captureDiag, type Captured } from './helpers/diag';
 import { eventually } from './helpers/eventually';
@@ -66,7 +66,7 @@ describe('MCP calls: SDK calls per call (issue 16)', function () {
 
   it('stdio: a success is the two durations, a tool error adds its error count, nothing else', async () => {
     const nodeFor = (_file: string, args: readonly string[]) => (args.includes(SERVER) ? 'agent-1' : undefined);
-    const exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
+    const exec = new ExecPath(h.metrics, { nodeFor }, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     exec.enable();
     try {
       const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
@@ -93,7 +93,7 @@ describe('MCP calls: SDK calls per call (issue 16)', function () {
     const file = join(dir, 'port');
     startProcess('mcp-server-sdk-calls', process.execPath, [SERVER, 'http', file, 'sse'], { lifetimeMs: 60_000 });
     const port = await waitFor('the MCP server port', async () => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || undefined : undefined), 15_000, 50);
-    const path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, new McpTracker(h.metrics, 60_000));
+    const path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     path.enable();
     try {
       const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { semconv } from '../lib';
 import { ExecPath } from '../lib/paths/exec';
-import { MCP_DURATION_BUCKETS, McpTracker } from '../lib/paths/mcp';
+import { MCP_DURATION_BUCKETS, McpProtocol, McpTracker } from '../lib/protocols/mcp';
 import { captureDiag, type Captured } from './helpers/diag';
 import { harness, histogram, point, points, total, type Harness } from './helpers/metrics';
 import { eventually } from './helpers/eventually';
@@ -47,7 +47,7 @@ function delta(h: Histogram, before: Histogram | undefined): number[] {
 function observedExec(): { h: Harness; exec: ExecPath; diag: Captured } {
   const diag = captureDiag();
   const h = harness();
-  const exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 60_000));
+  const exec = new ExecPath(h.metrics, { nodeFor }, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
   exec.enable();
   return { h, exec, diag };
 }
@@ -223,7 +223,7 @@ describe('MCP over stdio: @modelcontextprotocol/server-everything (third-party s
 
   beforeEach(() => {
     h = harness();
-    exec = new ExecPath(h.metrics, {}, new McpTracker(h.metrics, 60_000));
+    exec = new ExecPath(h.metrics, {}, [new McpProtocol(new McpTracker(h.metrics, 60_000))]);
     exec.enable();
   });
   afterEach(async () => {
@@ -332,7 +332,7 @@ describe('MCP over stdio: bad input (hand-written peer)', function () {
 
   it('a response that never comes ends as timeout after requestTimeoutMs; cancellation ends a call as aborted', async () => {
     exec.disable();
-    exec = new ExecPath(h.metrics, { nodeFor }, new McpTracker(h.metrics, 300));
+    exec = new ExecPath(h.metrics, { nodeFor }, [new McpProtocol(new McpTracker(h.metrics, 300))]);
     exec.enable();
     await session([
       { jsonrpc: '2.0', id: 1, method: 'never' },

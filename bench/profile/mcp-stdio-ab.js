@@ -8,8 +8,8 @@
 // of `--block` sequential tools/call requests, the order of the three rotated
 // every block:
 //   off     no observer on the child
-//   before  a StdioObserver of the build in DIR (`cp -r dist DIR` before a change)
-//   after   a StdioObserver of dist/
+//   before  the MCP stdio observation of the build in DIR (`cp -r dist DIR` before a change)
+//   after   the MCP stdio observation of dist/
 //   memo    (with --hash-memo) `after` on a MeterProvider made while
 //           sdk-metrics' hashAttributes is replaced by the per-object memo of
 //           sdk-hash-prototype.js: what that upstream change would take off a call
@@ -24,6 +24,7 @@
 // the figures pool their rotations.
 // Bounded: rounds × 3 × blocks × block calls at ~0.1 ms each.
 'use strict';
+const { observeStdio } = require('../lib/mcp-observe');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -56,17 +57,17 @@ function metricsOf(dist, hashMemo = false) {
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [reader] }) });
   // Instruments (and their storages) are made with the provider's meter, above.
   utils.hashAttributes = stockHash;
-  return { metrics, reader, mcp: require(path.join(dist, 'paths', 'mcp.js')) };
+  return { metrics, reader, dist };
 }
 
 /** A peer and a call() on it: Buffer chunks split on '\n', one concat per line (as mcp-stdio.js). */
 function peer(observe) {
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   if (observe !== undefined) {
-    const { metrics, mcp } = observe;
+    const { metrics, dist } = observe;
     const series = metrics.autoSeries('agent-1', 'exec');
     metrics.autoStart(series);
-    new mcp.StdioObserver(new mcp.McpTracker(metrics, 60_000), 'agent-1', () => metrics.autoDrop(series)).attach(child);
+    observeStdio(dist, metrics, series, child);
   }
   const call = stdioCaller(child);
   return { child, call };

@@ -4,7 +4,7 @@
 //   node bench/profile/mcp-stdio-ladder.js [--blocks 40] [--block 200] [--rounds 2]
 //
 // One gateway process (pinned to core 1, its children with it) calls several
-// JSON-RPC peers (mcp-stdio.js's inline peer), each observed by a StdioObserver
+// JSON-RPC peers (mcp-stdio.js's inline peer), each observed by the MCP stdio reader
 // of dist/ cut short at a different step, in blocks of `--block` sequential
 // tools/call requests, the order rotated every block (as mcp-stdio-ab.js):
 //   off      no observer
@@ -30,6 +30,7 @@ const { ROOT, num, meta, writeResult, startNode } = require('../lib/common');
 const { stdioCaller, cpuPerCallBlocks } = require('../lib/stdio-client');
 const { summary, sig } = require('../lib/stats');
 const { PEER } = require('./mcp-stdio');
+const { observeStdio } = require('../lib/mcp-observe');
 
 const dist = path.join(ROOT, 'dist');
 
@@ -47,7 +48,7 @@ function metricsOf() {
 const noop = () => {};
 /** Each step as a change to one observer (and its own metrics), made before attach(). */
 function steps() {
-  const rpc = require(path.join(dist, 'paths', 'jsonrpc.js'));
+  const rpc = require(path.join(dist, 'protocols', 'jsonrpc.js'));
   // Turn the observer on at the first request line, as _stdinLine does, with `onOut` for stdout lines.
   const onlyFrame = (reads, onIn, onOut) => o => {
     o._stdinLine = function (line) {
@@ -60,7 +61,7 @@ function steps() {
   };
   return {
     off: undefined,
-    wrap: o => { o._written = noop; o._read = noop; },
+    wrap: o => { o.stdin = noop; o.stdout = noop; },
     frame: onlyFrame(0, noop, noop),
     read: onlyFrame(1, rpc.readRequest, rpc.readAnswer),
     read2: onlyFrame(2, rpc.readRequest, rpc.readAnswer),
@@ -78,13 +79,10 @@ function steps() {
 function peer(change) {
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   if (change !== undefined) {
-    const { McpTracker, StdioObserver } = require(path.join(dist, 'paths', 'mcp.js'));
     const metrics = metricsOf();
     const series = metrics.autoSeries('agent-1', 'exec');
     metrics.autoStart(series);
-    const o = new StdioObserver(new McpTracker(metrics, 60_000), 'agent-1', () => metrics.autoDrop(series));
-    change(o, metrics);
-    o.attach(child);
+    observeStdio(dist, metrics, series, child, change);
   }
   const call = stdioCaller(child);
   return { child, call };

@@ -16,13 +16,14 @@
 // Part B: `--big` calls answered with `--mb` MB lines, CPU µs per MB piped.
 // Each figure is `on` minus `off` of the same round; medians and IQR over rounds.
 // Part C: the observation alone, no I/O: a request line written and its answer
-// pushed through a StdioObserver on a stand-in child, ns per call.
+// pushed through the MCP stdio reader on a stand-in child, ns per call.
 // `--before-dist DIR` (or BENCH_BEFORE_DIST): a copy of dist/ from before a
 // change (`cp -r dist /tmp/x` first); adds the variant `before` (= `on` with
 // that build) to every round, and part C for it, so that before and after are
 // measured in the same run, interleaved, and compared round by round.
 // Bounded: rounds × 2 × (calls × ~0.1 ms + big × mb × ~3 ms) plus part C's 50,000 calls × rounds.
 'use strict';
+const { observeStdio, mcpArg } = require('../lib/mcp-observe');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, arg, num, meta, writeResult, startNode } = require('../lib/common');
@@ -61,9 +62,8 @@ async function gateway(variant, calls, bigCalls, mb, distDir) {
   }
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
   const { ExecPath } = require(path.join(dist, 'paths', 'exec.js'));
-  const { McpTracker } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
-  if (variant !== 'off') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, new McpTracker(metrics, 60_000)).enable();
+  if (variant !== 'off') new ExecPath(metrics, { nodeFor: () => 'agent-1' }, mcpArg(dist, metrics)).enable();
   const child = spawn(process.execPath, ['-e', PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   const call = stdioCaller(child);
   for (let i = 0; i < 200; i++) await call(0); // warm-up
@@ -91,13 +91,11 @@ async function observerOnly(n, distDir) {
   }
   const dist = distDir || path.join(ROOT, 'dist');
   const { createGatewayMetrics } = require(path.join(dist, 'index.js'));
-  const { McpTracker, StdioObserver } = require(path.join(dist, 'paths', 'mcp.js'));
   const metrics = createGatewayMetrics({ meterProvider: new MeterProvider({ readers: [new Reader()] }) });
   const series = metrics.autoSeries('agent-1', 'exec');
   metrics.autoStart(series);
-  const observer = new StdioObserver(new McpTracker(metrics, 60_000), 'agent-1', () => metrics.autoDrop(series));
   const child = { stdin: { write() {}, end() {} }, stdout: { push() {} } };
-  observer.attach(child);
+  observeStdio(dist, metrics, series, child);
   const once = i => {
     child.stdin.write(`{"method":"tools/call","params":{"name":"echo","arguments":{}},"jsonrpc":"2.0","id":${i}}\n`);
     child.stdout.push(Buffer.from(`{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":${i}}\n`));

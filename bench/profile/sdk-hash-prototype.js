@@ -40,7 +40,7 @@ function run(rounds, n) {
   const utils = require(path.join(path.dirname(require.resolve('@opentelemetry/sdk-metrics')), 'utils.cjs'));
   const client = require('prom-client');
   const { createGatewayMetrics, DEFAULT_DURATION_BUCKETS } = require(path.join(ROOT, 'dist'));
-  const { MCP_DURATION_BUCKETS } = require(path.join(ROOT, 'dist', 'paths', 'mcp.js'));
+  const { MCP_DURATION_BUCKETS } = require(path.join(ROOT, 'dist', 'protocols', 'mcp.js'));
   const { durations } = require('../lib/fixtures');
 
   class Reader extends sdk.MetricReader {

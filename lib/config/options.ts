@@ -77,6 +77,8 @@ export const DEFAULT_STATUS_SLOW_P95_SECONDS = 1;
 export const DEFAULT_STATUS_ERROR_PERCENT = 5;
 /** Distinct tool and prompt names per node and transport on mcp.client.operation.duration; beyond it `_other`. */
 export const DEFAULT_MAX_TOOLS = 100;
+/** Distinct model names per node and transport on the gen_ai.* metrics; beyond it `_OTHER`. */
+export const DEFAULT_MAX_MODELS = 50;
 /** The MCP SDK's own default request timeout (DEFAULT_REQUEST_TIMEOUT_MSEC in its shared/protocol). */
 export const DEFAULT_MCP_REQUEST_TIMEOUT_MS = 60_000;
 /** maxNodes above this is refused: each live node costs series on every instrument (docs/cardinality.md). */
@@ -244,6 +246,10 @@ export const O = {
     'ms after which a stdio JSON-RPC request with no response ends as `timeout`'),
   maxTools: numeric('maxTools', 'GATEWAY_METRICS_MAX_TOOLS', toolCount, intEnv(toolCount), DEFAULT_MAX_TOOLS,
     'tool and prompt names per node and transport on `mcp.client.operation.duration` before new ones become `_other`'),
+  llm: flag('llm', 'GATEWAY_METRICS_LLM', true,
+    '`false`: no LLM API reading (OpenAI-compatible, Anthropic and Ollama calls stay plain HTTP calls)'),
+  maxModels: numeric('maxModels', 'GATEWAY_METRICS_MAX_MODELS', toolCount, intEnv(toolCount), DEFAULT_MAX_MODELS,
+    'model names per node and transport on the `gen_ai.client.*` metrics before new ones become `_OTHER`'),
   inboundHttp: flag('inboundHttp', 'GATEWAY_METRICS_INBOUND_HTTP', false, 'inbound `http.server.request.duration` via instrumentation-http (an optional package: `npm install @opentelemetry/instrumentation-http`)'),
   runtimeMetrics: flag('runtimeMetrics', 'GATEWAY_METRICS_RUNTIME_METRICS', true, 'event loop, heap and GC metrics'),
   processMetrics: flag('processMetrics', 'GATEWAY_METRICS_PROCESS_METRICS', true, 'uptime, start time, CPU and memory'),

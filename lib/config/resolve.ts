@@ -115,9 +115,12 @@ export interface ResolvedConfig {
   readonly http: ResolvedHttpPath | undefined;
   /** The exec path, or undefined when it is off; `nodeFor` undefined is zero config. */
   readonly exec: Readonly<ExecPathOptions> | undefined;
-  /** The JSON-RPC observation (paths/mcp.ts), or undefined when it is off. */
+  /** The JSON-RPC observation (protocols/mcp.ts), or undefined when it is off. */
   readonly mcp: { readonly requestTimeoutMs: number } | undefined;
   readonly maxTools: number;
+  /** The LLM API reading (protocols/llm.ts) is on. */
+  readonly llm: boolean;
+  readonly maxModels: number;
   readonly inboundHttp: boolean;
   readonly runtimeMetrics: boolean;
   readonly processMetrics: boolean;
@@ -494,6 +497,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   const exec = resolveExec(opts.exec, r);
   const mcp = resolveMcp(opts.mcp, r);
   const maxTools = r.leaf(O.maxTools, opts.maxTools);
+  const llm = r.leaf(O.llm, opts.llm);
+  const maxModels = r.leaf(O.maxModels, opts.maxModels);
   const inboundHttp = resolveInboundHttp(opts.inboundHttp, r, sdkDisabled);
   const runtimeMetrics = r.leaf(O.runtimeMetrics, opts.runtimeMetrics);
   const processMetrics = r.leaf(O.processMetrics, opts.processMetrics);
@@ -523,6 +528,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     exec,
     mcp,
     maxTools,
+    llm,
+    maxModels,
     inboundHttp,
     runtimeMetrics,
     processMetrics,

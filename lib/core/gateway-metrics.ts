@@ -85,6 +85,8 @@ export class GatewayMetrics {
   readonly downAfterErrors: number;
   /** @internal Tool and prompt names per node and transport before `_other` (the MCP reader's bound). */
   readonly maxTools: number;
+  /** @internal Model names per node and transport before `_OTHER` (the LLM reader's bound). */
+  readonly maxModels: number;
   /** @internal Where every cell is made: the store under register(), SDK instruments otherwise. */
   readonly recorders: Recorders;
 
@@ -116,6 +118,7 @@ export class GatewayMetrics {
     this.nodeIdleTtl = checkOption(O.nodeIdleTtl, options.nodeIdleTtl);
     this.downAfterErrors = checkOption(O.downAfterErrors, options.downAfterErrors);
     this.maxTools = checkOption(O.maxTools, options.maxTools);
+    this.maxModels = checkOption(O.maxModels, options.maxModels);
     this.recorders = recorders;
     this._registry = new SeriesRegistry(this.maxNodes, this.nodeIdleTtl, this._warn);
 

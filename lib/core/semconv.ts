@@ -46,6 +46,34 @@ export const MCP_INSTRUMENT = {
   ],
 } as const;
 
+/**
+ * LLM API calls: the GenAI semantic conventions' client metrics (development
+ * status). Never prefixed. Each also carries our `node` and `transport`.
+ */
+export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration' as const;
+export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage' as const;
+export const METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK = 'gen_ai.client.operation.time_to_first_chunk' as const;
+export const METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK = 'gen_ai.client.operation.time_per_output_chunk' as const;
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name' as const;
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model' as const;
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model' as const;
+/** `input` or `output`: the only token types the conventions name. */
+export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type' as const;
+/** The conventions' advice for the three time metrics. */
+export const GEN_AI_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+]);
+/** The conventions' advice for gen_ai.client.token.usage. */
+export const GEN_AI_TOKEN_BUCKETS: readonly number[] = Object.freeze([
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+]);
+export const GEN_AI_INSTRUMENTS = {
+  [METRIC_GEN_AI_CLIENT_OPERATION_DURATION]: { unit: 's', description: 'GenAI operation duration: an LLM API call routed to a backend node, to the end of its answer.' },
+  [METRIC_GEN_AI_CLIENT_TOKEN_USAGE]: { unit: '{token}', description: 'Number of input and output tokens used, as the provider reported them.' },
+  [METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK]: { unit: 's', description: 'Time from the request to the first chunk of a streamed answer.' },
+  [METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK]: { unit: 's', description: 'Time per output chunk of a streamed answer, after the first one.' },
+} as const;
+
 /** Instruments of other packages that our duration View also covers. */
 export const METRIC_HTTP_SERVER_DURATION = 'http.server.request.duration' as const;
 export const METRIC_HTTP_CLIENT_DURATION = 'http.client.request.duration' as const;
@@ -93,7 +121,7 @@ export const ERROR_TYPES = [
   'exit_nonzero',
   'signal',
   'spawn_error',
-  // MCP calls (paths/mcp.ts): a tools/call result with isError, a stdio request open when its child exited.
+  // MCP calls (protocols/mcp.ts): a tools/call result with isError, a stdio request open when its child exited.
   'tool_error',
   'child_exit',
   ERROR_TYPE_OTHER,

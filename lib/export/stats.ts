@@ -12,7 +12,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { NodeEntry } from '../core/series-registry';
-import type { McpSeries } from '../paths/mcp';
+import type { McpSeries } from '../protocols/mcp';
 import {
   ATTR_ERROR_TYPE,
   ATTR_FROM_TRANSPORT,

@@ -37,12 +37,17 @@ import { execNodeName, shellWords } from './exec-node';
 import { TRANSPORT_EXEC } from '../core/semconv';
 import type { ExecPathOptions } from '../types';
 import { VERSION } from '../core/version';
-// MCP calls over stdio (issue #13).
-import { ERROR_TYPE_CHILD_EXIT, StdioObserver, type McpTracker, type ObservedChild } from './mcp';
+import { asChunk, type Protocol, type StdioChild, type StdioReader } from '../protocols/protocol';
 
 export { parseKubectlExec, shellWords } from './exec-node';
 
 type AnyFn = (...args: unknown[]) => unknown;
+
+/** The parts of a ChildProcess the stdio readers are fed from. */
+export interface StdioStreams {
+  stdin: { write: AnyFn; end: AnyFn } | null;
+  stdout: { push: AnyFn } | null;
+}
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh', 'cmd.exe']);
 
@@ -121,14 +126,15 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
   private readonly _warn = new RateLimitedWarner();
   private _patchedExports: typeof childProcess | undefined;
 
-  private _mcp: McpTracker | undefined;
+  /** The protocols that read a child's stdio. */
+  private _protocols!: Protocol[];
 
-  /** @param mcp the JSON-RPC observation, or undefined when it is off (per-process timing only). */
-  constructor(metrics: GatewayMetrics, options: ExecPathOptions, mcp?: McpTracker) {
+  /** @param protocols the protocol readers (protocols/index.ts); none: per-process timing only. */
+  constructor(metrics: GatewayMetrics, options: ExecPathOptions, protocols: readonly Protocol[] = []) {
     super('otel-gateway-metrics/exec', VERSION, { enabled: false });
     this._metrics = metrics;
     this._nodeFor = options.nodeFor;
-    this._mcp = mcp;
+    this._protocols = protocols.filter(p => p.stdio !== undefined);
   }
 
   /**
@@ -229,13 +235,10 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
 
   private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined): void {
     try {
-      // MCP (issue #13): a child that speaks JSON-RPC on stdio is timed per
-      // request; its process attempt then leaves in-flight and records nothing.
-      let observer: StdioObserver | undefined;
-      if (this._mcp !== undefined) {
-        const o = new StdioObserver(this._mcp, series.nodeEntry.name, () => this._metrics.autoDrop(series));
-        if (o.attach(child as unknown as ObservedChild)) observer = o;
-      }
+      // A child whose stdio a protocol reads (MCP: JSON-RPC) may turn out to
+      // be timed per request; its process attempt then leaves in-flight and
+      // records nothing.
+      const readers = this._protocols.length > 0 ? this._readers(child as unknown as StdioStreams, series) : undefined;
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       if (timeout !== undefined) {
@@ -249,10 +252,16 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
         else if (timedOut && (signal !== null || code !== 0 || (timeout!.byExeca && child.killed))) errorType = 'timeout';
         else if (signal !== null) errorType = 'signal';
         else if (code !== 0) errorType = 'exit_nonzero';
-        if (observer !== undefined) {
-          const on = observer.state === 'on';
-          observer.close(errorType === 'spawn_error' || errorType === 'timeout' ? errorType : ERROR_TYPE_CHILD_EXIT);
-          if (on) return;
+        if (readers !== undefined) {
+          let owned = false;
+          for (const reader of readers) {
+            try {
+              if (reader.close(errorType)) owned = true;
+            } catch (err) {
+              this._warn.warn('internal', () => `exec path: ${describe(err)}`);
+            }
+          }
+          if (owned) return;
         }
         this._end(series, t0, errorType);
       });
@@ -262,9 +271,77 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
     }
   }
 
+  /**
+   * The stdio readers of a child with stdin and stdout pipes, fed through the
+   * child's own `stdin.write/end` and `stdout.push` (no 'data' listener, so a
+   * paused stdout stays paused); undefined when no protocol claims it.
+   */
+  private _readers(child: StdioStreams, series: Series): StdioReader[] | undefined {
+    const stdin = child.stdin;
+    const stdout = child.stdout;
+    if (stdin == null || stdout == null || typeof stdin.write !== 'function' || typeof stdout.push !== 'function') return undefined;
+    let owned = false;
+    const metrics = this._metrics;
+    const handle: StdioChild = {
+      series,
+      own: () => {
+        if (owned) return;
+        owned = true;
+        metrics.autoDrop(series);
+      },
+    };
+    let readers: StdioReader[] | undefined;
+    for (const protocol of this._protocols) {
+      const reader = protocol.stdio!(handle);
+      if (reader !== undefined) (readers ??= []).push(reader);
+    }
+    if (readers === undefined) return undefined;
+    feedStdio(child, readers, this._warn);
+    return readers;
+  }
+
   private _end(series: Series, t0: number, errorType: string | undefined): void {
     this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined);
   }
+}
+
+/**
+ * Feed a child's stdin and stdout chunks to its stdio readers through the
+ * child's own `stdin.write/end` and `stdout.push`, each wrapper handing on its
+ * arguments and result unchanged.
+ */
+export function feedStdio(child: StdioStreams, readers: readonly StdioReader[], warn: RateLimitedWarner): void {
+  const feed = (chunk: unknown, encoding: unknown, toStdin: boolean): void => {
+    if (chunk == null || typeof chunk === 'function') return;
+    const c = asChunk(chunk, encoding);
+    for (const reader of readers) {
+      try {
+        if (toStdin) reader.stdin(c);
+        else reader.stdout(c);
+      } catch (err) {
+        warn.warn('internal', () => `exec path: ${describe(err)}`);
+      }
+    }
+  };
+  const stdin = child.stdin!;
+  const stdout = child.stdout!;
+  const write = stdin.write;
+  const end = stdin.end;
+  // `arguments` handed on as is (V8 does not materialize it for apply), where
+  // a rest parameter would allocate an array on every write and read.
+  stdin.write = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+    feed(chunk, encoding, true);
+    return write.apply(this, arguments as unknown as unknown[]);
+  };
+  stdin.end = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+    feed(chunk, encoding, true);
+    return end.apply(this, arguments as unknown as unknown[]);
+  };
+  const push = stdout.push;
+  stdout.push = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
+    feed(chunk, encoding, false);
+    return push.apply(this, arguments as unknown as unknown[]);
+  };
 }
 
 /**

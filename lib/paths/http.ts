@@ -6,10 +6,15 @@
  * @opentelemetry/instrumentation-http: that one does not see fetch, cannot add
  * a node attribute, and costs 30–35% of a proxy's throughput on this machine
  * (BENCHMARKS.md). Subscribing patches no module. Per call, on the call's own
- * objects only: `push` of a response whose length is not declared (to count
- * its bytes, or read a JSON-RPC answer, without a 'data' listener), and
- * `write`/`end` of a POST's request (to read the JSON-RPC method). Each
- * wrapper passes its arguments and result through unchanged.
+ * objects only: `push` of a response whose length is not declared or that a
+ * protocol reader reads (to count its bytes or hand them on, without a 'data'
+ * listener), and `write`/`end` of a request a protocol reader claimed (to hand
+ * it the body). Each wrapper passes its arguments and result through unchanged.
+ *
+ * Protocols (protocols/): each exchange's request head is shown to the
+ * protocol readers; those that claim it get its request body, response head
+ * and response body, and the end. A reader may make the exchange its own
+ * calls (MCP: one per JSON-RPC request), or no call at all.
  *
  * The node is the real destination: the `host:port` the request connects to
  * (default port filled in, IPv6 as `[addr]:port`), the same key for node:http
@@ -25,8 +30,8 @@
  * an upgraded connection (101) and a CONNECT tunnel leave in-flight at their
  * response headers and count in `gateway.streams.opened` /
  * `gateway.stream.open.duration` instead. A POST answered with an event stream
- * (MCP Streamable HTTP) ends with its answer, so it stays a call timed to the
- * end of its body.
+ * (MCP Streamable HTTP, an LLM stream) ends with its answer, so it stays a
+ * call timed to the end of its body.
  */
 import * as dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
@@ -38,10 +43,13 @@ import type { Series } from '../core/series-registry';
 import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from '../core/scope';
 import { TRANSPORT_HTTP } from '../core/semconv';
-// MCP Streamable HTTP (issue #13): the JSON-RPC requests of a POST are the routed calls.
-import { HttpExchange, outcomeOf, type McpCall, type McpTracker } from './mcp';
+import { SKIP, asChunk, statusClassOf, type Exchange, type ExchangeEnd, type HttpReader, type Protocol, type RequestHead } from '../protocols/protocol';
+import { NodeRequestHead, NodeResponseHead, UndiciHead, byteLength, contentLength, isEventStream, undiciHeader } from './http-wire';
+import { HttpNodes, type ClientRequestInternals, type OwnEndpoint } from './http-node';
 
-interface Attempt {
+export { connectPort, hostHeaderKey, keyHost, type OwnEndpoint } from './http-node';
+
+interface Attempt extends Exchange {
   series: Series;
   t0: number;
   done: boolean;
@@ -50,9 +58,15 @@ interface Attempt {
   responseBytes: number | undefined;
   /** The request's own timeout fired ('timeout' event): a destroy that follows is a timeout. */
   timedOut: boolean;
-  /** JSON-RPC in the body of a POST (MCP observation on), and the calls it carries. */
-  mcp: HttpExchange | undefined;
-  calls: McpCall[] | undefined;
+  /** The protocol readers that claimed the exchange and still read it. */
+  readers: HttpReader[] | undefined;
+  /** The reader whose calls the exchange is (its verdict was `own`): it records them, the exchange records nothing. */
+  owner: HttpReader | undefined;
+  /** The readers were told the request body is complete. */
+  bodyDone: boolean;
+  bodySeen: boolean;
+  /** node:http: the response body's bytes are counted as they pass (its length was not declared). */
+  countBody: boolean;
   /** undici: the request has a body, and how many of its chunks were published (bodyChunkSent). */
   hasBody: boolean;
   bodyChunks: number;
@@ -68,25 +82,10 @@ interface Attempt {
  * paths (two registrations, the CJS and ESM copies) apart.
  */
 type Tagged = { [key: symbol]: Attempt | undefined };
-
-/**
- * The node of the calls on one socket (zero config and host:port maps, where
- * it depends on the destination alone): a keep-alive socket carries call
- * after call to the same `host:port`, so it is worked out once per socket
- * instead of once per call (the port lookup, keyHost, the key string and the
- * map lookup: bench/profile/http-pieces.js).
- */
-interface SocketNode {
-  /** What the node was worked out from: the request's host and protocol. */
-  readonly host: string;
-  readonly protocol: string;
-  /** The Host header it also depended on (a map's second key; undefined: none), or null when it did not. */
-  readonly hostHeader: string | undefined | null;
-  readonly node: string | undefined;
-  /** setOwnEndpoint() generation it was made in. */
-  readonly generation: number;
-}
-type SocketTagged = { [key: symbol]: SocketNode | undefined };
+type WriteTagged = { [key: symbol]: unknown };
+type PushTagged = { [key: symbol]: IncomingMessage['push'] | undefined };
+/** A node:http request between its creation and its start: the readers that claimed it (SKIP: no call at all). */
+type Claimed = { [key: symbol]: HttpReader[] | typeof SKIP | undefined };
 
 /** Minimal shape of undici's request object in its diagnostics messages. */
 interface UndiciRequest {
@@ -104,17 +103,8 @@ interface UndiciResponse {
   headers?: unknown;
 }
 
-/** What node:http's ClientRequest holds that the typings leave out. */
-interface ClientRequestInternals {
-  timeoutCb?: unknown;
-  timeout?: unknown;
-  upgradeOrConnect?: unknown;
-  res?: IncomingMessage | null;
-  agent?: { sockets?: Record<string, unknown[] | undefined>; requests?: Record<string, unknown[] | undefined>; options?: { timeout?: unknown } } | false;
-}
-
 const CHANNELS = {
-  // MCP observation: made before the body is written (start comes after end()).
+  // Protocol readers: made before the body is written (start comes after end()).
   httpCreated: 'http.client.request.created',
   httpStart: 'http.client.request.start',
   httpResponse: 'http.client.response.finish',
@@ -123,17 +113,11 @@ const CHANNELS = {
   undiciHeaders: 'undici:request:headers',
   undiciTrailers: 'undici:request:trailers',
   undiciError: 'undici:request:error',
-  // MCP observation: request and response body chunks (undici 7, also bundled with Node 24).
+  // Protocol readers: request and response body chunks (undici 7, also bundled with Node 24).
   undiciBodyChunkSent: 'undici:request:bodyChunkSent',
   undiciBodySent: 'undici:request:bodySent',
   undiciBodyChunkReceived: 'undici:request:bodyChunkReceived',
 } as const;
-
-/** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
-const MCP_SESSION_HEADER = 'mcp-session-id';
-
-/** Bound on the origin → node cache (host:port maps stay small; URLs with many hosts must not grow it). */
-const ORIGIN_CACHE_MAX = 1024;
 
 /**
  * Every OTLP/HTTP exporter of OpenTelemetry JS sends this User-Agent
@@ -142,146 +126,42 @@ const ORIGIN_CACHE_MAX = 1024;
  */
 const OTLP_EXPORTER_AGENT = 'OTel-OTLP-Exporter-JavaScript/';
 
-const EVENT_STREAM = 'text/event-stream';
-
-function defaultPort(protocol: string): string {
-  return protocol === 'https:' || protocol === 'wss:' ? '443' : '80';
-}
-
-function statusClassOf(code: number): string {
-  return `${Math.floor(code / 100)}xx`;
-}
-
-function byteLength(body: unknown): number | undefined {
-  if (typeof body === 'string') return Buffer.byteLength(body);
-  if (body instanceof Uint8Array) return body.byteLength;
-  if (body instanceof ArrayBuffer) return body.byteLength;
-  return undefined;
-}
-
-function contentLength(value: unknown): number | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
-}
-
-/** A header from undici's raw header list ([k, v, k, v, …] of Buffers or strings). */
-function undiciHeader(headers: unknown, name: string): string | undefined {
-  if (!Array.isArray(headers)) return undefined;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
-  }
-  return undefined;
-}
-
-function isEventStream(contentType: unknown): boolean {
-  return typeof contentType === 'string' && contentType.trimStart().toLowerCase().startsWith(EVENT_STREAM);
-}
-
-/** A host as it appears in a `host:port` key: lowercase, IPv6 in brackets. */
-export function keyHost(host: string): string {
-  const h = host.toLowerCase();
-  if (h.startsWith('[')) return h;
-  return h.includes(':') ? `[${h}]` : h;
-}
-
-/** `Host: name[:port]` → `name:port` (default port of `protocol` filled in), or undefined. */
-export function hostHeaderKey(header: string, protocol: string): string | undefined {
-  const h = header.trim().toLowerCase();
-  if (h === '') return undefined;
-  if (h.startsWith('[')) {
-    const close = h.indexOf(']');
-    if (close === -1) return undefined;
-    const rest = h.slice(close + 1);
-    return rest === '' ? `${h.slice(0, close + 1)}:${defaultPort(protocol)}` : rest.startsWith(':') ? h : undefined;
-  }
-  const colon = h.lastIndexOf(':');
-  if (colon === -1) return `${h}:${defaultPort(protocol)}`;
-  return h.indexOf(':') === colon ? h : undefined;
-}
-
-/**
- * The port a node:http request connects to. ClientRequest keeps no port of its
- * own (only in a default `Host` header, which proxies replace), so it comes
- * from the agent's key for the request or its socket (`host:port:…`, what the
- * agent actually connects to), then from the connected socket, then from a
- * `Host` header naming the same host, then the protocol's default.
- */
-export function connectPort(request: ClientRequest, host: string, protocol: string, hostHeader: unknown): string {
-  const socket = request.socket;
-  // A socket's destination never changes, and keep-alive reuses it: look it up once per socket.
-  if (socket != null) {
-    const known = socketPorts.get(socket);
-    if (known !== undefined) return known;
-  }
-  const port = knownConnectPort(request, socket, host);
-  if (port !== undefined) {
-    if (socket != null) socketPorts.set(socket, port);
-    return port;
-  }
-  if (typeof hostHeader === 'string') {
-    const key = hostHeaderKey(hostHeader, protocol);
-    const kh = keyHost(host);
-    if (key !== undefined && key.startsWith(`${kh}:`)) return key.slice(kh.length + 1);
-  }
-  return defaultPort(protocol);
-}
-
-/** Destination port per socket, when the agent or the connected socket said it (see connectPort). */
-const socketPorts = new WeakMap<object, string>();
-
-/** The port from the agent's key for the request or its socket, else from the connected socket. */
-function knownConnectPort(request: ClientRequest, socket: ClientRequest['socket'], host: string): string | undefined {
-  const agent = (request as unknown as ClientRequestInternals).agent;
-  if (typeof agent === 'object' && agent !== null) {
-    const prefix = `${host}:`;
-    const lists = socket != null ? agent.sockets : agent.requests;
-    const item: unknown = socket ?? request;
-    if (lists != null) {
-      for (const name in lists) {
-        if (!name.startsWith(prefix)) continue;
-        const list = lists[name];
-        if (list !== undefined && list.includes(item)) {
-          const end = name.indexOf(':', prefix.length);
-          const port = end === -1 ? name.slice(prefix.length) : name.slice(prefix.length, end);
-          if (/^[0-9]+$/.test(port)) return port;
-        }
-      }
-    }
-  }
-  const remotePort = socket?.remotePort;
-  return typeof remotePort === 'number' ? String(remotePort) : undefined;
-}
-
-/** Says whether a destination is this process's own metrics endpoint. */
-export type OwnEndpoint = (host: string, port: string) => boolean;
-
 export class HttpPath implements AutomaticPath {
   /** The property under which a call's objects keep its attempt (see Tagged). */
   private readonly _key: symbol = Symbol('otel-gateway-metrics.http-attempt');
-  /** node:http POST bodies seen since the request was created (MCP observation). */
-  private readonly _bodies = new WeakMap<object, HttpExchange>();
-  private readonly _originNodes = new Map<string, string | null>();
-  /** The property under which a socket keeps its SocketNode. */
-  private readonly _socketKey: symbol = Symbol('otel-gateway-metrics.http-socket-node');
-  /** Bumped by setOwnEndpoint(): older SocketNodes are stale. */
-  private _generation = 0;
+  /** The properties under which a claimed node:http request keeps its own write and end (see _onHttpCreated). */
+  private readonly _writeKey: symbol = Symbol('otel-gateway-metrics.http-write');
+  private readonly _endKey: symbol = Symbol('otel-gateway-metrics.http-end');
+  /** The property under which a tapped response keeps its own push (see _tapBody). */
+  private readonly _pushKey: symbol = Symbol('otel-gateway-metrics.http-push');
+  /** The property under which a node:http request keeps its claiming readers until it starts (see Claimed). */
+  private readonly _claimKey: symbol = Symbol('otel-gateway-metrics.http-readers');
   private readonly _warn = new RateLimitedWarner();
   private _enabled = false;
-  private _own: OwnEndpoint | undefined;
+  private readonly _nodes: HttpNodes;
+  /** The protocols that read HTTP exchanges. */
+  private readonly _protocols: Protocol[];
+  private readonly _nodeHead = new NodeRequestHead();
+  private readonly _nodeResponseHead = new NodeResponseHead();
+  private readonly _undiciHead = new UndiciHead();
+  /** What readers are told at an exchange's end: one object, filled for each (readers keep nothing of it). */
+  private readonly _end: { -readonly [K in keyof ExchangeEnd]: ExchangeEnd[K] } = {
+    seconds: 0, now: 0, failed: false, errorType: undefined, statusCode: undefined, requestBytes: undefined, responseBytes: undefined,
+  };
 
   constructor(
     private readonly _metrics: GatewayMetrics,
     private readonly _config: ResolvedHttpPath,
-    /** The JSON-RPC observation, or undefined when it is off (each exchange is one call). */
-    private readonly _mcp?: McpTracker,
-  ) {}
+    /** The protocol readers (protocols/index.ts); none: each exchange is one call. */
+    protocols: readonly Protocol[] = [],
+  ) {
+    this._protocols = protocols.filter(p => p.http !== undefined);
+    this._nodes = new HttpNodes(_config, this._warn);
+  }
 
   /** Requests to this destination are the package's own (scrapes of its endpoint): never recorded. */
   setOwnEndpoint(own: OwnEndpoint | undefined): void {
-    this._own = own;
-    this._originNodes.clear();
-    this._generation++;
+    this._nodes.setOwnEndpoint(own);
   }
 
   /** A channel handler that never throws into the publisher (the app's request): an internal error is a rate-limited warning. */
@@ -290,15 +170,19 @@ export class HttpPath implements AutomaticPath {
       try {
         handler(message);
       } catch (err) {
-        this._warn.warn('internal', () => `http path: ${describe(err)}`);
+        this._internal(err);
       }
     };
+  }
+
+  private _internal(err: unknown): void {
+    this._warn.warn('internal', () => `http path: ${describe(err)}`);
   }
 
   /**
    * Channel → handler, subscribed and unsubscribed in one loop
    * (instrumentation-undici's ListenerRecord list). The body channels only
-   * matter to the JSON-RPC observation.
+   * matter to protocol readers.
    */
   private _listeners(): readonly (readonly [string, (message: unknown) => void])[] {
     const listeners: [string, (message: unknown) => void][] = [
@@ -310,7 +194,7 @@ export class HttpPath implements AutomaticPath {
       [CHANNELS.undiciTrailers, this._onUndiciTrailers],
       [CHANNELS.undiciError, this._onUndiciError],
     ];
-    if (this._mcp !== undefined) {
+    if (this._protocols.length > 0) {
       listeners.push(
         [CHANNELS.httpCreated, this._onHttpCreated],
         [CHANNELS.undiciBodyChunkSent, this._onUndiciBodyChunkSent],
@@ -335,43 +219,6 @@ export class HttpPath implements AutomaticPath {
     for (const [channel, handler] of this._listeners()) dc.unsubscribe(channel, handler);
   }
 
-  // ---- node resolution --------------------------------------------------
-
-  /**
-   * Node of a call to `host:port` (host already as keyHost() writes it);
-   * undefined when it is not a gateway call. `hostHeader` is the second key of
-   * a map; `path` only matters to a nodeFor function.
-   */
-  private _nodeFor(protocol: string, host: string, port: string, path: string, hostHeader: string | undefined): string | undefined {
-    if (this._own !== undefined && this._own(host, port)) return undefined;
-    const key = `${host}:${port}`;
-    const config = this._config;
-    if (config.mode === 'zero-config') return key;
-    const map = config.hostPortMap;
-    if (map !== undefined) {
-      const node = map.get(key);
-      if (node !== undefined || hostHeader === undefined) return node;
-      const second = hostHeaderKey(hostHeader, protocol);
-      return second === undefined ? undefined : map.get(second);
-    }
-    const nodeFor = config.nodeFor;
-    if (nodeFor === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(`${protocol}//${key}${path.startsWith('/') ? path : `/${path}`}`);
-    } catch {
-      this._warn.warn('url', () => `http path: cannot parse ${describe(`${protocol}//${key}${path}`)}; call not recorded`);
-      return undefined;
-    }
-    try {
-      const node = nodeFor(url, key);
-      return typeof node === 'string' ? node : undefined;
-    } catch (err) {
-      this._warn.warn('nodeFor', () => `http.nodeFor threw ${describe(err)}; call not recorded`);
-      return undefined;
-    }
-  }
-
   private _begin(key: object, node: string | undefined, requestBytes: number | undefined): Attempt | undefined {
     if (node === undefined) return undefined;
     const series = this._metrics.autoSeries(node, TRANSPORT_HTTP);
@@ -385,8 +232,11 @@ export class HttpPath implements AutomaticPath {
       requestBytes,
       responseBytes: undefined,
       timedOut: false,
-      mcp: undefined,
-      calls: undefined,
+      readers: undefined,
+      owner: undefined,
+      bodyDone: false,
+      bodySeen: true,
+      countBody: false,
       hasBody: false,
       bodyChunks: 0,
     };
@@ -415,156 +265,184 @@ export class HttpPath implements AutomaticPath {
       }
     } else if (clientAborted) errorType = attempt.timedOut ? 'timeout' : 'aborted';
     else if (code !== undefined && this._isError(code)) errorType = `http_${statusClassOf(code)}`;
-    const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
-    if (attempt.calls !== undefined) {
-      this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
-      return;
+    // Readers that never learnt the body was complete (the exchange failed first) have nothing to end.
+    if (attempt.readers !== undefined && attempt.bodyDone) {
+      const end = this._end;
+      end.seconds = seconds;
+      end.now = now;
+      end.failed = error !== undefined || clientAborted;
+      end.errorType = errorType;
+      end.statusCode = code;
+      end.requestBytes = attempt.requestBytes;
+      end.responseBytes = attempt.responseBytes;
+      for (const reader of attempt.readers) {
+        try {
+          reader.end(end);
+        } catch (err) {
+          this._internal(err);
+        }
+      }
+      if (attempt.owner !== undefined) return;
+      errorType = end.errorType;
     }
+    const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
     this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now);
   }
 
-  // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
+  // ---- protocol readers ------------------------------------------------------
 
   /**
-   * Each JSON-RPC request of the body is one call, ended with the exchange:
-   * a transport failure first gives its type to every call; otherwise the
-   * response with the call's id decides (error code, tool_error), and without
-   * one the HTTP status does, as for any exchange.
+   * The readers that claim an exchange from its request head; SKIP when one
+   * says it is no call at all. Never throws (the shared head objects are
+   * reset right after, without a finally).
    */
-  private _finishCalls(attempt: Attempt, calls: McpCall[], failed: boolean, exchangeType: string | undefined, code: number | undefined): void {
-    const exchange = attempt.mcp!;
-    exchange.responseEnd();
-    calls.forEach((call, i) => {
-      let type = exchangeType;
-      let rpcCode: number | undefined;
-      const response = failed ? undefined : exchange.responseTo(exchange.requests[i]!);
-      if (response !== undefined) ({ errorType: type, code: rpcCode } = outcomeOf(response));
-      const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
-      // Bytes belong to the exchange: counted once, with its first call.
-      this._mcp!.end(call, type, rpcCode, statusClass, i === 0 ? attempt.requestBytes : undefined, i === 0 ? attempt.responseBytes : undefined);
-    });
+  private _claim(head: RequestHead): HttpReader[] | typeof SKIP | undefined {
+    let readers: HttpReader[] | undefined;
+    for (const protocol of this._protocols) {
+      let reader: HttpReader | typeof SKIP | undefined;
+      try {
+        reader = protocol.http!(head);
+      } catch (err) {
+        this._internal(err);
+        continue;
+      }
+      if (reader === undefined) continue;
+      if (reader === SKIP) return SKIP;
+      (readers ??= []).push(reader);
+    }
+    return readers;
   }
 
-  /** The request body is complete: its JSON-RPC requests become the calls, or the exchange is none. */
-  private _classify(attempt: Attempt): void {
-    const exchange = attempt.mcp;
-    if (exchange === undefined || attempt.done || attempt.calls !== undefined) return;
-    exchange.bodyEnd();
-    if (exchange.kind === 'none') {
-      // Notifications or responses only: not a routed call.
-      attempt.done = true;
-      this._metrics.autoDrop(attempt.series);
-    } else if (exchange.kind === 'requests') {
-      // The exchange's own in-flight count becomes the first call's.
-      attempt.calls = exchange.requests.map((m, i) => this._mcp!.begin(attempt.series, m, i === 0, attempt.t0));
+  /**
+   * The request body is complete: each reader gives its verdict (see
+   * protocols/protocol.ts, Verdict). Only those that read on stay.
+   */
+  private _requestEnd(attempt: Attempt): void {
+    const readers = attempt.readers;
+    if (readers === undefined || attempt.bodyDone || attempt.done) return;
+    attempt.bodyDone = true;
+    // Those that read on are kept in place, in order.
+    let kept = 0;
+    for (let i = 0; i < readers.length; i++) {
+      const reader = readers[i]!;
+      let verdict;
+      try {
+        verdict = reader.requestEnd(attempt);
+      } catch (err) {
+        this._internal(err);
+        continue;
+      }
+      if (verdict === 'pass') continue;
+      if (verdict === 'drop') {
+        // Notifications or responses only: not a routed call.
+        attempt.done = true;
+        attempt.readers = undefined;
+        this._metrics.autoDrop(attempt.series);
+        return;
+      }
+      readers[kept++] = reader;
+      if (verdict === 'own') {
+        attempt.owner = reader;
+        break;
+      }
+    }
+    readers.length = kept;
+    attempt.readers = kept === 0 ? undefined : readers;
+  }
+
+  private _requestChunk(readers: HttpReader[], chunk: unknown, encoding: unknown): void {
+    if (chunk == null || typeof chunk === 'function') return;
+    const c = asChunk(chunk, encoding);
+    for (const reader of readers) {
+      try {
+        reader.requestChunk(c);
+      } catch (err) {
+        this._internal(err);
+      }
+    }
+  }
+
+  private _responseChunk(readers: HttpReader[], chunk: unknown, encoding: unknown): void {
+    const c = asChunk(chunk, encoding);
+    for (const reader of readers) {
+      try {
+        reader.responseChunk(c);
+      } catch (err) {
+        this._internal(err);
+      }
+    }
+  }
+
+  private _responseHead(readers: HttpReader[], head: NodeResponseHead | UndiciHead): void {
+    for (const reader of readers) {
+      try {
+        reader.responseHead(head);
+      } catch (err) {
+        this._internal(err);
+      }
     }
   }
 
   /**
-   * Observe a node:http POST body through the request's own write()/end()
-   * (the caller's arguments and results untouched). Installed when the request
-   * is created: Node publishes `http.client.request.start` only from the
-   * request's _finish(), after end().
+   * A node:http request is made: the readers that claim it get its body
+   * through the request's own write()/end() (the caller's arguments and
+   * results untouched). Installed now: Node publishes
+   * `http.client.request.start` only from the request's _finish(), after end().
    */
   private readonly _onHttpCreated = this._guarded((message: unknown): void => {
     const request = (message as { request: ClientRequest }).request;
-    if (request.method !== 'POST') return;
-    const exchange = new HttpExchange();
-    this._bodies.set(request, exchange);
-    const path = this;
-    const write = request.write;
-    const end = request.end;
-    request.write = function (this: ClientRequest, ...args: unknown[]) {
-      try {
-        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
-      } catch (err) {
-        path._warn.warn('internal', () => `http path: ${describe(err)}`);
-      }
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as ClientRequest['write'];
-    request.end = function (this: ClientRequest, ...args: unknown[]) {
-      try {
-        if (typeof args[0] !== 'function') exchange.body(args[0], typeof args[1] === 'string' ? args[1] : undefined);
-        exchange.bodyEnd();
-      } catch (err) {
-        path._warn.warn('internal', () => `http path: ${describe(err)}`);
-      }
-      return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
-    } as ClientRequest['end'];
+    const head = this._nodeHead;
+    head.request = request;
+    const claimed = this._claim(head);
+    head.request = undefined;
+    if (claimed === undefined) return;
+    (request as unknown as Claimed)[this._claimKey] = claimed;
+    if (claimed === SKIP) return;
+    // One pair of wrappers for every request (the readers are the request's
+    // tagged property), the request's own write/end kept beside them.
+    const own = request as unknown as WriteTagged;
+    own[this._writeKey] = request.write;
+    own[this._endKey] = request.end;
+    request.write = this._writeWrapper as ClientRequest['write'];
+    request.end = this._endWrapper as unknown as ClientRequest['end'];
   });
 
-  /** Feed a node:http response body to the exchange, through push() like _countBody. */
-  private _tapResponseBody(response: IncomingMessage, exchange: HttpExchange): void {
-    exchange.responseType(typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined);
-    const push = response.push;
-    const warn = this._warn;
-    response.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
-      try {
-        exchange.responseChunk(chunk, encoding);
-      } catch (err) {
-        warn.warn('internal', () => `http path: ${describe(err)}`);
-      }
-      return push.call(this, chunk, encoding);
+  private readonly _writeWrapper = this._bodyWrapper(() => this._writeKey);
+  private readonly _endWrapper = this._bodyWrapper(() => this._endKey);
+
+  /** A wrapper of write() or end() that hands the chunk to the request's readers, then calls the request's own method. */
+  private _bodyWrapper(key: () => symbol): (this: ClientRequest, chunk: unknown, encoding: unknown) => unknown {
+    const path = this;
+    const claimKey = this._claimKey;
+    return function (this: ClientRequest, chunk: unknown, encoding: unknown): unknown {
+      const readers = (this as unknown as Claimed)[claimKey];
+      if (readers !== undefined && readers !== SKIP) path._requestChunk(readers, chunk, encoding);
+      return ((this as unknown as WriteTagged)[key()] as (...a: unknown[]) => unknown).apply(this, arguments as unknown as unknown[]);
     };
   }
 
   private readonly _onUndiciBodyChunkSent = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
     const attempt = (request as Tagged)[this._key];
-    if (attempt?.mcp === undefined) return;
+    if (attempt?.readers === undefined || attempt.bodyDone) return;
     attempt.bodyChunks++;
-    attempt.mcp.body(chunk);
+    this._requestChunk(attempt.readers, chunk, undefined);
   });
 
   private readonly _onUndiciBodySent = this._guarded((message: unknown): void => {
     const attempt = ((message as { request: object }).request as Tagged)[this._key];
-    if (attempt === undefined) return;
+    if (attempt?.readers === undefined) return;
     // undici 6 (Node 22's fetch) publishes bodySent but no bodyChunkSent or
-    // bodyChunkReceived: a body we never saw is not "no JSON-RPC request".
-    // The exchange stays one plain HTTP call, as with the observation off.
-    if (attempt.mcp !== undefined && attempt.hasBody && attempt.bodyChunks === 0) {
-      attempt.mcp = undefined;
-      return;
-    }
-    this._classify(attempt);
+    // bodyChunkReceived: the readers are told the body went unseen.
+    attempt.bodySeen = !(attempt.hasBody && attempt.bodyChunks === 0);
+    this._requestEnd(attempt);
   });
 
   private readonly _onUndiciBodyChunkReceived = this._guarded((message: unknown): void => {
     const { request, chunk } = message as { request: object; chunk: unknown };
-    const attempt = (request as Tagged)[this._key];
-    if (attempt?.calls !== undefined) attempt.mcp!.responseChunk(chunk);
+    const readers = (request as Tagged)[this._key]?.readers;
+    if (readers !== undefined && chunk != null) this._responseChunk(readers, chunk, undefined);
   });
-
-  /** Node of a node:http call (undefined: not a gateway call), once per socket where it can be (SocketNode). */
-  private _nodeOfRequest(request: ClientRequest): string | undefined {
-    const protocol = request.protocol ?? 'http:';
-    const rawHost = typeof request.host === 'string' && request.host !== '' ? request.host : 'localhost';
-    const socket = request.socket as (ClientRequest['socket'] & SocketTagged) | null;
-    const cacheable = socket != null && this._config.mode !== 'nodeFor';
-    if (cacheable) {
-      const known = socket[this._socketKey];
-      if (
-        known !== undefined && known.host === rawHost && known.protocol === protocol && known.generation === this._generation &&
-        (known.hostHeader === null || known.hostHeader === request.getHeader('host'))
-      ) {
-        return known.node;
-      }
-    }
-    const rawHeader = request.getHeader('host');
-    const hostHeader = typeof rawHeader === 'string' ? rawHeader : undefined;
-    const host = keyHost(rawHost);
-    const port = connectPort(request, rawHost, protocol, hostHeader);
-    const node = this._nodeFor(protocol, host, port, request.path ?? '/', hostHeader);
-    // Only once the port is the socket's own (the agent's key or the connected
-    // socket said it, see connectPort), not a guess from a header or the protocol.
-    if (cacheable && socketPorts.get(socket) === port) {
-      // A map's second key (the Host header, or its absence) only counts when the first one missed.
-      const headerMatters = this._config.mode === 'map' && !this._config.hostPortMap!.has(`${host}:${port}`);
-      const entry: SocketNode = { host: rawHost, protocol, hostHeader: headerMatters ? hostHeader : null, node, generation: this._generation };
-      socket[this._socketKey] = entry;
-    }
-    return node;
-  }
 
   /** The attempt is a long-lived stream: not a call (see the top of this file). */
   private _stream(attempt: Attempt): void {
@@ -588,20 +466,19 @@ export class HttpPath implements AutomaticPath {
     const request = (message as { request: ClientRequest }).request;
     const userAgent = request.getHeader('user-agent');
     if (typeof userAgent === 'string' && userAgent.includes(OTLP_EXPORTER_AGENT)) return;
-    const node = this._nodeOfRequest(request);
+    const claimed = (request as unknown as Claimed)[this._claimKey];
+    if (claimed === SKIP) return;
+    const node = this._nodes.ofRequest(request);
     const requestBytes = this._config.sizes
       ? contentLength(request.getHeader('content-length')) ?? contentLength((request as unknown as { _contentLength?: unknown })._contentLength)
       : undefined;
-    if (this._mcp !== undefined && request.method === 'DELETE' && request.getHeader(MCP_SESSION_HEADER) !== undefined) return;
-    // The body is complete by now: a POST of JSON-RPC notifications only is no call at all.
-    const exchange = this._mcp === undefined ? undefined : this._bodies.get(request);
-    if (exchange !== undefined) exchange.bodyEnd();
-    if (exchange?.kind === 'none') return;
     const attempt = this._begin(request, node, requestBytes);
     if (attempt === undefined) return;
-    if (exchange !== undefined) {
-      attempt.mcp = exchange;
-      this._classify(attempt);
+    if (claimed !== undefined) {
+      // The body is complete by now (start is published after end()).
+      attempt.readers = claimed;
+      this._requestEnd(attempt);
+      if (attempt.done) return;
     }
     const r = request as unknown as ClientRequestInternals;
     // A timeout is armed (option, setTimeout(), or the agent's): learn whether
@@ -672,30 +549,51 @@ export class HttpPath implements AutomaticPath {
       this._stream(attempt);
       return;
     }
+    let count = false;
     if (this._config.sizes) {
       const declared = contentLength(response.headers['content-length']);
       if (declared !== undefined) attempt.responseBytes = declared;
-      else this._countBody(response, attempt);
+      else count = true;
     }
-    if (attempt.calls !== undefined) this._tapResponseBody(response, attempt.mcp!);
+    const readers = attempt.readers;
+    if (readers !== undefined) {
+      const head = this._nodeResponseHead;
+      head.response = response;
+      this._responseHead(readers, head);
+      head.response = undefined;
+    }
     (response as unknown as Tagged)[this._key] = attempt;
+    if (count || readers !== undefined) this._tapBody(response, attempt, count);
     response.on('close', this._onResponseClose);
   });
 
   /**
-   * Count a body of unknown length as it is pushed into the stream, without a
-   * 'data' listener (which would change how the host reads it).
+   * Read the body as it is pushed into the stream, without a 'data' listener
+   * (which would change how the host reads it): count its bytes when its
+   * length is not declared, and hand it to the readers that read on.
    */
-  private _countBody(response: IncomingMessage, attempt: Attempt): void {
-    const push = response.push;
-    attempt.responseBytes = 0;
-    response.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
-      if (chunk !== null && chunk !== undefined) {
-        attempt.responseBytes! += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : (chunk as Uint8Array).byteLength ?? 0;
-      }
-      return push.call(this, chunk, encoding);
-    };
+  private _tapBody(response: IncomingMessage, attempt: Attempt, count: boolean): void {
+    if (count) attempt.responseBytes = 0;
+    attempt.countBody = count;
+    // One wrapper for every response (the attempt is the response's tagged
+    // property), the response's own push kept beside it: no closure per call.
+    (response as unknown as PushTagged)[this._pushKey] = response.push;
+    response.push = this._push;
   }
+
+  private readonly _push = ((path: HttpPath) => {
+    const key = path._key;
+    const pushKey = path._pushKey;
+    return function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+      const attempt = (this as unknown as Tagged)[key];
+      if (attempt !== undefined && chunk !== null && chunk !== undefined) {
+        if (attempt.countBody) attempt.responseBytes! += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : (chunk as Uint8Array).byteLength ?? 0;
+        const readers = attempt.readers;
+        if (readers !== undefined) path._responseChunk(readers, chunk, encoding);
+      }
+      return (this as unknown as PushTagged)[pushKey]!.call(this, chunk, encoding);
+    };
+  })(this);
 
   private readonly _onHttpError = this._guarded((message: unknown): void => {
     const { request, error } = message as { request: ClientRequest; error: unknown };
@@ -715,30 +613,25 @@ export class HttpPath implements AutomaticPath {
     if (request.method === 'CONNECT' || (request.upgrade !== undefined && request.upgrade !== null && request.upgrade !== false)) return;
     const origin = String(request.origin ?? '');
     const path = typeof request.path === 'string' ? request.path : '/';
-    let node: string | undefined;
-    if (this._config.mode !== 'nodeFor') {
-      node = this._nodeForOrigin(origin);
-    } else {
-      const [protocol, host, port] = splitOrigin(origin);
-      node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, path, undefined);
-    }
-    if (this._mcp !== undefined && request.method === 'DELETE' && undiciHeader(request.headers, MCP_SESSION_HEADER) !== undefined) return;
+    const node = this._nodes.ofOrigin(origin, path);
+    if (node === undefined) return;
+    const claimed = this._protocols.length > 0 ? this._claimUndici(request, path) : undefined;
+    if (claimed === SKIP) return;
     const attempt = this._begin(request as object, node, this._config.sizes ? byteLength(request.body) ?? contentLength(request.contentLength) : undefined);
-    if (attempt !== undefined && this._mcp !== undefined && request.method === 'POST') {
-      attempt.mcp = new HttpExchange();
+    if (attempt !== undefined && claimed !== undefined) {
+      attempt.readers = claimed;
       attempt.hasBody = request.body !== undefined && request.body !== null;
     }
   });
 
-  /** Zero config and host:port maps: the node depends on the origin alone, so cache it. */
-  private _nodeForOrigin(origin: string): string | undefined {
-    const cached = this._originNodes.get(origin);
-    if (cached !== undefined) return cached ?? undefined;
-    const [protocol, host, port] = splitOrigin(origin);
-    const node = protocol === undefined ? undefined : this._nodeFor(protocol, host!, port!, '/', undefined);
-    if (this._originNodes.size >= ORIGIN_CACHE_MAX) this._originNodes.clear();
-    this._originNodes.set(origin, node ?? null);
-    return node;
+  private _claimUndici(request: UndiciRequest, path: string): HttpReader[] | typeof SKIP | undefined {
+    const head = this._undiciHead;
+    head.method = typeof request.method === 'string' ? request.method : 'GET';
+    head.path = path;
+    head.headers = request.headers;
+    const claimed = this._claim(head);
+    head.headers = undefined;
+    return claimed;
   }
 
   private readonly _onUndiciHeaders = this._guarded((message: unknown): void => {
@@ -751,7 +644,16 @@ export class HttpPath implements AutomaticPath {
       return;
     }
     if (this._config.sizes) attempt.responseBytes = contentLength(undiciHeader(response.headers, 'content-length'));
-    if (attempt.calls !== undefined) attempt.mcp!.responseType(undiciHeader(response.headers, 'content-type'));
+    if (attempt.readers === undefined) return;
+    // An answer before the whole body was sent: the readers decide on what they saw.
+    if (!attempt.bodyDone) this._requestEnd(attempt);
+    const readers = attempt.readers;
+    if (readers === undefined || attempt.done) return;
+    const head = this._undiciHead;
+    head.status = attempt.statusCode ?? 0;
+    head.headers = response.headers;
+    this._responseHead(readers, head);
+    head.headers = undefined;
   });
 
   // A subscriber that throws surfaces as an uncaught exception in the host
@@ -766,21 +668,4 @@ export class HttpPath implements AutomaticPath {
     const attempt = (request as Tagged)[this._key];
     if (attempt !== undefined) this._finish(attempt, error ?? new Error('request failed'));
   });
-}
-
-/**
- * 'http://host:port' → ['http:', 'host', 'port'] with the host as keyHost()
- * writes it and the default port filled in.
- */
-function splitOrigin(origin: string): [string | undefined, string | undefined, string | undefined] {
-  const at = origin.indexOf('//');
-  if (at <= 0) return [undefined, undefined, undefined];
-  const protocol = origin.slice(0, at);
-  let hostPort = origin.slice(at + 2);
-  const slash = hostPort.indexOf('/');
-  if (slash !== -1) hostPort = hostPort.slice(0, slash);
-  const key = hostHeaderKey(hostPort, protocol);
-  if (key === undefined) return [undefined, undefined, undefined];
-  const colon = key.lastIndexOf(':');
-  return [protocol, key.slice(0, colon), key.slice(colon + 1)];
 }

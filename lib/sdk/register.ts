@@ -23,7 +23,8 @@ import { logger, describe, RateLimitedWarner } from '../core/diag';
 import type { HttpPath, OwnEndpoint } from '../paths/http';
 import type { AutomaticPath } from '../paths/path';
 import { createGatewayMetrics, GatewayMetrics } from '../core/gateway-metrics';
-import { McpTracker } from '../paths/mcp';
+import { protocolsFor } from '../protocols';
+import type { Protocol } from '../protocols/protocol';
 import { SeriesStore, type StoreReader } from '../store/store';
 import { SCOPE_NAME } from '../core/semconv';
 import type { GatewayStats } from '../export/stats';
@@ -388,6 +389,7 @@ class Registration implements GatewayOtel {
       nodeIdleTtl: config.nodeIdleTtl,
       downAfterErrors: config.downAfterErrors,
       maxTools: config.maxTools,
+      maxModels: config.maxModels,
       sizeHistograms: config.http?.sizes === 'histogram',
     });
     // Idle nodes are also forgotten on a timer, so a process nobody collects
@@ -452,11 +454,11 @@ class Registration implements GatewayOtel {
     logger.info(httpModeLine(config));
     const paths: AutomaticPath[] = [];
     if (config.http !== undefined) {
-      this._httpPath = new lazy.http.HttpPath(this.metrics, config.http, this._mcpTracker());
+      this._httpPath = new lazy.http.HttpPath(this.metrics, config.http, this._protocols());
       paths.push(this._httpPath);
     }
     if (config.exec !== undefined) {
-      paths.push(new lazy.exec.ExecPath(this.metrics, config.exec, this._mcpTracker()));
+      paths.push(new lazy.exec.ExecPath(this.metrics, config.exec, this._protocols()));
       logger.info(config.exec.nodeFor === undefined
         ? 'exec path: zero-config (every child process is recorded; node named after its command: pod, script, package or image; exec: false or GATEWAY_METRICS_EXEC=false turns it off)'
         : 'exec path: nodeFor (child processes it maps are recorded, on the node it returns)');
@@ -491,12 +493,11 @@ class Registration implements GatewayOtel {
     }
   }
 
-  private _mcp: McpTracker | undefined;
+  private _protocolList: Protocol[] | undefined;
 
-  /** The JSON-RPC observation shared by the exec and HTTP paths, or undefined when `mcp` is off. */
-  private _mcpTracker(): McpTracker | undefined {
-    if (this.config.mcp === undefined) return undefined;
-    return (this._mcp ??= new McpTracker(this.metrics, this.config.mcp.requestTimeoutMs));
+  /** The protocol readers the exec and HTTP paths share (those the configuration leaves on). */
+  private _protocols(): Protocol[] {
+    return (this._protocolList ??= protocolsFor(this.metrics, this.config));
   }
 
   async stats(): Promise<GatewayStats> {

@@ -9,11 +9,11 @@
  * `rpc.response.status_code`, `network.transport`, plus our `node` and
  * `transport`. Notifications (no `id`) are not calls.
  *
- * - stdio (StdioObserver): the requests written to a child's stdin, timed to
- *   the response with the same id on its stdout. Streams are observed by
- *   wrapping `stdin.write/end` and `stdout.push` on the child's own objects:
- *   no 'data' listener, so a paused stdout stays paused.
- * - Streamable HTTP (HttpExchange): the JSON-RPC requests of a POST body,
+ * - stdio (McpStdioReader): the requests written to a child's stdin, timed
+ *   to the response with the same id on its stdout (the exec path hands over
+ *   both streams' chunks; it reads them without a 'data' listener, so a
+ *   paused stdout stays paused).
+ * - Streamable HTTP (McpHttpReader): the JSON-RPC requests of a POST body,
  *   answered in its JSON or SSE response.
  *
  * Outcomes: a JSON-RPC `error` → error type = its code as a string;
@@ -28,7 +28,23 @@
  */
 import { ValueType, type Attributes } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
-import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
+import { LineFramer, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
+import { Doc, SseDocs } from './jsonrpc-body';
+import {
+  SKIP,
+  statusClassOf,
+  type Chunk,
+  type Exchange,
+  type ExchangeEnd,
+  type HttpReader,
+  type Protocol,
+  type ProtocolFactory,
+  type RequestHead,
+  type ResponseHead,
+  type StdioChild,
+  type StdioReader,
+  type Verdict,
+} from './protocol';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
 import type { HistogramCell, HistogramRecorder, Recorders } from '../core/recorder';
@@ -93,6 +109,9 @@ export class McpOp {
 /** MCP bookkeeping of one series (node × transport); lives on the Series, so it goes with the node. */
 export class McpSeries {
   readonly ops = new Map<string, McpOp>();
+  /** tools/call and prompts/get ops by their raw name: found without building a key per call. */
+  readonly tools = new Map<string, McpOp>();
+  readonly prompts = new Map<string, McpOp>();
   readonly names = new Set<string>();
   readonly methods = new Set<string>();
 }
@@ -114,11 +133,18 @@ export class McpMetrics {
 
   op(series: Series, rawMethod: string, rawName: string | undefined): McpOp {
     const state = ((series.mcp as McpSeries | undefined) ??= new McpSeries());
-    const named = rawMethod === METHOD_TOOLS_CALL || rawMethod === METHOD_PROMPTS_GET;
-    const name = named ? rawName ?? '' : undefined;
+    const named = rawMethod === METHOD_TOOLS_CALL ? state.tools : rawMethod === METHOD_PROMPTS_GET ? state.prompts : undefined;
+    const name = named !== undefined ? rawName ?? '' : undefined;
+    if (named !== undefined) {
+      const hit = named.get(name!);
+      if (hit !== undefined) return hit;
+    }
     const key = name === undefined ? rawMethod : `${rawMethod}\u0000${name}`;
     const known = state.ops.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      named?.set(name!, known);
+      return known;
+    }
     let method = rawMethod;
     if (!state.methods.has(method)) {
       if (state.methods.size >= MAX_MCP_METHODS) {
@@ -150,6 +176,7 @@ export class McpMetrics {
       state.ops.set(bounded, op);
     }
     if (bounded !== key) state.ops.set(key, op);
+    named?.set(name!, op);
     return op;
   }
 
@@ -193,12 +220,13 @@ export class McpTracker {
     return { series, op, t0 };
   }
 
-  end(call: McpCall, errorType: string | undefined, code: number | undefined, statusClass?: string, requestBytes?: number, responseBytes?: number): void {
+  /** @param now the clock reading the end was seen at, when the caller has one (performance.now() costs 65–160 ns here). */
+  end(call: McpCall, errorType: string | undefined, code: number | undefined, statusClass?: string, requestBytes?: number, responseBytes?: number, now = performance.now()): void {
     try {
-      const seconds = (performance.now() - call.t0) / 1000;
+      const seconds = (now - call.t0) / 1000;
       call.op.inFlight--;
       const type = errorType === undefined ? undefined : this.metrics.boundedErrorType(errorType);
-      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes);
+      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes, now);
       this.mcp.record(call.op, seconds, type, code);
     } catch (err) {
       this.warn.warn('internal', () => `mcp: ${describe(err)}`);
@@ -216,25 +244,18 @@ export class McpTracker {
   }
 }
 
-type AnyFn = (...args: unknown[]) => unknown;
-
-/** The parts of a ChildProcess the stdio observer touches. */
-export interface ObservedChild {
-  stdin: { write: AnyFn; end: AnyFn } | null;
-  stdout: { push: AnyFn } | null;
-}
-
 /**
  * One child process on stdio. Undecided until the first complete line written
  * to its stdin: a JSON-RPC message turns the observation on (the child's
  * lifetime is then no sample), anything else turns it off for good (the child
  * keeps per-process timing and nothing more is parsed).
  */
-export class StdioObserver {
+export class McpStdioReader implements StdioReader {
   state: 'undecided' | 'on' | 'off' = 'undecided';
   private readonly _open = new Map<string | number, McpCall>();
   private readonly _in: LineFramer;
   private _out: LineFramer | undefined;
+  private readonly _node: string;
   /** stdout stopped mid-line when the observation turned on: the first line is a fragment. */
   private _skipFirst = false;
   private _lastOutByte = 10;
@@ -242,60 +263,32 @@ export class StdioObserver {
 
   constructor(
     private readonly _tracker: McpTracker,
-    private readonly _node: string,
-    private readonly _onActivate: () => void,
+    private readonly _child: StdioChild,
   ) {
+    this._node = _child.series.nodeEntry.name;
     this._in = new LineFramer(line => this._stdinLine(line));
   }
 
-  /** Wrap the child's stdin and stdout; returns false when it has no pipes. */
-  attach(child: ObservedChild): boolean {
-    const stdin = child.stdin;
-    const stdout = child.stdout;
-    if (stdin == null || stdout == null || typeof stdin.write !== 'function' || typeof stdout.push !== 'function') return false;
-    const observer = this;
-    const write = stdin.write;
-    const end = stdin.end;
-    // `arguments` handed on as is (V8 does not materialize it for apply), where
-    // a rest parameter would allocate an array on every write and read.
-    stdin.write = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      observer._written(chunk, encoding);
-      return write.apply(this, arguments as unknown as unknown[]);
-    };
-    stdin.end = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      if (typeof chunk !== 'function') observer._written(chunk, encoding);
-      return end.apply(this, arguments as unknown as unknown[]);
-    };
-    const push = stdout.push;
-    stdout.push = function (this: unknown, chunk: unknown, encoding: unknown): unknown {
-      observer._read(chunk, encoding);
-      return push.apply(this, arguments as unknown as unknown[]);
-    };
-    return true;
-  }
-
-  private _written(chunk: unknown, encoding: unknown): void {
-    if (this.state === 'off' || chunk == null) return;
+  stdin(chunk: Chunk): void {
+    if (this.state === 'off') return;
     try {
-      this._in.push(asChunk(chunk, encoding));
+      this._in.push(chunk);
     } catch (err) {
       this._tracker.warn.warn('internal', () => `mcp stdio: ${describe(err)}`);
     }
   }
 
-  private _read(chunk: unknown, encoding: unknown): void {
-    if (chunk == null) return;
+  stdout(chunk: Chunk): void {
     try {
       if (this._out === undefined) {
         // Not on yet: only remember whether stdout stands at a line start.
         if (this.state === 'undecided') {
-          const c = asChunk(chunk, encoding);
-          const n = typeof c === 'string' ? c.length : c.byteLength;
-          if (n > 0) this._lastOutByte = typeof c === 'string' ? c.charCodeAt(n - 1) : c[n - 1]!;
+          const n = typeof chunk === 'string' ? chunk.length : chunk.byteLength;
+          if (n > 0) this._lastOutByte = typeof chunk === 'string' ? chunk.charCodeAt(n - 1) : chunk[n - 1]!;
         }
         return;
       }
-      this._out.push(asChunk(chunk, encoding));
+      this._out.push(chunk);
     } catch (err) {
       this._tracker.warn.warn('internal', () => `mcp stdio: ${describe(err)}`);
     }
@@ -315,7 +308,7 @@ export class StdioObserver {
       this.state = 'on';
       this._skipFirst = this._lastOutByte !== 10;
       this._out = new LineFramer(l => this._stdoutLine(l));
-      this._onActivate();
+      this._child.own();
     }
     if (!read.ok) {
       this._badLine('stdin', read, line);
@@ -397,11 +390,15 @@ export class StdioObserver {
     this._timer.unref();
   }
 
-  /** The child closed: every open request is an error of `errorType`. */
-  close(errorType: string): void {
+  /**
+   * The child closed: every open request is an error, of the process's type
+   * when the child never really ran or was timed out, else `child_exit`.
+   */
+  close(processErrorType: string | undefined): boolean {
     if (this._timer !== undefined) clearTimeout(this._timer);
     this._timer = undefined;
-    if (this.state !== 'on') return;
+    if (this.state !== 'on') return false;
+    const errorType = processErrorType === 'spawn_error' || processErrorType === 'timeout' ? processErrorType : ERROR_TYPE_CHILD_EXIT;
     if (this._out?.pending === true) {
       this._tracker.warn.warn('mcp-partial', () => `mcp stdio: node ${describe(this._node)} exited in the middle of a line on its stdout; the partial line is ignored`);
     }
@@ -411,112 +408,200 @@ export class StdioObserver {
     this._open.clear();
     // Writes after the exit (they fail with EPIPE) start no call.
     this.state = 'off';
+    return true;
   }
-}
-
-function asChunk(chunk: unknown, encoding: unknown): string | Uint8Array {
-  if (typeof chunk === 'string') {
-    // A string in another encoding than UTF-8 is decoded to what the child reads.
-    return typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && Buffer.isEncoding(encoding)
-      ? Buffer.from(chunk, encoding)
-      : chunk;
-  }
-  if (chunk instanceof Uint8Array) return chunk;
-  return String(chunk);
 }
 
 /**
  * The JSON-RPC side of one HTTP exchange: the requests of its body (read up
- * to HEAD_BYTES, see paths/jsonrpc.ts) and the responses found in its JSON or
- * SSE answer.
+ * to HEAD_BYTES, see protocols/jsonrpc.ts) and the responses found in its JSON
+ * or SSE answer. With requests in the body the exchange is theirs (`own`):
+ * each JSON-RPC request is one call, ended with the exchange.
  */
-export class HttpExchange {
+export class McpHttpReader implements HttpReader {
   /** Undecided until the body ends; then requests, or 'none' (not a routed call), or 'other' (not JSON-RPC). */
   kind: 'undecided' | 'requests' | 'none' | 'other' = 'undecided';
-  requests: Message[] = [];
-  private readonly _body = new LineFramer(line => this._bodyDone(line));
-  private _answered = new Map<string | number, Message>();
+  requests: readonly Message[] = NO_MESSAGES;
+  private _calls: McpCall[] | undefined;
+  private _body: Doc | undefined;
+  /** The answer to the first request, then the others by id (a batch). */
+  private _first: Message | undefined;
+  private _answered: Map<string | number, Message> | undefined;
   private _nullError: Message | undefined;
-  private _response: { json: LineFramer } | { sse: SseReader } | undefined;
+  private _json: Doc | undefined;
+  private _sse: SseDocs | undefined;
 
-  /** A chunk of the request body. */
-  body(chunk: unknown, encoding?: unknown): void {
-    if (this.kind !== 'undecided' || chunk == null) return;
-    const c = asChunk(chunk, encoding);
+  constructor(private readonly _tracker: McpTracker) {}
+
+  requestChunk(c: Chunk): void {
+    if (this.kind !== 'undecided') return;
     // The first byte decides: a JSON-RPC body starts with `{` or `[`.
-    if (!this._body.pending) {
+    if (this._body === undefined) {
       const first = firstNonSpace(c);
       if (first === -1) return;
       if (first !== 123 && first !== 91) {
         this.kind = 'other';
         return;
       }
+      this._body = new Doc(false);
     }
     this._body.append(c);
   }
 
-  /** The request body is complete. */
-  bodyEnd(): void {
-    if (this.kind !== 'undecided') return;
-    this._body.flush();
-    if (this.kind === 'undecided') this.kind = 'other';
+  /** The request body is complete: its JSON-RPC requests become the calls, or the exchange is none. */
+  requestEnd(exchange: Exchange): Verdict {
+    // A body we never saw (Node 22's fetch) is not "no JSON-RPC request": the exchange stays one plain call.
+    if (!exchange.bodySeen) return 'pass';
+    this.bodyEnd();
+    if (this.kind === 'none') return 'drop';
+    if (this.kind !== 'requests') return 'pass';
+    // The exchange's own in-flight count becomes the first call's.
+    const requests = this.requests;
+    this._calls = requests.length === 1
+      ? [this._tracker.begin(exchange.series, requests[0]!, true, exchange.t0)]
+      : requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0));
+    return 'own';
   }
 
-  private _bodyDone(line: Line): void {
-    const read = readRequest(line);
+  /** The request body is complete (decides `kind`). */
+  bodyEnd(): void {
+    if (this.kind !== 'undecided') return;
+    const body = this._body;
+    this._body = undefined;
+    if (body === undefined) {
+      this.kind = 'other';
+      return;
+    }
+    // One request in a compact shape (the common case), else the body parsed.
+    const one = body.request();
+    if (one !== undefined) {
+      this.requests = [one];
+      this.kind = 'requests';
+      return;
+    }
+    const read = body.requests();
     if (!read.ok) {
       this.kind = 'other';
       return;
     }
+    const requests: Message[] = [];
     for (const m of read.messages) {
-      if (m.method !== undefined && m.id !== undefined && m.id !== null && !m.response) this.requests.push(m);
+      if (m.method !== undefined && m.id !== undefined && m.id !== null && !m.response) requests.push(m);
     }
-    this.kind = this.requests.length > 0 ? 'requests' : 'none';
+    this.requests = requests;
+    this.kind = requests.length > 0 ? 'requests' : 'none';
   }
 
   /** Response headers: how to read the answer. */
-  responseType(contentType: string | undefined): void {
-    if (this.kind !== 'requests' || contentType === undefined) return;
-    const ct = contentType.trimStart().toLowerCase();
-    if (ct.startsWith('text/event-stream')) this._response = { sse: new SseReader(line => this._answer(line)) };
-    else if (ct.startsWith('application/json') || ct.includes('+json')) this._response = { json: new LineFramer(line => this._answer(line)) };
+  responseHead(head: ResponseHead): void {
+    if (this.kind !== 'requests') return;
+    const contentType = head.header('content-type');
+    if (contentType === undefined) return;
+    if (startsWithType(contentType, 'text/event-stream')) this._sse = new SseDocs(doc => this._answer(doc));
+    else if (startsWithType(contentType, 'application/json') || contentType.toLowerCase().includes('+json')) this._json = new Doc(true);
   }
 
-  responseChunk(chunk: unknown, encoding?: unknown): void {
-    const r = this._response;
-    if (r === undefined || chunk == null) return;
-    const c = asChunk(chunk, encoding);
-    if ('json' in r) r.json.append(c);
-    else r.sse.framer.push(c);
+  responseChunk(c: Chunk): void {
+    if (this._json !== undefined) this._json.append(c);
+    else if (this._sse !== undefined) this._sse.push(c);
   }
 
-  responseEnd(): void {
-    const r = this._response;
-    if (r === undefined) return;
-    this._response = undefined;
-    if ('json' in r) r.json.flush();
-    else r.sse.end();
+  private _responseEnd(): void {
+    const json = this._json;
+    const sse = this._sse;
+    this._json = this._sse = undefined;
+    if (json !== undefined) {
+      if (json.length > 0) this._answer(json);
+    } else if (sse !== undefined) sse.end();
   }
 
-  private _answer(line: Line): void {
-    if (!line.long && line.text.trim() === '') return;
-    const read = readAnswer(line);
-    if (!read.ok) return;
-    for (const m of read.messages) {
-      if (!m.response) continue;
-      if (m.id === undefined || m.id === null) {
-        if (m.errorCode !== undefined) this._nullError ??= m;
-      } else this._answered.set(m.id, m);
+  private _answer(doc: Doc): void {
+    const one = doc.answer();
+    if (one !== undefined) {
+      this._response(one);
+      return;
     }
+    const read = doc.answers();
+    if (read.ok) for (const m of read.messages) this._response(m);
+  }
+
+  private _response(m: Message): void {
+    if (!m.response) return;
+    if (m.id === undefined || m.id === null) {
+      if (m.errorCode !== undefined) this._nullError ??= m;
+    } else if (this._first === undefined) this._first = m;
+    else (this._answered ??= new Map()).set(m.id, m);
   }
 
   /** The response to request `m` found in the answer, if any (an id-less error answers every request). */
   responseTo(m: Message): Message | undefined {
-    return this._answered.get(m.id as string | number) ?? this._nullError;
+    const first = this._first;
+    if (first !== undefined && first.id === m.id) return first;
+    return this._answered?.get(m.id as string | number) ?? this._nullError;
+  }
+
+  /**
+   * Each call ends with the exchange: a transport failure first gives its
+   * type to every call; otherwise the response with the call's id decides
+   * (error code, tool_error), and without one the HTTP status does, as for
+   * any exchange.
+   */
+  end(e: ExchangeEnd): void {
+    const calls = this._calls;
+    if (calls === undefined) return;
+    this._calls = undefined;
+    this._responseEnd();
+    const code = e.statusCode;
+    for (let i = 0; i < calls.length; i++) {
+      let type = e.errorType;
+      let rpcCode: number | undefined;
+      const response = e.failed ? undefined : this.responseTo(this.requests[i]!);
+      if (response !== undefined) {
+        if (response.errorCode === undefined && !response.isError) type = undefined;
+        else ({ errorType: type, code: rpcCode } = outcomeOf(response));
+      }
+      const statusClass = code !== undefined && type !== undefined ? statusClassOf(code) : undefined;
+      // Bytes belong to the exchange: counted once, with its first call.
+      this._tracker.end(calls[i]!, type, rpcCode, statusClass, i === 0 ? e.requestBytes : undefined, i === 0 ? e.responseBytes : undefined, e.now);
+    }
   }
 }
 
-function firstNonSpace(c: string | Uint8Array): number {
+/** Whether a Content-Type is `type` (any case, parameters after it). */
+function startsWithType(contentType: string, type: string): boolean {
+  let i = 0;
+  while (i < contentType.length && contentType.charCodeAt(i) <= 32) i++;
+  if (contentType.startsWith(type, i)) return true;
+  return contentType.length - i >= type.length && contentType.slice(i, i + type.length).toLowerCase() === type;
+}
+
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+
+/** The Streamable HTTP session header: a DELETE carrying it ends a session, not a routed call. */
+const MCP_SESSION_HEADER = 'mcp-session-id';
+
+/** JSON-RPC / MCP: the requests of a POST body over HTTP, the lines of a child's stdio. */
+export class McpProtocol implements Protocol {
+  readonly name = 'mcp';
+  constructor(readonly tracker: McpTracker) {}
+
+  http(head: RequestHead): HttpReader | typeof SKIP | undefined {
+    const method = head.method;
+    if (method === 'POST') return new McpHttpReader(this.tracker);
+    if (method === 'DELETE' && head.header(MCP_SESSION_HEADER) !== undefined) return SKIP;
+    return undefined;
+  }
+
+  stdio(child: StdioChild): StdioReader {
+    return new McpStdioReader(this.tracker, child);
+  }
+}
+
+/** The registration's MCP protocol, or undefined when `mcp: false`. */
+export const mcpProtocol: ProtocolFactory = (metrics, config) =>
+  config.mcp === undefined ? undefined : new McpProtocol(new McpTracker(metrics, config.mcp.requestTimeoutMs));
+
+function firstNonSpace(c: Chunk): number {
   const n = typeof c === 'string' ? c.length : c.byteLength;
   for (let i = 0; i < n; i++) {
     const b = typeof c === 'string' ? c.charCodeAt(i) : c[i]!;

@@ -1,5 +1,5 @@
 /**
- * JSON-RPC 2.0 framing and message reading for the MCP observation (paths/mcp.ts):
+ * JSON-RPC 2.0 framing and message reading for the MCP observation (protocols/mcp.ts):
  * newline-delimited messages (MCP's stdio transport, SSE `data:` lines) and
  * whole-body documents (a Streamable HTTP POST and its JSON answer).
  *
@@ -32,11 +32,11 @@ export const LONG_HEAD_BYTES = 4 * 1024;
 /** Longest method / tool / prompt name we keep; longer ones are cut (labels are bounded). */
 export const MAX_NAME_LENGTH = 256;
 
-type Chunk = string | Uint8Array;
+export type Chunk = string | Uint8Array;
 
 const NL = 10;
 
-function chunkLength(c: Chunk): number {
+export function chunkLength(c: Chunk): number {
   return typeof c === 'string' ? c.length : c.byteLength;
 }
 
@@ -44,7 +44,7 @@ function indexOfNewline(c: Chunk, from: number): number {
   return typeof c === 'string' ? c.indexOf('\n', from) : (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)).indexOf(NL, from);
 }
 
-function slice(c: Chunk, start: number, end: number): Chunk {
+export function slice(c: Chunk, start: number, end: number): Chunk {
   return typeof c === 'string' ? c.slice(start, end) : c.subarray(start, end);
 }
 
@@ -57,7 +57,7 @@ function decodeRange(c: Chunk, start: number, end: number): string {
   return (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)).toString('utf8', start, end);
 }
 
-function decode(parts: Chunk[]): string {
+export function decode(parts: Chunk[]): string {
   if (parts.length === 1) {
     const p = parts[0]!;
     return typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
@@ -163,7 +163,7 @@ export class LineFramer {
   }
 }
 
-function firstBytes(parts: Chunk[], n: number): Chunk[] {
+export function firstBytes(parts: Chunk[], n: number): Chunk[] {
   const out: Chunk[] = [];
   let left = n;
   for (const p of parts) {
@@ -199,10 +199,10 @@ export type Read =
   | { ok: true; messages: Message[] }
   | { ok: false; reason: 'not-json' | 'not-jsonrpc' };
 
-const NOT_JSON: Read = { ok: false, reason: 'not-json' };
-const NOT_JSONRPC: Read = { ok: false, reason: 'not-jsonrpc' };
+export const NOT_JSON: Read = { ok: false, reason: 'not-json' };
+export const NOT_JSONRPC: Read = { ok: false, reason: 'not-jsonrpc' };
 
-function boundedName(v: unknown): string | undefined {
+export function boundedName(v: unknown): string | undefined {
   if (typeof v !== 'string' || v === '') return undefined;
   return v.length > MAX_NAME_LENGTH ? v.slice(0, MAX_NAME_LENGTH) : v;
 }
@@ -358,7 +358,7 @@ const METHOD_PROMPTS_GET = 'prompts/get';
  * '\r' after it), read backwards; undefined for any other ending (a string
  * id, spacing, more than 15 digits, a sign or a leading zero).
  */
-function compactTailId(text: string): number | undefined {
+export function compactTailId(text: string): number | undefined {
   let end = text.length;
   if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
   if (end < 2 || text.charCodeAt(end - 1) !== 125) return undefined;
@@ -377,7 +377,7 @@ function compactTailId(text: string): number | undefined {
 }
 
 /** End of a JSON string's body starting at `from`: its closing quote, or -1 for an escape or a body longer than MAX_NAME_LENGTH * 2. */
-function plainStringEnd(text: string, from: number): number {
+export function plainStringEnd(text: string, from: number): number {
   const limit = Math.min(text.length, from + 2 * MAX_NAME_LENGTH);
   for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);
@@ -389,28 +389,142 @@ function plainStringEnd(text: string, from: number): number {
 
 /** readSdkRequest() for the compact form; undefined sends the line to the patterns. */
 function readCompactRequest(text: string): Read | undefined {
-  if (!text.startsWith(COMPACT_METHOD)) return undefined;
-  const id = compactTailId(text);
+  const m = readCompactRequestEnds(text, text);
+  return m === undefined ? undefined : { ok: true, messages: [m] };
+}
+
+/**
+ * The compact request forms from the two ends of a document (`head` its first
+ * bytes, `tail` its last; both the whole text when it is short): the MCP SDK's
+ * `{"method":"m","params":{"name":"n",…},…,"jsonrpc":"2.0","id":1}` (id last)
+ * and the JSON-RPC-first `{"jsonrpc":"2.0","id":1,"method":"m","params":{"name":"n",…}}`
+ * (what JSON.stringify makes of an object written in the specification's
+ * order, and what most other clients send). `hasName`: the document holds
+ * `"name"` somewhere (false: a tools/call or prompts/get without a name is
+ * read as such). undefined for any other shape.
+ */
+export function readCompactRequestEnds(head: string, tail: string, hasName = true): Message | undefined {
+  let id: string | number | undefined;
+  let from: number;
+  if (head.startsWith(COMPACT_METHOD)) {
+    id = compactTailId(tail);
+    from = COMPACT_METHOD.length;
+  } else if (head.startsWith(COMPACT_JSONRPC_ID)) {
+    const at = compactIdAt(head, COMPACT_JSONRPC_ID.length);
+    if (at === -1 || compactId === null || !head.startsWith(COMPACT_THEN_METHOD, at)) return undefined;
+    id = compactId;
+    from = at + COMPACT_THEN_METHOD.length;
+    // The document is one object that ends where it should.
+    if (!endsWithBrace(tail)) return undefined;
+  } else return undefined;
   if (id === undefined) return undefined;
-  const q = plainStringEnd(text, COMPACT_METHOD.length);
+  const q = plainStringEnd(head, from);
   if (q === -1) return undefined;
   // The two named methods without slicing a new string per line.
-  const method = text.startsWith(METHOD_TOOLS_CALL, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_TOOLS_CALL.length
+  const method = head.startsWith(METHOD_TOOLS_CALL, from) && q === from + METHOD_TOOLS_CALL.length
     ? METHOD_TOOLS_CALL
-    : text.startsWith(METHOD_PROMPTS_GET, COMPACT_METHOD.length) && q === COMPACT_METHOD.length + METHOD_PROMPTS_GET.length
+    : head.startsWith(METHOD_PROMPTS_GET, from) && q === from + METHOD_PROMPTS_GET.length
       ? METHOD_PROMPTS_GET
-      : boundedName(text.slice(COMPACT_METHOD.length, q));
+      : boundedName(head.slice(from, q));
   if (method === undefined) return undefined;
   let name: string | undefined;
   if (method === METHOD_TOOLS_CALL || method === METHOD_PROMPTS_GET) {
-    if (!text.startsWith(COMPACT_PARAMS_NAME, q + 1)) return undefined;
-    const from = q + 1 + COMPACT_PARAMS_NAME.length;
-    const e = plainStringEnd(text, from);
+    // No `"name"` anywhere in the document: the call has no name (params hold none).
+    if (!hasName) return { id, method, name: undefined, response: false, errorCode: undefined, isError: false };
+    if (!head.startsWith(COMPACT_PARAMS_NAME, q + 1)) return undefined;
+    const at = q + 1 + COMPACT_PARAMS_NAME.length;
+    const e = plainStringEnd(head, at);
     if (e === -1) return undefined;
-    name = boundedName(text.slice(from, e));
+    name = boundedName(head.slice(at, e));
     if (name === undefined) return undefined;
   }
-  return { ok: true, messages: [{ id, method, name, response: false, errorCode: undefined, isError: false }] };
+  return { id, method, name, response: false, errorCode: undefined, isError: false };
+}
+
+const COMPACT_JSONRPC_ID = '{"jsonrpc":"2.0","id":';
+const COMPACT_THEN_METHOD = ',"method":"';
+const COMPACT_THEN_RESULT = ',"result":';
+const COMPACT_THEN_ERROR_CODE = ',"error":{"code":';
+
+/** The id compactIdAt() read last (a module slot: reading it allocates no result pair). */
+let compactId: string | number | null = null;
+
+/**
+ * A compact id at `from`: an integer (no sign, no leading zero, at most 15
+ * digits), a string without escapes, or null. Returns the index after it
+ * (the id in `compactId`), or -1.
+ */
+function compactIdAt(text: string, from: number): number {
+  const c = text.charCodeAt(from);
+  if (c === 34) {
+    const e = plainStringEnd(text, from + 1);
+    if (e === -1) return -1;
+    compactId = text.slice(from + 1, e);
+    return e + 1;
+  }
+  if (c === 110 && text.startsWith('null', from)) {
+    compactId = null;
+    return from + 4;
+  }
+  let i = from;
+  let id = 0;
+  for (; i < text.length && i - from < 16; i++) {
+    const d = text.charCodeAt(i);
+    if (d < 48 || d > 57) break;
+    id = id * 10 + (d - 48);
+  }
+  const digits = i - from;
+  if (digits === 0 || digits > 15 || (digits > 1 && c === 48)) return -1;
+  compactId = id;
+  return i;
+}
+
+function endsWithBrace(text: string): boolean {
+  let end = text.length;
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1);
+    if (c !== 10 && c !== 13 && c !== 32 && c !== 9) break;
+    end--;
+  }
+  return end > 0 && text.charCodeAt(end - 1) === 125;
+}
+
+/**
+ * The outcome of a compact answer from its two ends, when the document says
+ * it without being parsed: `{"jsonrpc":"2.0","id":…,"error":{"code":N` (an
+ * error, decided by its head), or a result, id first or (the MCP SDK's shape)
+ * last, when `hasIsError` says the document holds no `"isError"` anywhere (a
+ * result is then a success whatever else it holds). undefined for any other
+ * shape, or a result that may carry isError.
+ */
+export function readCompactAnswerEnds(head: string, tail: string, hasIsError: boolean): Message | undefined {
+  let id: string | number | null | undefined;
+  if (head.startsWith(COMPACT_RESULT)) {
+    if (hasIsError) return undefined;
+    id = compactTailId(tail);
+    if (id === undefined) return undefined;
+  } else if (head.startsWith(COMPACT_JSONRPC_ID)) {
+    const at = compactIdAt(head, COMPACT_JSONRPC_ID.length);
+    if (at === -1) return undefined;
+    id = compactId;
+    if (!endsWithBrace(tail)) return undefined;
+    if (head.startsWith(COMPACT_THEN_ERROR_CODE, at)) {
+      let i = at + COMPACT_THEN_ERROR_CODE.length;
+      const negative = head.charCodeAt(i) === 45;
+      if (negative) i++;
+      const from = i;
+      let code = 0;
+      for (; i < head.length && i - from < 10; i++) {
+        const d = head.charCodeAt(i);
+        if (d < 48 || d > 57) break;
+        code = code * 10 + (d - 48);
+      }
+      if (i === from || i - from >= 10) return undefined;
+      return { id, method: undefined, name: undefined, response: true, errorCode: negative ? -code : code, isError: false };
+    }
+    if (!head.startsWith(COMPACT_THEN_RESULT, at) || hasIsError) return undefined;
+  } else return undefined;
+  return { id, method: undefined, name: undefined, response: true, errorCode: undefined, isError: false };
 }
 
 // `"jsonrpc":"2.0","id":<id>}` closing the line: with the `}` last, both are keys of the line's own object.
