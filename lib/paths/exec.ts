@@ -31,6 +31,7 @@ import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { RateLimitedWarner, describe } from '../core/diag';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
+import type { TraceRef } from '../core/trace';
 import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from '../core/scope';
 import { execNodeName, parseKubectlExec, shellWords } from './exec-node';
@@ -194,15 +195,15 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
       try {
         result = original.apply(this, argv);
       } catch (err) {
-        instrumentation._end(tracked.series, tracked.t0, 'spawn_error');
+        instrumentation._end(tracked.series, tracked.t0, 'spawn_error', tracked.trace);
         throw err;
       }
-      instrumentation._track(this, tracked.series, tracked.t0, timeout);
+      instrumentation._track(this, tracked.series, tracked.t0, timeout, tracked.trace);
       return result;
     };
   }
 
-  private _start(options: { file?: unknown; args?: unknown }): { series: Series; t0: number } | undefined {
+  private _start(options: { file?: unknown; args?: unknown }): { series: Series; t0: number; trace: TraceRef | undefined } | undefined {
     try {
       const command = commandOf(options);
       if (command === undefined) return undefined;
@@ -219,15 +220,15 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
       if (node === undefined || node === null) return undefined;
       const series = this._metrics.autoSeries(node, TRANSPORT_EXEC);
       if (series === undefined) return undefined;
-      this._metrics.autoStart(series);
-      return { series, t0: performance.now() };
+      const trace = this._metrics.autoStart(series);
+      return { series, t0: performance.now(), trace };
     } catch (err) {
       this._warn.warn('internal', () => `exec path: ${describe(err)}`);
       return undefined;
     }
   }
 
-  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined): void {
+  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined, trace: TraceRef | undefined): void {
     try {
       // MCP (issue #13): a child that speaks JSON-RPC on stdio is timed per
       // request; its process attempt then leaves in-flight and records nothing.
@@ -254,16 +255,16 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
           observer.close(errorType === 'spawn_error' || errorType === 'timeout' ? errorType : ERROR_TYPE_CHILD_EXIT);
           if (on) return;
         }
-        this._end(series, t0, errorType);
+        this._end(series, t0, errorType, trace);
       });
     } catch (err) {
-      this._end(series, t0, undefined);
+      this._end(series, t0, undefined, trace);
       this._warn.warn('internal', () => `exec path: ${describe(err)}`);
     }
   }
 
-  private _end(series: Series, t0: number, errorType: string | undefined): void {
-    this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined);
+  private _end(series: Series, t0: number, errorType: string | undefined, trace: TraceRef | undefined): void {
+    this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined, undefined, undefined, undefined, trace);
   }
 }
 

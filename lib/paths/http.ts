@@ -35,6 +35,7 @@ import type { ResolvedHttpPath } from '../config/resolve';
 import { errorTypeOf } from '../core/error-type';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
+import type { TraceRef } from '../core/trace';
 import type { AutomaticPath } from './path';
 import { disableScope, enableScope } from '../core/scope';
 import { TRANSPORT_HTTP } from '../core/semconv';
@@ -56,6 +57,8 @@ interface Attempt {
   /** undici: the request has a body, and how many of its chunks were published (bodyChunkSent). */
   hasBody: boolean;
   bodyChunks: number;
+  /** The sampled span the request was made in (exemplars), read when it began. */
+  trace: TraceRef | undefined;
 }
 
 /**
@@ -376,7 +379,7 @@ export class HttpPath implements AutomaticPath {
     if (node === undefined) return undefined;
     const series = this._metrics.autoSeries(node, TRANSPORT_HTTP);
     if (series === undefined) return undefined;
-    this._metrics.autoStart(series);
+    const trace = this._metrics.autoStart(series);
     const attempt: Attempt = {
       series,
       t0: performance.now(),
@@ -389,6 +392,7 @@ export class HttpPath implements AutomaticPath {
       calls: undefined,
       hasBody: false,
       bodyChunks: 0,
+      trace,
     };
     (key as Tagged)[this._key] = attempt;
     return attempt;
@@ -420,7 +424,7 @@ export class HttpPath implements AutomaticPath {
       this._finishCalls(attempt, attempt.calls, error !== undefined || clientAborted, errorType, code);
       return;
     }
-    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now);
+    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now, attempt.trace);
   }
 
   // ---- MCP Streamable HTTP (issue #13) ----------------------------------------
@@ -456,7 +460,7 @@ export class HttpPath implements AutomaticPath {
       this._metrics.autoDrop(attempt.series);
     } else if (exchange.kind === 'requests') {
       // The exchange's own in-flight count becomes the first call's.
-      attempt.calls = exchange.requests.map((m, i) => this._mcp!.begin(attempt.series, m, i === 0, attempt.t0));
+      attempt.calls = exchange.requests.map((m, i) => this._mcp!.begin(attempt.series, m, i === 0, attempt.t0, attempt.trace));
     }
   }
 
@@ -570,7 +574,7 @@ export class HttpPath implements AutomaticPath {
   private _stream(attempt: Attempt): void {
     if (attempt.done) return;
     attempt.done = true;
-    this._metrics.autoStream(attempt.series, (performance.now() - attempt.t0) / 1000);
+    this._metrics.autoStream(attempt.series, (performance.now() - attempt.t0) / 1000, attempt.trace);
   }
 
   private _isError(code: number): boolean {

@@ -31,6 +31,7 @@ import { RateLimitedWarner, describe } from '../core/diag';
 import { LineFramer, SseReader, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
+import type { TraceRef } from '../core/trace';
 import type { HistogramCell, HistogramRecorder, Recorders } from '../core/recorder';
 import { MAX_MCP_METHODS } from '../core/limits';
 import {
@@ -151,8 +152,8 @@ export class McpMetrics {
     return op;
   }
 
-  record(op: McpOp, seconds: number, errorType: string | undefined, code: number | undefined): void {
-    (errorType === undefined ? op.ok : op.errorCell(errorType, code)).record(seconds);
+  record(op: McpOp, seconds: number, errorType: string | undefined, code: number | undefined, trace?: TraceRef): void {
+    (errorType === undefined ? op.ok : op.errorCell(errorType, code)).record(seconds, trace);
   }
 }
 
@@ -161,6 +162,8 @@ export interface McpCall {
   readonly series: Series;
   readonly op: McpOp;
   readonly t0: number;
+  /** The sampled span the request was sent in (exemplars). */
+  readonly trace: TraceRef | undefined;
 }
 
 /** Outcome of a call: undefined error type is a success. */
@@ -182,13 +185,14 @@ export class McpTracker {
 
   /**
    * A request seen on its way to `node`: counted in flight. `series` given
-   * when the caller has one already (HTTP: the exchange's, already in flight).
+   * when the caller has one already (HTTP: the exchange's, already in flight),
+   * and `trace`, the span the exchange was started in.
    */
-  begin(series: Series, m: Message, alreadyInFlight: boolean, t0 = performance.now()): McpCall {
+  begin(series: Series, m: Message, alreadyInFlight: boolean, t0 = performance.now(), trace?: TraceRef): McpCall {
     const op = this.mcp.op(series, m.method!, m.name);
-    if (!alreadyInFlight) this.metrics.autoStart(series);
+    const started = alreadyInFlight ? undefined : this.metrics.autoStart(series);
     op.inFlight++;
-    return { series, op, t0 };
+    return { series, op, t0, trace: trace ?? started };
   }
 
   end(call: McpCall, errorType: string | undefined, code: number | undefined, statusClass?: string, requestBytes?: number, responseBytes?: number): void {
@@ -196,8 +200,8 @@ export class McpTracker {
       const seconds = (performance.now() - call.t0) / 1000;
       call.op.inFlight--;
       const type = errorType === undefined ? undefined : this.metrics.boundedErrorType(errorType);
-      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes);
-      this.mcp.record(call.op, seconds, type, code);
+      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes, undefined, call.trace);
+      this.mcp.record(call.op, seconds, type, code, call.trace);
     } catch (err) {
       this.warn.warn('internal', () => `mcp: ${describe(err)}`);
     }

@@ -110,7 +110,8 @@ export function getGatewayMetrics(): GatewayMetrics {
 }
 
 function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushMetricExporter {
-  const exponential = config.histogram === 'exponential';
+  // `native` is exponential for OTLP too (the Collector and Prometheus's OTLP receiver make native histograms of them).
+  const exponential = config.histogram !== 'explicit';
   const options = {
     ...(config.otlp.endpoint !== undefined ? { url: config.otlp.endpoint } : {}),
     ...(config.otlp.headers !== undefined ? { headers: { ...config.otlp.headers } } : {}),
@@ -164,6 +165,18 @@ class PullReader extends MetricReader {
 const CUMULATIVE_DEFAULT: StoreReader = {
   temporality: () => AggregationTemporality.CUMULATIVE,
   aggregation: () => ({ type: AggregationType.DEFAULT }),
+};
+
+/**
+ * The Prometheus endpoint's view of the store with native histograms: the
+ * histograms no View fixes (the durations) keep exponential cells for it,
+ * served as native histograms in the protobuf format; the explicit buckets
+ * stay beside them for the text formats.
+ */
+const CUMULATIVE_NATIVE: StoreReader = {
+  temporality: () => AggregationTemporality.CUMULATIVE,
+  aggregation: type =>
+    type === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { recordMinMax: true } } : { type: AggregationType.DEFAULT },
 };
 
 /** A push exporter's own selectors, as the store reads them. */
@@ -277,7 +290,7 @@ class Registration implements GatewayOtel {
     };
     if (exporters.includes('prometheus')) {
       this._prometheusIndex = storeReaders.length;
-      storeReaders.push(CUMULATIVE_DEFAULT);
+      storeReaders.push(config.histogram === 'native' ? CUMULATIVE_NATIVE : CUMULATIVE_DEFAULT);
       this._prometheusReader = new PullReader();
       readers.push(this._prometheusReader);
     }
@@ -313,8 +326,10 @@ class Registration implements GatewayOtel {
       maxNodes: config.maxNodes,
       maxTools: config.maxTools,
       histogram: 'explicit',
-      // Exponential mode: no View on the duration instruments, so each reader's
-      // own aggregation selector decides (Prometheus explicit, OTLP exponential).
+      // Exponential and native modes: no View on the duration instruments, so
+      // each reader's own aggregation selector decides (OTLP exponential;
+      // Prometheus explicit, or exponential cells beside the explicit buckets
+      // for native histograms).
       durationViews: config.histogram === 'explicit',
     });
     this.meterProvider = new MeterProvider({ resource, views: [...config.views, ...views], readers });
@@ -334,6 +349,8 @@ class Registration implements GatewayOtel {
       warn: new RateLimitedWarner(),
       // Idle nodes are forgotten before every collection, so no reader sees them.
       beforeCollect: () => this.metrics.sweep(),
+      // Only the endpoint serves exemplars (no OTLP data model in sdk-metrics has them).
+      exemplars: this._prometheusReader !== undefined && config.prometheus.exemplars,
     });
     this.metrics = new GatewayMetrics(this._store, {
       prefix: config.prefix,
@@ -355,7 +372,11 @@ class Registration implements GatewayOtel {
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    const serializer = new PrometheusSerializer({ scopeLabels: !config.prometheus.withoutScopeInfo });
+    const serializer = new PrometheusSerializer({
+      scopeLabels: !config.prometheus.withoutScopeInfo,
+      nativeHistograms: config.histogram === 'native',
+      classicBuckets: config.prometheus.classicHistograms,
+    });
     const endpoint = new MetricsEndpoint({
       reader: this._prometheusReader,
       store: this._store,
@@ -455,7 +476,7 @@ class Registration implements GatewayOtel {
 
   async stats(): Promise<GatewayStats> {
     const index = this._prometheusIndex;
-    return computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
+    return computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index, true)] }), this._startedAt);
   }
 
   startHealthChecks(options: HealthCheckOptions): () => void {
