@@ -58,7 +58,7 @@ export function nativeBuckets(offset: number, counts: ArrayLike<number>, scaleDo
         spans.push(gap, 1);
       } else {
         for (let g = 0; g < gap; g++) {
-          deltas.push(-previous);
+          deltas.push(0 - previous); // not -previous: -0 is a different double
           previous = 0;
         }
         spans[spans.length - 1]! += gap + 1;
