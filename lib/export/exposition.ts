@@ -238,9 +238,13 @@ export class PrometheusSerializer {
   /** attribute object → Metric.label fields (protobuf), as bytes. */
   private _pbLabels = new WeakMap<Attributes, Buffer>();
   private _pbScopes = new WeakMap<InstrumentationScope, Buffer>();
-  /** bucket boundaries array → `le="…"} ` as bytes, `+Inf` last (text 0.0.4 and OpenMetrics spell them apart). */
+  /**
+   * bucket boundaries array → `le="…"} ` as bytes, `+Inf` last. The same
+   * spelling in both text formats (Go's shortest, `1` not `1.0`): Prometheus
+   * 2.x stores `le` as written, so a scrape that moves from the text format
+   * to OpenMetrics keeps its series, and they match the Collector's.
+   */
   private _les = new WeakMap<readonly number[], Buffer[]>();
-  private _omLes = new WeakMap<readonly number[], Buffer[]>();
   /** metric descriptor → [family name, type]. */
   private _names = new WeakMap<object, [string, PromType] | null>();
   private _scopes = new WeakMap<InstrumentationScope, Buffer>();
@@ -301,7 +305,7 @@ export class PrometheusSerializer {
         const { scopeLabels, scope } = source;
         const stored = source.stored;
         if (stored instanceof HistogramInstrument) {
-          const les = this._lesOf(stored.boundaries, om);
+          const les = this._lesOf(stored.boundaries);
           const nb = stored.boundaries.length + 1;
           const exemplars = om ? stored.exemplars : undefined;
           for (let row = 1; row < stored.rows.end; row++) {
@@ -346,7 +350,7 @@ export class PrometheusSerializer {
           if (histogram) {
             const h = dp.value as Histogram;
             const counts = h.buckets.counts;
-            full = this._histogram(w, fb, labels, scopeLabels, this._lesOf(h.buckets.boundaries, om), counts, 0, counts.length, h.sum ?? 0, h.count, undefined);
+            full = this._histogram(w, fb, labels, scopeLabels, this._lesOf(h.buckets.boundaries), counts, 0, counts.length, h.sum ?? 0, h.count, undefined);
           } else {
             full = this._plain(w, fb, labels, scopeLabels, dp.value as number);
           }
@@ -736,12 +740,11 @@ export class PrometheusSerializer {
     return b;
   }
 
-  private _lesOf(boundaries: readonly number[], om: boolean): Buffer[] {
-    const cache = om ? this._omLes : this._les;
-    let les = cache.get(boundaries);
+  private _lesOf(boundaries: readonly number[]): Buffer[] {
+    let les = this._les.get(boundaries);
     if (les === undefined) {
-      les = [...boundaries.map(om ? formatOpenMetricsFloat : formatGoFloat), '+Inf'].map(le => Buffer.from(`${le}"} `, 'utf8'));
-      cache.set(boundaries, les);
+      les = [...boundaries.map(formatGoFloat), '+Inf'].map(le => Buffer.from(`${le}"} `, 'utf8'));
+      this._les.set(boundaries, les);
     }
     return les;
   }
@@ -815,13 +818,3 @@ function escapeOmHelp(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 }
 
-/**
- * A float as OpenMetrics canonical numbers write it (and client_golang, and
- * Prometheus's protobuf parser for `le`): Go's shortest form with `.0` when it
- * has neither a `.` nor an exponent. The protobuf format gives Prometheus
- * `le="1.0"` whatever we send, so OpenMetrics says the same.
- */
-export function formatOpenMetricsFloat(v: number): string {
-  const s = formatGoFloat(v);
-  return /[.eIN]/.test(s) ? s : `${s}.0`;
-}
