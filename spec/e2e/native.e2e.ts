@@ -15,12 +15,15 @@
  */
 import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childEnv } from '../helpers/child';
 import { freePorts, removeOnExit, startProcess, stopAll, waitFor, waitForHttp200, type Proc } from '../helpers/procs';
 import { PromApi } from '../helpers/promapi';
 import { tools } from '../helpers/tools';
+import { negotiate } from '../../lib/export/negotiate';
 
 const LIFETIME_MS = 4 * 60_000;
 /** 1,000 values evenly spread over 29–145 ms. */
@@ -64,6 +67,9 @@ describe('native histograms and exemplars in a real Prometheus 2.42', function (
   const proms: Record<'native' | 'openmetrics', { proc: Proc; api: PromApi; base: string }> = {} as never;
   let started = 0;
   let calls: CallIds[] = [];
+  /** A second target that records the Accept header each Prometheus sends (by its User-Agent's scrape). */
+  let recorder: http.Server;
+  const accepts = new Map<string, string>();
 
   const command = async (cmd: string, args: object = {}): Promise<Record<string, unknown>> => {
     app.write(`${JSON.stringify({ cmd, ...args })}\n`);
@@ -78,11 +84,19 @@ describe('native histograms and exemplars in a real Prometheus 2.42', function (
     const target = new URL(ready.metrics).host;
     const tmp = removeOnExit(mkdtempSync(join(tmpdir(), 'native-e2e-')));
     const [p1, p2] = await freePorts(2);
-    const config = `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['${target}']\n`;
-    writeFileSync(join(tmp, 'prometheus.yml'), config);
+    recorder = http.createServer((req, res) => {
+      accepts.set(String(req.url), String(req.headers.accept));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end('recorder_up 1\n');
+    });
+    await new Promise<void>(r => recorder.listen(0, '127.0.0.1', r));
+    const recorderTarget = `127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    const config = (kind: string) => `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n` +
+      `  - job_name: gateway\n    static_configs:\n      - targets: ['${target}']\n` +
+      `  - job_name: recorder\n    metrics_path: /${kind}\n    static_configs:\n      - targets: ['${recorderTarget}']\n`;
     for (const [kind, port, features] of [['native', p1, 'native-histograms,exemplar-storage'], ['openmetrics', p2, 'exemplar-storage']] as const) {
+      writeFileSync(join(tmp, `prometheus-${kind}.yml`), config(kind));
       const proc = startProcess(`prometheus ${kind}`, t.prometheus, [
-        `--config.file=${join(tmp, 'prometheus.yml')}`,
+        `--config.file=${join(tmp, `prometheus-${kind}.yml`)}`,
         `--storage.tsdb.path=${join(tmp, `data-${kind}`)}`,
         `--web.listen-address=127.0.0.1:${port}`,
         `--enable-feature=${features}`,
@@ -115,6 +129,13 @@ describe('native histograms and exemplars in a real Prometheus 2.42', function (
 
   after(async () => {
     await stopAll();
+    recorder?.closeAllConnections();
+    recorder?.close();
+  });
+
+  it('the Accept header each Prometheus sends negotiates protobuf (native histograms on) and OpenMetrics (off)', () => {
+    expect(negotiate(accepts.get('/native')), accepts.get('/native')).to.equal('protobuf');
+    expect(negotiate(accepts.get('/openmetrics')), accepts.get('/openmetrics')).to.equal('openmetrics');
   });
 
   it('both scrape the endpoint without errors, one in protobuf, one in OpenMetrics', async () => {
