@@ -4,7 +4,7 @@
  * in OpenMetrics; with real tracing (NodeSDK) and real HTTP calls.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
@@ -141,6 +141,22 @@ describe('exemplars', function () {
       server.closeAllConnections();
       await new Promise(r => server.close(r));
     }
+  });
+
+  it('the automatic exec path: a child spawned in a span carries it', async () => {
+    const otel = await reg.ready({ exec: { nodeFor: (_file: string, args: readonly string[]) => (args.includes('traced') ? 'child-traced' : 'child-plain') } });
+    const run = (tag: string) => new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, ['-e', '', tag], err => (err ? reject(err) : resolve()));
+    });
+    const spawned = await tracing.tracer.startActiveSpan('spawn', async span => {
+      await run('traced');
+      span.end();
+      return span.spanContext();
+    });
+    await run('plain');
+    const text = await openMetrics(otel);
+    expect(exemplarsOf(text, 'gateway_request_duration_seconds', { node: 'child-traced', transport: 'exec' }).map(e => [e.traceId, e.spanId])).to.deep.equal([[spawned.traceId, spawned.spanId]]);
+    expect(exemplarsOf(text, 'gateway_request_duration_seconds', { node: 'child-plain' })).to.deep.equal([]);
   });
 
   it('OpenMetrics: # EOF last, counter families without _total; the text format passes promtool check metrics in native mode', async () => {

@@ -5,7 +5,7 @@
  * Prometheus bucket it must fall in, (base^(i−1), base^i].
  */
 import { expect } from 'chai';
-import { AggregationTemporality, AggregationType, DataPointType, InstrumentType, MeterProvider, MetricReader, type DataPoint, type ExponentialHistogram } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, AggregationType, DataPointType, MeterProvider, MetricReader, type DataPoint, type ExponentialHistogram } from '@opentelemetry/sdk-metrics';
 import { nativeBuckets, nativeSchema, NATIVE_ZERO_THRESHOLD, toNativeHistogram } from '../lib/export/native';
 import { absoluteBuckets } from './helpers/promproto';
 

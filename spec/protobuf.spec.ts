@@ -141,6 +141,11 @@ describe('protobuf exposition (decoded with the upstream metrics.proto)', functi
     const errors = family(families, 'gateway_request_errors_total');
     expect(errors.type).to.equal('COUNTER');
     expect(metricWith(errors, { node: 'a', error_type: 'timeout' }).counter!.value).to.equal(2);
+    // The stats view still reads the explicit buckets of the Prometheus reader's series.
+    const stats = await otel.stats();
+    expect(stats.totals.requests).to.equal(MIX.length + 2 + 3 + 1);
+    const a = stats.series.find(x => x.node === 'a' && x.transport === 'http')!;
+    expect(a.latency.p95).to.be.a('number');
   });
 
   it('classicHistograms: false leaves the classic buckets out of native histograms; the exemplars stay in `exemplars`', async () => {
