@@ -3,9 +3,9 @@
  * registers the AsyncLocalStorage context manager and a tracer provider; in
  * 0.301 only when span processors are given) with an in-memory span
  * exporter. stop() shuts it down and unregisters the globals, so later specs
- * run without a tracer.
+ * run without a tracer (and meet no shut-down provider).
  */
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { context, logs, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 
@@ -17,7 +17,8 @@ export interface Tracing {
 
 export function startTracing(): Tracing {
   const exporter = new InMemorySpanExporter();
-  const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor({ exporter })], instrumentations: [], autoDetectResources: false });
+  // No metric readers and no log processors: otherwise NodeSDK builds OTLP exporters from the (empty) env.
+  const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor({ exporter })], metricReaders: [], logRecordProcessors: [], instrumentations: [], autoDetectResources: false });
   sdk.start();
   return {
     tracer: trace.getTracer('spec'),
@@ -27,6 +28,7 @@ export function startTracing(): Tracing {
       trace.disable();
       context.disable();
       propagation.disable();
+      logs.disable();
     },
   };
 }
