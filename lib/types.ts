@@ -62,7 +62,7 @@ export interface PrometheusOptions {
    * scrape config asks (`always_scrape_classic_histograms` in 3.x,
    * `scrape_classic_histograms` from 2.45), so `_bucket` dashboards can keep
    * working; Prometheus 2.x also reads a native histogram's exemplars from
-   * them only. `false` halves the bytes of a histogram in that format.
+   * them only. `false` cuts about 40% of the protobuf bytes (35% gzipped).
    * Env `GATEWAY_METRICS_PROMETHEUS_CLASSIC_HISTOGRAMS`.
    * @default true
    */
