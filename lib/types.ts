@@ -4,7 +4,7 @@ import type { Status } from './core/semconv';
 
 export type ExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
-export type HistogramMode = 'explicit' | 'exponential';
+export type HistogramMode = 'explicit' | 'exponential' | 'native';
 export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
 
 /** Bearer token or basic credentials required on `/metrics`, `/stats` and the status page. */
@@ -56,6 +56,25 @@ export interface PrometheusOptions {
    * @default false
    */
   withoutScopeInfo?: boolean;
+  /**
+   * With `histogram: 'native'`, the native histograms of the protobuf format
+   * also carry their classic buckets. Prometheus stores them only when its
+   * scrape config asks (`always_scrape_classic_histograms` in 3.x,
+   * `scrape_classic_histograms` from 2.45), so `_bucket` dashboards can keep
+   * working; Prometheus 2.x also reads a native histogram's exemplars from
+   * them only. `false` cuts about 40% of the protobuf bytes (35% gzipped).
+   * Env `GATEWAY_METRICS_PROMETHEUS_CLASSIC_HISTOGRAMS`.
+   * @default true
+   */
+  classicHistograms?: boolean;
+  /**
+   * Keep the latest exemplar (value, `trace_id`, `span_id`, time) per bucket
+   * of each latency series, for calls made inside a sampled span, and serve
+   * them in the OpenMetrics and protobuf formats. No cost when no span is
+   * active. Env `GATEWAY_METRICS_PROMETHEUS_EXEMPLARS`.
+   * @default true
+   */
+  exemplars?: boolean;
 }
 
 /** Multi-process gateways: see `GatewayMetricsOptions.cluster`. */
@@ -258,8 +277,11 @@ export interface GatewayMetricsOptions extends InstrumentOptions, NodeTrackingOp
   resourceAttributes?: Attributes;
   /**
    * `exponential` switches the duration histograms to base-2 exponential
-   * aggregation for OTLP readers only; the Prometheus text endpoint keeps
-   * explicit buckets. Env `GATEWAY_METRICS_HISTOGRAM`.
+   * aggregation for OTLP readers only; the Prometheus endpoint keeps explicit
+   * buckets. `native` does the same for OTLP and also serves them as
+   * Prometheus native histograms on the endpoint, in the protobuf format
+   * (the text formats, which have no native form, keep the explicit
+   * buckets). Env `GATEWAY_METRICS_HISTOGRAM`.
    * @default 'explicit'
    */
   histogram?: HistogramMode;
@@ -373,9 +395,10 @@ export interface CreateGatewayMetricsOptions extends InstrumentOptions, NodeTrac
 
 export interface GatewayViewsOptions extends InstrumentOptions {
   /**
-   * `exponential` makes the duration Views base-2 exponential for every reader of
-   * the provider. The stock Prometheus exporter drops exponential histograms, so
-   * only use it with OTLP-only providers. @default 'explicit'
+   * `exponential` (or `native`, the same here) makes the duration Views base-2
+   * exponential for every reader of the provider. The stock Prometheus exporter
+   * drops exponential histograms, so only use it with OTLP-only providers.
+   * @default 'explicit'
    */
   histogram?: HistogramMode;
   /**

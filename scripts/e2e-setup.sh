@@ -5,6 +5,9 @@
 #   - Prometheus + promtool, unpacked from Debian's `prometheus` package
 #     (apt-get download + dpkg -x: nothing is installed system-wide, no service
 #     is started);
+#   - the Prometheus protobuf exposition format's metrics.proto, from the Go
+#     module github.com/prometheus/client_model (Go module proxy; the specs
+#     decode /metrics with it);
 #   - Debian's `chromium` (apt-get install, system-wide: it needs its shared
 #     libraries) for the status page's browser spec, driven by playwright-core,
 #     which never downloads a browser of its own. Skipped when /usr/bin/chromium
@@ -18,6 +21,7 @@
 #          builder-v<ver>/builder
 #          otelcol-<ver>/otelcol-gateway   (rebuilt if the manifest changes)
 #          prometheus-<ver>/usr/bin/{prometheus,promtool}
+#          client_model-<ver>/metrics.proto
 #          e2e-tools.json
 # Env:   E2E_SETUP_FORCE=1 rebuilds the collector and re-downloads Prometheus.
 # Flag:  --prometheus-only skips the collector (npm test needs only promtool).
@@ -155,6 +159,28 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# metrics.proto of prometheus/client_model (the protobuf exposition format)
+# ---------------------------------------------------------------------------
+CLIENT_MODEL_VERSION=v0.6.3
+PROTO_DIR="$CACHE_ROOT/client_model-$CLIENT_MODEL_VERSION"
+METRICS_PROTO="$PROTO_DIR/metrics.proto"
+if [[ "$FORCE" != 1 && -f "$METRICS_PROTO" ]]; then
+  log "client_model $CLIENT_MODEL_VERSION: cached at $METRICS_PROTO"
+else
+  command -v go >/dev/null 2>&1 || die "go is required to fetch metrics.proto (github.com/prometheus/client_model)"
+  GOMOD_DIR="$(mktemp -d "$CACHE_ROOT/.client_model.XXXXXX")"
+  TMP_DIRS+=("$GOMOD_DIR")
+  log "downloading github.com/prometheus/client_model@$CLIENT_MODEL_VERSION (Go module proxy)"
+  MODULE_DIR="$(cd "$GOMOD_DIR" && GOMODCACHE="$GOMOD_DIR/mod" GOFLAGS=-modcacherw go mod download -json "github.com/prometheus/client_model@$CLIENT_MODEL_VERSION" |
+    node -e 'let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => console.log(JSON.parse(s).Dir))')"
+  [[ -f "$MODULE_DIR/io/prometheus/client/metrics.proto" ]] || die "no io/prometheus/client/metrics.proto in $MODULE_DIR"
+  mkdir -p "$PROTO_DIR"
+  cp "$MODULE_DIR/io/prometheus/client/metrics.proto" "$METRICS_PROTO.tmp"
+  mv -f "$METRICS_PROTO.tmp" "$METRICS_PROTO"
+  log "metrics.proto: $METRICS_PROTO"
+fi
+
+# ---------------------------------------------------------------------------
 # Chromium (Debian's package) for spec/e2e/status-page.e2e.ts
 # ---------------------------------------------------------------------------
 CHROMIUM=/usr/bin/chromium
@@ -176,7 +202,7 @@ fi
 # ---------------------------------------------------------------------------
 # e2e-tools.json
 # ---------------------------------------------------------------------------
-OTELCOL="$OTELCOL" PROM_DIR="$PROM_DIR" OTELCOL_VERSION="$OTELCOL_VERSION" \
+OTELCOL="$OTELCOL" PROM_DIR="$PROM_DIR" OTELCOL_VERSION="$OTELCOL_VERSION" METRICS_PROTO="$METRICS_PROTO" \
 PROM_VERSION="$PROM_VERSION" TOOLS_JSON="$TOOLS_JSON" node -e '
   const fs = require("fs");
   const e = process.env;
@@ -186,6 +212,7 @@ PROM_VERSION="$PROM_VERSION" TOOLS_JSON="$TOOLS_JSON" node -e '
     promtool: e.PROM_DIR + "/usr/bin/promtool",
     otelcolVersion: e.OTELCOL_VERSION,
     prometheusVersion: e.PROM_VERSION,
+    metricsProto: e.METRICS_PROTO,
   };
   const text = JSON.stringify(tools, null, 2) + "\n";
   fs.writeFileSync(e.TOOLS_JSON + ".tmp", text);

@@ -24,7 +24,9 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets[0]).to.equal(256);
     expect(c.sizeBuckets.at(-1)).to.equal(16 * 1024 * 1024);
     expect(c.exporters).to.deep.equal(['prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', statusPath: '/', auth: undefined, withoutScopeInfo: false });
+    expect(c.prometheus).to.deep.equal({
+      host: '0.0.0.0', port: 9464, path: '/metrics', statsPath: '/stats', statusPath: '/', auth: undefined, withoutScopeInfo: false, classicHistograms: true, exemplars: true,
+    });
     expect(c.views).to.deep.equal([]);
     expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 1, errorPercent: 5 });
     expect(c.otlp).to.deep.equal({
@@ -87,6 +89,8 @@ describe('config: resolveConfig(options, env)', () => {
       GATEWAY_METRICS_GLOBAL_METER_PROVIDER: 'true',
       GATEWAY_METRICS_EXEC: 'false',
       GATEWAY_METRICS_PROMETHEUS_WITHOUT_SCOPE_INFO: 'true',
+      GATEWAY_METRICS_PROMETHEUS_CLASSIC_HISTOGRAMS: 'false',
+      GATEWAY_METRICS_PROMETHEUS_EXEMPLARS: '0',
     });
     expect(c.serviceName).to.equal('svc');
     expect(c.resourceAttributes).to.deep.equal({ 'deployment.environment.name': 'prod', team: 'a,b' });
@@ -96,7 +100,9 @@ describe('config: resolveConfig(options, env)', () => {
     expect(c.sizeBuckets).to.deep.equal([100, 1000]);
     expect(c.histogram).to.equal('exponential');
     expect(c.exporters).to.deep.equal(['otlp', 'prometheus']);
-    expect(c.prometheus).to.deep.equal({ host: '127.0.0.1', port: 0, path: '/m', statsPath: false, statusPath: '/status', auth: { token: 's3cret' }, withoutScopeInfo: true });
+    expect(c.prometheus).to.deep.equal({
+      host: '127.0.0.1', port: 0, path: '/m', statsPath: false, statusPath: '/status', auth: { token: 's3cret' }, withoutScopeInfo: true, classicHistograms: false, exemplars: false,
+    });
     expect(c.statusPage).to.deep.equal({ statsUrl: 'stats', slowP95Seconds: 0.25, errorPercent: 1.5 });
     expect(c.otlp.protocol).to.equal('grpc');
     expect(c.otlp.exportIntervalMillis).to.equal(5000);
@@ -175,7 +181,7 @@ describe('config: resolveConfig(options, env)', () => {
       ['sizeBuckets', { sizeBuckets: [0, 0] }, 'sizeBuckets', /repeat/],
       ['prefix', { prefix: 'my-app' }, 'prefix', /"my-app"/],
       ['prefix digit', { prefix: '1abc' }, 'prefix', /"1abc"/],
-      ['histogram', { histogram: 'native' as never }, 'histogram', /"native"/],
+      ['histogram', { histogram: 'sparse' as never }, 'histogram', /"sparse"/],
       ['exporters', { exporters: ['jaeger' as never] }, 'exporters', /jaeger/],
       ['serviceName', { serviceName: '' }, 'serviceName', /""/],
       ['prometheus.port', { prometheus: { port: 70000 } }, 'prometheus.port', /70000/],
@@ -272,7 +278,7 @@ describe('config: resolveConfig(options, env)', () => {
       ['GATEWAY_METRICS_DURATION_BUCKETS', '1,0.5', c => c.buckets, DEFAULT_DURATION_BUCKETS],
       ['GATEWAY_METRICS_HEALTH_CHECK_BUCKETS', 'a,b', c => c.healthCheckBuckets, DEFAULT_HEALTH_CHECK_BUCKETS],
       ['GATEWAY_METRICS_SIZE_BUCKETS', '-1,2', c => c.sizeBuckets, DEFAULT_SIZE_BUCKETS],
-      ['GATEWAY_METRICS_HISTOGRAM', 'native', c => c.histogram, 'explicit'],
+      ['GATEWAY_METRICS_HISTOGRAM', 'sparse', c => c.histogram, 'explicit'],
       ['OTEL_EXPORTER_PROMETHEUS_HOST', 'a b', c => c.prometheus.host, '0.0.0.0'],
       ['OTEL_EXPORTER_PROMETHEUS_PORT', '94x64', c => c.prometheus.port, 9464],
       ['GATEWAY_METRICS_PROMETHEUS_PATH', 'metrics', c => c.prometheus.path, '/metrics'],

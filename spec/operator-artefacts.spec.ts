@@ -217,6 +217,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
     // keys of mcp_client_operation_duration_seconds.
     let names: Map<string, Set<string>>; // sample name → label keys
     let families: Set<string>; // metric family names (# TYPE), e.g. gateway_request_duration_seconds
+    let histograms: Set<string>; // the histogram families among them: as native histograms, their own name is a series
     const ours = (name: string) => name.startsWith('gateway_') || name.startsWith('mcp_client_');
     let procs: Proc[] = [];
 
@@ -254,6 +255,7 @@ describe('operator artefacts in examples/ (real promtool)', function () {
         const text = await (await fetch(ready.metrics)).text();
         const parsed = parseExposition(text);
         families = new Set([...parsed.types.keys()].filter(ours));
+        histograms = new Set([...families].filter(f => parsed.types.get(f) === 'histogram'));
         names = new Map();
         for (const s of parsed.samples) {
           if (!ours(s.name)) continue;
@@ -284,10 +286,12 @@ describe('operator artefacts in examples/ (real promtool)', function () {
         const text = read(file);
         const refs = references(text);
         expect(refs.length, file).to.be.above(3);
-        for (const { name, keys } of refs) {
-          if (!names.has(name) && families.has(name) && keys.length === 0) continue; // a family named in prose
-          expect([...names.keys()], `${file}: ${name}`).to.include(name);
-          for (const k of keys) expect([...names.get(name)!, ...TARGET_LABELS], `${file}: ${name}{${k}}`).to.include(k);
+        for (const { name: ref, keys } of refs) {
+          if (!names.has(ref) && families.has(ref) && keys.length === 0) continue; // a family named in prose
+          // A native histogram (histogram: 'native') is one series named after its family, with the _count series' labels.
+          const name = histograms.has(ref) ? `${ref}_count` : ref;
+          expect([...names.keys()], `${file}: ${ref}`).to.include(name);
+          for (const k of keys) expect([...names.get(name)!, ...TARGET_LABELS], `${file}: ${ref}{${k}}`).to.include(k);
         }
         const allKeys = new Set([...names.values()].flatMap(s => [...s]));
         for (const k of byKeys(text)) expect([...allKeys, ...TARGET_LABELS], `${file}: by (${k})`).to.include(k);

@@ -36,7 +36,7 @@ describe('the option table', () => {
       'http', 'inboundHttp', 'llm', 'maxModels', 'maxNodes', 'maxTools', 'mcp', 'nodeIdleTtl', 'otlp', 'prefix', 'processMetrics', 'prometheus', 'resourceAttributes',
       'runtimeMetrics', 'serviceName', 'sizeBuckets', 'statusPage', 'views',
     ]);
-    expect([...knownKeys('prometheus')]).to.deep.equal(['host', 'port', 'path', 'statsPath', 'statusPath', 'withoutScopeInfo', 'auth']);
+    expect([...knownKeys('prometheus')]).to.deep.equal(['host', 'port', 'path', 'statsPath', 'statusPath', 'withoutScopeInfo', 'classicHistograms', 'exemplars', 'auth']);
     expect([...knownKeys('cluster')]).to.deep.equal(['dir']);
     expect(() => resolveConfig({ prometheus: { paht: '/x' } } as never, {})).to.throw('invalid option "prometheus.paht"');
     expect(() => resolveConfig({ http: { nodefor: {} } } as never, {})).to.throw('invalid option "http.nodefor"');
@@ -48,7 +48,7 @@ describe('the option table', () => {
       const c = resolveConfig({}, {}) as unknown as Record<string, unknown>;
       const get = (path: string) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], c);
       const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.check !== undefined && !['http', 'exec', 'mcp', 'cluster'].includes(r.option));
-      expect(leaves.length).to.equal(34);
+      expect(leaves.length).to.equal(36);
       for (const r of leaves) expect(get(r.option), r.option).to.deep.equal(r.default);
       expect(diag.all()).to.deep.equal([]);
     } finally {
@@ -61,7 +61,7 @@ describe('the option table', () => {
     try {
       // serviceName takes any string, so no env value is bad for it.
       const leaves = OPTION_TABLE.filter(r => r.option !== '' && r.option !== 'serviceName' && r.check !== undefined && r.parseEnv !== undefined && r.env.length > 0);
-      expect(leaves.length).to.equal(34);
+      expect(leaves.length).to.equal(36);
       for (const r of leaves) {
         diag.warn.length = 0;
         // A value no leaf accepts: not a number, a path, a bucket list, a boolean or one word.

@@ -119,7 +119,7 @@ export function checkOneOf<T extends string>(allowed: readonly T[]) {
 
 export const EXPORTERS: readonly ExporterName[] = ['prometheus', 'otlp', 'console', 'none'];
 export const PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json', 'grpc'];
-export const HISTOGRAMS: readonly HistogramMode[] = ['explicit', 'exponential'];
+export const HISTOGRAMS: readonly HistogramMode[] = ['explicit', 'exponential', 'native'];
 export const TEMPORALITIES: readonly TemporalityPreference[] = ['cumulative', 'delta', 'lowmemory'];
 
 export function checkExporters(value: unknown): Check<readonly ExporterName[]> {

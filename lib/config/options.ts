@@ -172,6 +172,10 @@ export const O = {
   }),
   withoutScopeInfo: flag('prometheus.withoutScopeInfo', 'GATEWAY_METRICS_PROMETHEUS_WITHOUT_SCOPE_INFO', false,
     'no `otel_scope_name` / `otel_scope_version` labels on `/metrics` (about half the bytes of a histogram line)'),
+  classicHistograms: flag('prometheus.classicHistograms', 'GATEWAY_METRICS_PROMETHEUS_CLASSIC_HISTOGRAMS', true,
+    'with `histogram: native`, native histograms in the protobuf format also carry their classic buckets (docs/native-histograms.md)'),
+  exemplars: flag('prometheus.exemplars', 'GATEWAY_METRICS_PROMETHEUS_EXEMPLARS', true,
+    'latest exemplar per bucket of the latency histograms for calls made in a sampled span, served in OpenMetrics and protobuf'),
   auth: row<PrometheusAuth | undefined>({
     option: 'prometheus.auth', env: ['GATEWAY_METRICS_AUTH_TOKEN'], shown: '',
     doc: '`{ token }` (env: the bearer token) or `{ username, password }`, required on `/metrics`, `/stats` and the status page',
@@ -222,7 +226,8 @@ export const O = {
     check: checkViews, default: Object.freeze([]) as readonly ViewOptions[],
   }),
   histogram: row<HistogramMode>({
-    option: 'histogram', env: ['GATEWAY_METRICS_HISTOGRAM'], shown: '`explicit`', doc: '`exponential` for OTLP readers',
+    option: 'histogram', env: ['GATEWAY_METRICS_HISTOGRAM'], shown: '`explicit`',
+    doc: '`exponential` for OTLP readers; `native`: also Prometheus native histograms on `/metrics` (protobuf format)',
     check: checkOneOf(HISTOGRAMS), parseEnv: lowered(checkOneOf(HISTOGRAMS)), default: 'explicit',
   }),
   maxNodes: numeric('maxNodes', 'GATEWAY_METRICS_MAX_NODES', nodeCount, intEnv(nodeCount), DEFAULT_MAX_NODES, 'live nodes before new ones become `node="_other"`'),

@@ -95,6 +95,8 @@ export interface ResolvedConfig {
     readonly statusPath: string | false;
     readonly auth: Readonly<PrometheusAuth> | undefined;
     readonly withoutScopeInfo: boolean;
+    readonly classicHistograms: boolean;
+    readonly exemplars: boolean;
   };
   readonly statusPage: {
     readonly statsUrl: string;
@@ -451,6 +453,8 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
   }
   const auth = r.leaf(O.auth, p.auth);
   const withoutScopeInfo = r.leaf(O.withoutScopeInfo, p.withoutScopeInfo);
+  const classicHistograms = r.leaf(O.classicHistograms, p.classicHistograms);
+  const exemplars = r.leaf(O.exemplars, p.exemplars);
 
   const sp = optionalObject('statusPage', opts.statusPage);
   rejectUnknownKeys('statusPage', sp, knownKeys('statusPage'));
@@ -518,7 +522,7 @@ export function resolveConfig(options: GatewayMetricsOptions = {}, env: Env = pr
     histogram,
     views,
     exporters,
-    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, statusPath, auth, withoutScopeInfo }),
+    prometheus: Object.freeze({ host, port, path, statsPath: statsPathFinal, statusPath, auth, withoutScopeInfo, classicHistograms, exemplars }),
     statusPage: Object.freeze({ statsUrl, slowP95Seconds, errorPercent }),
     otlp: Object.freeze({ protocol, endpoint, headers, exportIntervalMillis, exportTimeoutMillis, temporality }),
     maxNodes,

@@ -12,7 +12,10 @@
  *   its frozen attributes: our store under register(), an SDK instrument on a
  *   provider the user owns;
  * - in-flight counts, node up and body bytes are plain numbers read when a
- *   reader collects, so measure() records one cell on success (two on error).
+ *   reader collects, so measure() records one cell on success (two on error);
+ * - where the cells keep exemplars (our store, when the Prometheus endpoint
+ *   serves them), the sampled span active at the START of a call goes with
+ *   its duration (core/trace.ts); nothing is read otherwise.
  */
 import { metrics as otelMetrics, ValueType, type MeterProvider } from '@opentelemetry/api';
 import { checkOption } from '../config/resolve';
@@ -56,6 +59,7 @@ import type {
 import { withPrefix } from './semconv';
 import { DERIVED_ERROR_TYPES, ioAttrsOf, NodeEntry, Series, SeriesRegistry } from './series-registry';
 import { SdkRecorders, type Disposable, type HistogramCell, type HistogramRecorder, type Recorders, type SumCell, type SumRecorder } from './recorder';
+import { activeTrace, type TraceRef } from './trace';
 import { VERSION } from './version';
 
 export type EndTimer = (options?: EndOptions) => number;
@@ -100,6 +104,8 @@ export class GatewayMetrics {
   private readonly _streamsOpened: SumRecorder;
   private readonly _streamOpenDuration: HistogramRecorder;
   private readonly _sizeHistograms: boolean;
+  /** The recorders keep exemplars: read the active span at the start of each call. */
+  private readonly _traces: boolean;
   private readonly _observed: Disposable[];
   /** Instruments of the protocol readers, made once per instance (shared()). */
   private readonly _shared = new Map<string, unknown>();
@@ -120,6 +126,7 @@ export class GatewayMetrics {
     this.maxTools = checkOption(O.maxTools, options.maxTools);
     this.maxModels = checkOption(O.maxModels, options.maxModels);
     this.recorders = recorders;
+    this._traces = recorders.exemplars === true;
     this._registry = new SeriesRegistry(this.maxNodes, this.nodeIdleTtl, this._warn);
 
     const name = (n: keyof typeof INSTRUMENTS) => withPrefix(this.prefix, n);
@@ -187,14 +194,18 @@ export class GatewayMetrics {
     }
     const series = this._registry.seriesOf(labels, 'measure');
     const t0 = performance.now();
-    if (series !== undefined) series.active++;
+    let trace: TraceRef | undefined;
+    if (series !== undefined) {
+      series.active++;
+      if (this._traces) trace = activeTrace();
+    }
     const mark = openMark();
     let result: T;
     try {
       result = runInMark(mark, fn);
     } catch (err) {
       closeMark(mark);
-      if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels);
+      if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels, trace);
       throw err;
     }
     // Only a native promise is observed. Calling then() on any other thenable
@@ -203,11 +214,11 @@ export class GatewayMetrics {
       result.then(
         () => {
           closeMark(mark);
-          if (series !== undefined) this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
+          if (series !== undefined) this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels, trace);
         },
         (err: unknown) => {
           closeMark(mark);
-          if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels);
+          if (series !== undefined) this._end(series, t0, STATUS_ERROR, err, undefined, labels, trace);
         },
       );
       return result;
@@ -217,7 +228,7 @@ export class GatewayMetrics {
     if (isThenable(result)) {
       this._warn.warn('thenable', () => 'measure(): fn returned a thenable that is not a native Promise; timed until it returned (return `await thenable` from an async function to time it to the end)');
     }
-    this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels);
+    this._end(series, t0, STATUS_SUCCESS, undefined, undefined, labels, trace);
     return result;
   }
 
@@ -240,7 +251,7 @@ export class GatewayMetrics {
       }
       const series = this._registry.seriesOf(options, 'record');
       if (series === undefined) return;
-      this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined, performance.now());
+      this._observe(series, durationSeconds, status, options.error, options.errorType, options, undefined, performance.now(), this._traces ? activeTrace() : undefined);
     } catch (err) {
       this._internalError(err);
     }
@@ -254,7 +265,11 @@ export class GatewayMetrics {
     if (this._forward !== undefined) return this._forward.startTimer(labels);
     const series = this._registry.seriesOf(labels, 'startTimer');
     const t0 = performance.now();
-    if (series !== undefined) series.active++;
+    let trace: TraceRef | undefined;
+    if (series !== undefined) {
+      series.active++;
+      if (this._traces) trace = activeTrace();
+    }
     const mark = enterMark();
     let seconds: number | undefined;
     return (options?: EndOptions) => {
@@ -279,7 +294,7 @@ export class GatewayMetrics {
             this._warn.warn('status', () => `end(): status must be "success" or "error", got ${describe(options.status)}; using "success"`);
           }
         }
-        this._observe(series, seconds, status, error, errorType, sizes, undefined, now);
+        this._observe(series, seconds, status, error, errorType, sizes, undefined, now, trace);
       } catch (err) {
         this._internalError(err);
       }
@@ -371,6 +386,7 @@ export class GatewayMetrics {
     if (this._forward !== undefined) return this._forward.measureHealthCheck(node, check);
     const entry = this._registry.nodeOf(node, 'measureHealthCheck');
     const t0 = performance.now();
+    const trace = this._traces && entry !== undefined ? activeTrace() : undefined;
     const mark = openMark();
     let passed = true;
     try {
@@ -390,7 +406,7 @@ export class GatewayMetrics {
         this._healthDuration.cell(entry.healthAttrs(false), entry),
         this._healthFailures.cell(entry.attrs, entry),
       ]);
-      cells[passed ? 0 : 1].record(seconds);
+      cells[passed ? 0 : 1].record(seconds, trace);
       if (passed) {
         entry.healthFailures = 0;
         entry.up = true;
@@ -414,15 +430,21 @@ export class GatewayMetrics {
     return this._registry.seriesOf({ node: node as string, transport }, 'auto');
   }
 
-  /** @internal Start of an automatic attempt: counts it in flight. */
-  autoStart(series: Series): void {
+  /**
+   * @internal Start of an automatic attempt: counts it in flight. Called in
+   * the caller's context (the request's creation, the spawn), it returns the
+   * sampled span active there, for autoEnd() (undefined when exemplars are
+   * not kept or no span is active).
+   */
+  autoStart(series: Series): TraceRef | undefined {
     series.active++;
+    return this._traces ? activeTrace() : undefined;
   }
 
   /**
    * @internal End of an automatic attempt started with autoStart(). `now` is
    * the clock reading the caller took the duration from, if it has one
-   * (performance.now() is 65–100 ns here).
+   * (performance.now() is 65–100 ns here). `trace` is what autoStart() returned.
    */
   autoEnd(
     series: Series,
@@ -432,11 +454,12 @@ export class GatewayMetrics {
     requestBytes?: number,
     responseBytes?: number,
     now?: number,
+    trace?: TraceRef,
   ): void {
     try {
       series.active--;
       const status = errorType === undefined ? STATUS_SUCCESS : STATUS_ERROR;
-      this._observe(series, seconds, status, undefined, errorType, { requestBytes, responseBytes }, statusClass, now ?? performance.now());
+      this._observe(series, seconds, status, undefined, errorType, { requestBytes, responseBytes }, statusClass, now ?? performance.now(), trace);
     } catch (err) {
       this._internalError(err);
     }
@@ -463,13 +486,13 @@ export class GatewayMetrics {
    * upgrade, CONNECT): it leaves in-flight, adds no duration sample and no
    * error, and counts as an opened stream with its time to response headers.
    */
-  autoStream(series: Series, secondsToHeaders: number): void {
+  autoStream(series: Series, secondsToHeaders: number, trace?: TraceRef): void {
     try {
       series.active--;
       series.nodeEntry.lastSeen = performance.now();
       const cells = (series.streamCells ??= [this._streamsOpened.cell(series.base, series.nodeEntry), this._streamOpenDuration.cell(series.base, series.nodeEntry)]);
       cells[0].add(1);
-      cells[1].record(secondsToHeaders);
+      cells[1].record(secondsToHeaders, trace);
     } catch (err) {
       this._internalError(err);
     }
@@ -536,11 +559,12 @@ export class GatewayMetrics {
     error: unknown,
     errorType: string | undefined,
     sizes: MeasureOptions | undefined,
+    trace: TraceRef | undefined,
   ): void {
     try {
       series.active--;
       const now = performance.now();
-      this._observe(series, (now - t0) / 1000, status, error, errorType, sizes, undefined, now);
+      this._observe(series, (now - t0) / 1000, status, error, errorType, sizes, undefined, now, trace);
     } catch (err) {
       this._internalError(err);
     }
@@ -555,17 +579,18 @@ export class GatewayMetrics {
     sizes: { requestBytes?: unknown; responseBytes?: unknown } | undefined,
     statusClass: string | undefined,
     now: number,
+    trace: TraceRef | undefined,
   ): void {
     const entry = series.nodeEntry;
     entry.lastSeen = now;
     if (status === STATUS_SUCCESS) {
-      (series.okCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_SUCCESS, entry)).record(seconds);
+      (series.okCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_SUCCESS, entry)).record(seconds, trace);
       if (this.downAfterErrors > 0) {
         entry.consecutiveErrors = 0;
         entry.up = true;
       }
     } else {
-      (series.errCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_ERROR, entry)).record(seconds);
+      (series.errCell ??= this._duration.cellWith(series.base, ATTR_STATUS, STATUS_ERROR, entry)).record(seconds, trace);
       const type = errorType !== undefined ? this._registry.userErrorType(errorType) : errorTypeOf(error);
       this._errorCell(series, type, statusClass).add(1);
       if (this.downAfterErrors > 0) {

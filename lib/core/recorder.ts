@@ -12,6 +12,7 @@
  * written against these types.
  */
 import { ValueType, type Attributes, type Meter, type ObservableResult } from '@opentelemetry/api';
+import type { TraceRef } from './trace';
 
 export interface Releasable {
   /** Frees the series for good; a record into a released cell goes nowhere. */
@@ -20,7 +21,12 @@ export interface Releasable {
 
 /** One histogram series. */
 export interface HistogramCell extends Releasable {
-  record(value: number): void;
+  /**
+   * `trace`: the sampled span the call was made in, kept as the exemplar of
+   * the value's bucket where the implementation keeps exemplars (our store);
+   * SDK instruments have none and ignore it.
+   */
+  record(value: number, trace?: TraceRef): void;
 }
 
 /** One counter (monotonic) or up-down counter series. */
@@ -86,6 +92,8 @@ export type Walk = (emit: Emit, changedOnly: boolean) => void;
 export type ObservedKind = 'upDownCounter' | 'counter' | 'gauge';
 
 export interface Recorders {
+  /** The histogram cells keep exemplars: callers pass the span a call was made in (core/trace.ts). */
+  readonly exemplars?: boolean;
   histogram(name: string, info: HistogramInfo): HistogramRecorder;
   counter(name: string, info: InstrumentInfo): SumRecorder;
   /** Values kept by the caller (in-flight, node up), read at each collection. */

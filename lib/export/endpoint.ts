@@ -4,8 +4,10 @@
  *
  * - GET/HEAD only (405 otherwise), optional bearer/basic auth (401 with
  *   WWW-Authenticate, constant-time comparison, credentials never logged);
+ * - the format follows the Accept header (negotiate.ts): the text format
+ *   0.0.4, OpenMetrics 1.0.0 (exemplars) or protobuf (native histograms);
  * - one collection runs at a time, and the scrapes that arrive meanwhile share
- *   the next one; serializing yields to the event loop between slices, so a
+ *   the next one of their format; serializing yields to the event loop between slices, so a
  *   20,000-series scrape does not block the host's requests for its whole
  *   duration;
  * - no client can stall the others: the lock covers collect() and
@@ -22,7 +24,8 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { logger, describe, RateLimitedWarner } from '../core/diag';
-import { CONTENT_TYPE, type PrometheusSerializer } from './exposition';
+import type { PrometheusSerializer } from './exposition';
+import { CONTENT_TYPES, negotiate, type ExpositionFormat } from './negotiate';
 import { relativePath, renderStatusPage, STATUS_PAGE_CSP } from './status-page';
 import { callWithTimeout } from '../core/timeout';
 import type { PrometheusAuth } from '../types';
@@ -145,8 +148,9 @@ export interface EndpointOptions {
 /** End one response early; a key (for the rate-limited warning) and a reason when it is our decision. */
 type Drop = (key: string | undefined, reason: string | undefined) => void;
 
-/** One collection, serialized: shared by every scrape that waited for it. */
+/** One collection, serialized in one format: shared by every scrape of that format that waited for it. */
 interface Exposition {
+  format: ExpositionFormat;
   chunks: Buffer[];
   bytes: number;
   /**
@@ -167,10 +171,12 @@ export class MetricsEndpoint {
   private _queued = 0;
   /** Rendered pages by stats URL: the page is static, so serving it is one write. */
   private readonly _pages = new Map<string, Buffer>();
-  /** The collection not started yet, which every scrape arriving now joins. */
-  private _next: Promise<Exposition | undefined> | undefined;
-  /** A scrape that joined `_next` asked for gzip: compress while serializing. */
-  private _nextGzip = false;
+  /**
+   * Per format, the collection not started yet, which every scrape of that
+   * format arriving now joins; `gzip`: a scrape that joined asked for gzip
+   * (compress while serializing).
+   */
+  private readonly _next = new Map<ExpositionFormat, { exposition: Promise<Exposition | undefined>; gzip: boolean }>();
   /** Expositions with responses still being written, oldest first. */
   private readonly _held = new Set<Exposition>();
   private _heldBytes = 0;
@@ -297,31 +303,32 @@ export class MetricsEndpoint {
   }
 
   /**
-   * The next collection. Scrapes that arrive while one runs share the one
-   * after it (each sees data collected after it asked), so N scrapers cost at
-   * most two collections, not N queued ones.
+   * The next collection in `format`. Scrapes that arrive while one runs
+   * share the one after it (each sees data collected after it asked), so N
+   * scrapers of one format cost at most two collections, not N queued ones.
    */
-  private _exposition(gzip: boolean): Promise<Exposition | undefined> {
-    if (gzip) this._nextGzip = true;
-    if (this._next !== undefined) return this._next;
+  private _exposition(format: ExpositionFormat, gzip: boolean): Promise<Exposition | undefined> {
+    const pending = this._next.get(format);
+    if (pending !== undefined) {
+      if (gzip) pending.gzip = true;
+      return pending.exposition;
+    }
+    const entry = { exposition: undefined as unknown as Promise<Exposition | undefined>, gzip };
     const next: Promise<Exposition | undefined> = this._exclusive(() => {
-      const wantGzip = this._nextGzip;
-      if (this._next === next) {
-        this._next = undefined;
-        this._nextGzip = false;
-      }
-      return this._build(wantGzip);
+      if (this._next.get(format) === entry) this._next.delete(format);
+      return this._build(format, entry.gzip);
     });
-    this._next = next;
+    entry.exposition = next;
+    this._next.set(format, entry);
     // Refused (queue full): let the next scrape try again.
     void next.then(e => {
-      if (e === undefined && this._next === next) this._next = undefined;
+      if (e === undefined && this._next.get(format) === entry) this._next.delete(format);
     }, () => {});
     return next;
   }
 
   /** collect() and serialize into bytes, under the lock; no client I/O here. */
-  private async _build(wantGzip: boolean): Promise<Exposition> {
+  private async _build(format: ExpositionFormat, wantGzip: boolean): Promise<Exposition> {
     let store = this._options.store;
     let resourceMetrics: ResourceMetrics;
     if (this._options.view !== undefined) {
@@ -340,15 +347,19 @@ export class MetricsEndpoint {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let sliceStart = performance.now();
-    for (const buf of this._options.serializer.byteChunks(resourceMetrics, store)) {
-      chunks.push(buf);
-      bytes += buf.length;
+    const serializer = this._options.serializer;
+    // The protobuf serializer yields empty buffers too: points where it may pause.
+    for (const buf of format === 'protobuf' ? serializer.protobufChunks(resourceMetrics, store) : serializer.byteChunks(resourceMetrics, store, format)) {
+      if (buf.length > 0) {
+        chunks.push(buf);
+        bytes += buf.length;
+      }
       if (performance.now() - sliceStart > YIELD_AFTER_MS) {
         await yieldToLoop();
         sliceStart = performance.now();
       }
     }
-    const exposition: Exposition = { chunks, bytes, gzip: undefined, writers: new Set() };
+    const exposition: Exposition = { format, chunks, bytes, gzip: undefined, writers: new Set() };
     if (wantGzip) void this._gzipped(exposition).catch(() => {});
     return exposition;
   }
@@ -370,7 +381,7 @@ export class MetricsEndpoint {
     try {
       let exposition: Exposition | undefined;
       try {
-        exposition = await this._exposition(acceptsGzip(req));
+        exposition = await this._exposition(negotiate(req.headers.accept), acceptsGzip(req));
       } catch (err) {
         logger.warn(`metrics collection failed: ${describe(err)}`);
         plain(res, 503, `Metrics collection failed: ${err instanceof Error ? err.message : 'error'}\n`);
@@ -421,12 +432,10 @@ export class MetricsEndpoint {
       if (gone()) return;
     }
     res.statusCode = 200;
-    res.setHeader('Content-Type', CONTENT_TYPE);
+    res.setHeader('Content-Type', CONTENT_TYPES[exposition.format]);
     res.setHeader('Cache-Control', 'no-store');
-    if (body !== exposition) {
-      res.setHeader('Content-Encoding', 'gzip');
-      res.setHeader('Vary', 'Accept-Encoding');
-    }
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    if (body !== exposition) res.setHeader('Content-Encoding', 'gzip');
     res.setHeader('Content-Length', body.bytes);
     if (req.method === 'HEAD') {
       res.end();

@@ -1,7 +1,10 @@
 /**
- * Prometheus text exposition (format 0.0.4) of our series store, read
- * directly (no data point objects per scrape), and of what the SDK collected
- * beside it (runtime and process metrics, the app's own instruments).
+ * Prometheus exposition of our series store, read directly (no data point
+ * objects per scrape), and of what the SDK collected beside it (runtime and
+ * process metrics, the app's own instruments), in the three formats the
+ * endpoint negotiates: the text format 0.0.4, OpenMetrics 1.0.0 text (with
+ * the exemplars of the store's histograms) and the protobuf format (with
+ * native histograms and exemplars, protobuf.ts).
  *
  * Why our own serializer instead of the stock one:
  * - naming: the stock one adds no unit suffixes, so its names differ from the
@@ -28,10 +31,11 @@ import {
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { logger } from '../core/diag';
 import type { SeriesStore } from '../store/store';
-import { HistogramInstrument } from '../store/histogram';
+import { HistogramInstrument, type Exemplars } from '../store/histogram';
 import { SumInstrument, VALUE as SUM_VALUE } from '../store/counter';
 import { ObservedInstrument } from '../store/observed';
 import { LABEL_SPAN } from '../store/rows';
+import { Labelled } from '../store/stream';
 import type { StoredInstrument } from '../store/stream';
 import {
   attributeValueString,
@@ -43,8 +47,14 @@ import {
   prometheusMetricName,
   type PromType,
 } from './naming';
+import { nativeBuckets, nativeSchema, NATIVE_ZERO_THRESHOLD, type ExponentialBuckets } from './native';
+import { EXEMPLAR_BYTES, F, familyHead, labelsBytes, PB_COUNTER, PB_GAUGE, PB_HISTOGRAM, ProtoWriter } from './protobuf';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** The two text formats: Prometheus text 0.0.4, OpenMetrics 1.0.0 (exemplars, `# EOF`). */
+export type TextFormat = 'text' | 'openmetrics';
 
 /** Bytes per chunk buffer (a chunk ends early after `chunkPoints` points). */
 const CHUNK_BYTES = 256 * 1024;
@@ -165,6 +175,10 @@ const OPEN = 123;
 const CLOSE = 125;
 const LE = Buffer.from('le="', 'latin1');
 const EMPTY = Buffer.alloc(0);
+const EXEMPLAR_OPEN = Buffer.from('# {trace_id="', 'latin1');
+const EXEMPLAR_MID = Buffer.from('",span_id="', 'latin1');
+const EXEMPLAR_CLOSE = Buffer.from('"} ', 'latin1');
+const EOF = '# EOF\n';
 /** Bytes a number and the character after it can take at most (JS number text is ≤ 25 characters). */
 const NUMBER_BYTES = 26;
 
@@ -244,6 +258,14 @@ export interface SerializerOptions {
   keep?: (scope: InstrumentationScope, attributes: Attributes) => boolean;
   /** Data points per chunk yielded by `chunks()`. @default 200 */
   chunkPoints?: number;
+  /**
+   * Histograms the store keeps exponential cells for are served as native
+   * histograms in the protobuf format (the text formats have no native form
+   * and keep the classic buckets). @default false
+   */
+  nativeHistograms?: boolean;
+  /** In the protobuf format, native histograms also carry their classic buckets. @default true */
+  classicBuckets?: boolean;
 }
 
 /** One source of a family's points: SDK data points, or an instrument of our store read row by row. */
@@ -254,7 +276,11 @@ type Source =
 interface Family {
   name: string;
   type: PromType;
+  /** The description as it is (the protobuf format's HELP). */
+  help: string;
   header: string;
+  /** OpenMetrics: a counter's family name has no `_total`, and HELP escapes `"` too. */
+  omHeader: string;
   /** `name` and, for histograms, `name_bucket{`, `name_sum`, `name_count`, as bytes. */
   bytes: { plain: Buffer; bucket: Buffer; sum: Buffer; count: Buffer };
   metrics: Source[];
@@ -280,9 +306,19 @@ export class PrometheusSerializer {
   private readonly _targetInfo: boolean;
   private readonly _keep: SerializerOptions['keep'];
   private readonly _chunkPoints: number;
+  private readonly _native: boolean;
+  private readonly _classic: boolean;
   /** attribute object → escaped `k="v",…` (no braces), as bytes. */
   private readonly _arena = new LabelArena();
-  /** bucket boundaries array → `le="…"} ` as bytes, `+Inf` last. */
+  /** attribute object → Metric.label fields (protobuf), as bytes. */
+  private _pbLabels = new WeakMap<object, Buffer>();
+  private _pbScopes = new WeakMap<InstrumentationScope, Buffer>();
+  /**
+   * bucket boundaries array → `le="…"} ` as bytes, `+Inf` last. The same
+   * spelling in both text formats (Go's shortest, `1` not `1.0`): Prometheus
+   * 2.x stores `le` as written, so a scrape that moves from the text format
+   * to OpenMetrics keeps its series, and they match the Collector's.
+   */
   private _les = new WeakMap<readonly number[], Buffer[]>();
   /** metric descriptor → [family name, type]. */
   private _names = new WeakMap<object, [string, PromType] | null>();
@@ -295,16 +331,18 @@ export class PrometheusSerializer {
     this._targetInfo = options.targetInfo ?? true;
     this._keep = options.keep;
     this._chunkPoints = Math.max(1, options.chunkPoints ?? 200);
+    this._native = options.nativeHistograms === true;
+    this._classic = options.classicBuckets ?? true;
   }
 
   /** The whole exposition as one string (tests, benchmarks, small outputs). */
-  serialize(rm: ResourceMetrics, store?: SeriesStore): string {
-    return Buffer.concat([...this.byteChunks(rm, store)]).toString('utf8');
+  serialize(rm: ResourceMetrics, store?: SeriesStore, format: TextFormat = 'text'): string {
+    return Buffer.concat([...this.byteChunks(rm, store, format)]).toString('utf8');
   }
 
   /** The exposition as strings, in the pieces byteChunks() makes. */
-  *chunks(rm: ResourceMetrics, store?: SeriesStore): Generator<string, void, undefined> {
-    for (const chunk of this.byteChunks(rm, store)) yield chunk.toString('utf8');
+  *chunks(rm: ResourceMetrics, store?: SeriesStore, format: TextFormat = 'text'): Generator<string, void, undefined> {
+    for (const chunk of this.byteChunks(rm, store, format)) yield chunk.toString('utf8');
   }
 
   /**
@@ -313,9 +351,11 @@ export class PrometheusSerializer {
    * with a whole line. `rm` is what the SDK collected (its resource makes
    * `target_info`); `store`'s instruments are read row by row, each row in
    * one synchronous step (whole, though rows written before a yield may be
-   * older than rows written after it).
+   * older than rows written after it). `openmetrics`: OpenMetrics 1.0.0,
+   * with the exemplars the store keeps on its histograms' buckets.
    */
-  *byteChunks(rm: ResourceMetrics, store?: SeriesStore): Generator<Buffer, void, undefined> {
+  *byteChunks(rm: ResourceMetrics, store?: SeriesStore, format: TextFormat = 'text'): Generator<Buffer, void, undefined> {
+    const om = format === 'openmetrics';
     const w = new ChunkWriter();
     let full: Buffer | undefined;
     this._arena.begin();
@@ -329,10 +369,11 @@ export class PrometheusSerializer {
       // The header goes before the family's first point: a stored instrument
       // whose series have nothing to show yet (a counter at 0) has no family.
       let headed = false;
+      const text = om ? family.omHeader : family.header;
       const header = (): Buffer | undefined => {
         headed = true;
-        const f = w.room(3 * family.header.length);
-        w.text(family.header);
+        const f = w.room(3 * text.length);
+        w.text(text);
         return f;
       };
       const fb = family.bytes;
@@ -342,6 +383,7 @@ export class PrometheusSerializer {
         if (stored instanceof HistogramInstrument) {
           const les = this._lesOf(stored.boundaries);
           const nb = stored.boundaries.length + 1;
+          const exemplars = om ? stored.exemplars : undefined;
           for (let row = 1; row < stored.rows.end; row++) {
             const cell = stored.rows.cells[row];
             if (cell === undefined) continue;
@@ -351,9 +393,10 @@ export class PrometheusSerializer {
             if (count === 0) continue;
             if (!headed && (full = header()) !== undefined) yield full;
             const at = stored.rows.labelsAt(row, cell, encodeLabels);
+            const ex = exemplars?.[row];
             full = at >= 0
-              ? this._histogram(w, fb, stored.rows.labelBytes, at, scopeLabels, les, d, o, nb, d[o + stored.SUM]!, count)
-              : this._histogram(w, fb, this._arena.buf, this._arena.of(cell.attributes), scopeLabels, les, d, o, nb, d[o + stored.SUM]!, count);
+              ? this._histogram(w, fb, stored.rows.labelBytes, at, scopeLabels, les, d, o, nb, d[o + stored.SUM]!, count, ex)
+              : this._histogram(w, fb, this._arena.buf, this._arena.of(cell.attributes), scopeLabels, les, d, o, nb, d[o + stored.SUM]!, count, ex);
             if (full !== undefined) yield full;
             if (++points >= this._chunkPoints && (full = w.take()) !== undefined) {
               points = 0;
@@ -391,7 +434,7 @@ export class PrometheusSerializer {
           if (histogram) {
             const h = dp.value as Histogram;
             const counts = h.buckets.counts;
-            full = this._histogram(w, fb, this._arena.buf, labels, scopeLabels, this._lesOf(h.buckets.boundaries), counts, 0, counts.length, h.sum ?? 0, h.count);
+            full = this._histogram(w, fb, this._arena.buf, labels, scopeLabels, this._lesOf(h.buckets.boundaries), counts, 0, counts.length, h.sum ?? 0, h.count, undefined);
           } else {
             full = this._plain(w, fb, this._arena.buf, labels, scopeLabels, dp.value as number);
           }
@@ -403,18 +446,213 @@ export class PrometheusSerializer {
         }
       }
     }
+    if (om) {
+      if ((full = w.room(EOF.length)) !== undefined) yield full;
+      w.text(EOF);
+    }
     if ((full = w.take()) !== undefined) yield full;
     this._arena.end();
   }
 
   /**
+   * The exposition in the protobuf format: one length-delimited MetricFamily
+   * per family, with native histograms where the store keeps exponential
+   * cells and `nativeHistograms` is on. A family's length is known only once
+   * its last series is written, so its bytes are yielded together after it;
+   * meanwhile an empty Buffer is yielded every `chunkPoints` points, for the
+   * caller to let the event loop in (and to skip).
+   */
+  *protobufChunks(rm: ResourceMetrics, store?: SeriesStore): Generator<Buffer, void, undefined> {
+    const w = new ProtoWriter();
+    if (this._targetInfo) {
+      const labels = labelsBytes(labelPairs(rm.resource.attributes));
+      w.room(labels.length + 32);
+      this._pbPlain(w, labels, EMPTY, F.metric.gauge, 1);
+      const size = w.size;
+      const parts = w.take();
+      yield familyHead('target_info', 'Target metadata', PB_GAUGE, size);
+      yield* parts;
+    }
+    let points = 0;
+    const spans: number[] = [];
+    const deltas: number[] = [];
+    for (const family of this._families(rm, store)) {
+      const pbType = family.type === 'counter' ? PB_COUNTER : family.type === 'histogram' ? PB_HISTOGRAM : PB_GAUGE;
+      const valueField = family.type === 'counter' ? F.metric.counter : F.metric.gauge;
+      for (const source of family.metrics) {
+        const { scope } = source;
+        const scopeLabels = this._pbScopeLabelsOf(scope);
+        const stored = source.stored;
+        if (stored instanceof HistogramInstrument) {
+          const nb = stored.boundaries.length + 1;
+          const cells = this._native ? stored.exponential : undefined;
+          for (let row = 1; row < stored.rows.end; row++) {
+            const cell = stored.rows.cells[row];
+            if (cell === undefined) continue;
+            const d = stored.rows.block(row);
+            const o = stored.rows.offset(row);
+            const count = stored.count(d, o);
+            if (count === 0) continue;
+            const native = cells?.[row]?.value();
+            this._pbHistogram(w, this._pbLabelsOf(cell), scopeLabels, stored.boundaries, d, o, nb, d[o + stored.SUM]!, count,
+              stored.exemplars?.[row], native, spans, deltas);
+            if (++points >= this._chunkPoints) {
+              points = 0;
+              yield EMPTY;
+            }
+          }
+          continue;
+        }
+        if (stored instanceof SumInstrument) {
+          for (let row = 1; row < stored.rows.end; row++) {
+            const cell = stored.rows.cells[row];
+            if (cell === undefined) continue;
+            const value = stored.rows.block(row)[stored.rows.offset(row) + SUM_VALUE]!;
+            if (value === 0 && stored.monotonic) continue;
+            const labels = this._pbLabelsOf(cell);
+            w.room(labels.length + scopeLabels.length + 32);
+            this._pbPlain(w, labels, scopeLabels, valueField, value);
+            if (++points >= this._chunkPoints) {
+              points = 0;
+              yield EMPTY;
+            }
+          }
+          continue;
+        }
+        const metric = source.metric!;
+        const keep = this._keep;
+        const histogram = metric.dataPointType === DataPointType.HISTOGRAM;
+        for (const dp of metric.dataPoints as DataPoint<Histogram | number>[]) {
+          if (keep !== undefined && !keep(scope, dp.attributes)) continue;
+          const labels = this._pbLabelsOf(dp.attributes);
+          if (histogram) {
+            const h = dp.value as Histogram;
+            const counts = h.buckets.counts;
+            this._pbHistogram(w, labels, scopeLabels, h.buckets.boundaries, counts, 0, counts.length, h.sum ?? 0, h.count, undefined, undefined, spans, deltas);
+          } else {
+            w.room(labels.length + scopeLabels.length + 32);
+            this._pbPlain(w, labels, scopeLabels, valueField, dp.value as number);
+          }
+          if (++points >= this._chunkPoints) {
+            points = 0;
+            yield EMPTY;
+          }
+        }
+      }
+      const size = w.size;
+      if (size === 0) continue;
+      const parts = w.take();
+      yield familyHead(family.name, family.help, pbType, size);
+      yield* parts;
+    }
+  }
+
+  /** A counter or gauge Metric (the caller made room). */
+  private _pbPlain(w: ProtoWriter, labels: Buffer, scopeLabels: Buffer, field: number, value: number): void {
+    const m = w.begin(F.family.metric);
+    w.bytes(labels);
+    w.bytes(scopeLabels);
+    const v = w.begin(field);
+    w.double(F.value, value);
+    w.end(v);
+    w.end(m);
+  }
+
+  /**
+   * A histogram Metric: classic buckets from `counts[offset … offset + nb)`
+   * (not cumulative, the last one +Inf, which is written only to carry its
+   * exemplar: Prometheus takes the count as +Inf), and the native histogram
+   * of `native` when it has a schema Prometheus takes. Exemplars go on the
+   * classic buckets (Prometheus 2.x reads them there, also for a native
+   * histogram) and in `exemplars` of a native one (where 3.x reads them
+   * first).
+   */
+  private _pbHistogram(
+    w: ProtoWriter, labels: Buffer, scopeLabels: Buffer, boundaries: readonly number[], counts: ArrayLike<number>, offset: number, nb: number,
+    sum: number, count: number, ex: Exemplars | undefined, native: ExponentialBuckets | undefined, spans: number[], deltas: number[],
+  ): void {
+    const schema = native === undefined ? undefined : nativeSchema(native.scale);
+    if (native !== undefined && schema === undefined) this._warnOnce(`schema:${native.scale}`, `a native histogram of scale ${native.scale} has no Prometheus schema (-4 to 8); served with its classic buckets only`);
+    const classic = schema === undefined || this._classic;
+    const exemplarBytes = ex === undefined ? 0 : nb * EXEMPLAR_BYTES * (schema === undefined ? 1 : 2);
+    const nativeBytes = native === undefined ? 0 : 64 + 24 * (native.positive.bucketCounts.length + native.negative.bucketCounts.length);
+    w.room(labels.length + scopeLabels.length + 64 + (classic ? 28 * nb : 0) + nativeBytes + exemplarBytes);
+    const m = w.begin(F.family.metric);
+    w.bytes(labels);
+    w.bytes(scopeLabels);
+    const h = w.begin(F.metric.histogram);
+    w.uint(F.histogram.sampleCount, count);
+    w.double(F.histogram.sampleSum, sum);
+    if (classic) {
+      let cumulative = 0;
+      for (let i = 0; i < nb; i++) {
+        cumulative += counts[offset + i]!;
+        const last = i === nb - 1;
+        const exemplar = ex !== undefined && ex.times[i]! > 0;
+        if (last && !exemplar) break;
+        const b = w.begin(F.histogram.bucket);
+        w.uint(F.bucket.cumulativeCount, cumulative);
+        w.double(F.bucket.upperBound, last ? Infinity : boundaries[i]!);
+        if (exemplar) w.exemplar(F.bucket.exemplar, ex.traceIds[i]!, ex.spanIds[i]!, ex.values[i]!, ex.times[i]!);
+        w.end(b);
+      }
+    }
+    if (schema !== undefined) {
+      w.sint(F.histogram.schema, schema.schema);
+      w.double(F.histogram.zeroThreshold, NATIVE_ZERO_THRESHOLD);
+      w.uint(F.histogram.zeroCount, native!.zeroCount);
+      nativeBuckets(native!.negative.offset, native!.negative.bucketCounts, schema.scaleDown, spans, deltas);
+      w.spans(F.histogram.negativeSpan, spans);
+      w.packedSint(F.histogram.negativeDelta, deltas);
+      nativeBuckets(native!.positive.offset, native!.positive.bucketCounts, schema.scaleDown, spans, deltas);
+      w.spans(F.histogram.positiveSpan, spans);
+      w.packedSint(F.histogram.positiveDelta, deltas);
+      if (ex !== undefined) {
+        for (let i = 0; i < nb; i++) {
+          if (ex.times[i]! > 0) w.exemplar(F.histogram.exemplars, ex.traceIds[i]!, ex.spanIds[i]!, ex.values[i]!, ex.times[i]!);
+        }
+      }
+    }
+    w.end(h);
+    w.end(m);
+  }
+
+  /**
+   * A label set as protobuf LabelPair fields, by its attributes object, or by
+   * the stored cell (a cell builds its attributes anew when read).
+   */
+  private _pbLabelsOf(key: Attributes | { readonly attributes: Attributes }): Buffer {
+    let b = this._pbLabels.get(key);
+    if (b === undefined) {
+      const attributes = key instanceof Labelled ? key.attributes : (key as Attributes);
+      b = labelsBytes(labelPairs(attributes));
+      this._pbLabels.set(key, b);
+    }
+    return b;
+  }
+
+  private _pbScopeLabelsOf(scope: InstrumentationScope): Buffer {
+    if (!this._scopeLabels) return EMPTY;
+    let b = this._pbScopes.get(scope);
+    if (b === undefined) {
+      const pairs: [string, string][] = [['otel_scope_name', scope.name]];
+      if (scope.version) pairs.push(['otel_scope_version', scope.version]);
+      if (scope.schemaUrl) pairs.push(['otel_scope_schema_url', scope.schemaUrl]);
+      b = labelsBytes(pairs);
+      this._pbScopes.set(scope, b);
+    }
+    return b;
+  }
+
+  /**
    * One histogram series: `counts[offset … offset + n)` are the bucket
-   * counts (not cumulative), the last one +Inf. Returns the filled buffer
-   * when it had to start a new one.
+   * counts (not cumulative), the last one +Inf; `ex`, the series' exemplars
+   * (OpenMetrics only). Returns the filled buffer when it had to start a new
+   * one.
    */
   private _histogram(
     w: ChunkWriter, fb: Family['bytes'], ab: Buffer, labels: number, scopeLabels: Buffer, les: Buffer[],
-    counts: ArrayLike<number>, offset: number, n: number, sum: number, count: number,
+    counts: ArrayLike<number>, offset: number, n: number, sum: number, count: number, ex: Exemplars | undefined,
   ): Buffer | undefined {
     const len = labels % LEN_SPAN;
     const off = (labels - len) / LEN_SPAN;
@@ -424,7 +662,7 @@ export class PrometheusSerializer {
     const head = fb.bucket.length + inner + (inner === 0 ? 0 : 1) + LE.length;
     let leBytes = 0;
     for (const le of les) leBytes += le.length;
-    const need = (head + NUMBER_BYTES) * n + leBytes + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES);
+    const need = (head + NUMBER_BYTES) * n + leBytes + fb.sum.length + fb.count.length + 2 * (braced + 1 + NUMBER_BYTES) + (ex === undefined ? 0 : n * EXEMPLAR_TEXT_BYTES);
     const full = w.room(need);
     // The first bucket line's head, then copies of it.
     const headAt = w.pos;
@@ -439,7 +677,12 @@ export class PrometheusSerializer {
       cumulative += counts[offset + i]!;
       if (i > 0) w.again(headAt, head);
       w.bytes(les[i] ?? les[les.length - 1]!);
-      w.count(cumulative, NEWLINE);
+      if (ex !== undefined && ex.times[i]! > 0) {
+        w.count(cumulative, SPACE);
+        exemplarText(w, ex, i);
+      } else {
+        w.count(cumulative, NEWLINE);
+      }
     }
     w.bytes(fb.sum);
     this._braced(w, inner, ab, off, len, scopeLabels);
@@ -492,11 +735,16 @@ export class PrometheusSerializer {
       const [name, type] = nt;
       let family = families.get(name);
       if (family === undefined) {
-        const help = escapeHelp(metric.descriptor.description || metric.descriptor.name);
+        const raw = metric.descriptor.description || metric.descriptor.name;
+        const help = escapeHelp(raw);
+        // OpenMetrics names a counter family without its `_total` (the samples keep it).
+        const omName = type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
         family = {
           name,
           type,
+          help: raw,
           header: `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`,
+          omHeader: `# HELP ${omName} ${escapeOmHelp(raw)}\n# TYPE ${omName} ${type}\n`,
           bytes: {
             plain: Buffer.from(name, 'utf8'),
             bucket: Buffer.from(`${name}_bucket{`, 'utf8'),
@@ -599,12 +847,13 @@ export class PrometheusSerializer {
 }
 
 /**
- * `k="v",…` for an attribute set. Keys that sanitize to the same label name
- * have their values joined with `;` in key order (OTel compatibility spec).
+ * The label pairs of an attribute set, sorted by key. Keys that sanitize to
+ * the same label name have their values joined with `;` in key order (OTel
+ * compatibility spec).
  */
-export function formatLabels(attributes: Attributes): string {
+export function labelPairs(attributes: Attributes): [string, string][] {
   const keys = Object.keys(attributes);
-  if (keys.length === 0) return '';
+  if (keys.length === 0) return [];
   const byLabel = new Map<string, string[]>();
   for (const key of keys.sort()) {
     const value = attributes[key];
@@ -615,9 +864,42 @@ export function formatLabels(attributes: Attributes): string {
     if (values === undefined) byLabel.set(label, [attributeValueString(value)]);
     else values.push(attributeValueString(value));
   }
+  return [...byLabel].map(([label, values]) => [label, values.join(';')]);
+}
+
+/** `k="v",…` for an attribute set (labelPairs(), escaped). */
+export function formatLabels(attributes: Attributes): string {
   let out = '';
-  for (const [label, values] of byLabel) {
-    out += `${out === '' ? '' : ','}${label}="${escapeLabelValue(values.join(';'))}"`;
-  }
+  for (const [label, value] of labelPairs(attributes)) out += `${out === '' ? '' : ','}${label}="${escapeLabelValue(value)}"`;
   return out;
 }
+
+/** Bytes an OpenMetrics exemplar takes at most (ids of 32 and 16 UTF-16 units, 3 bytes each at worst). */
+const EXEMPLAR_TEXT_BYTES = 32 + 3 * 48 + 2 * NUMBER_BYTES + 8;
+
+/** ` # {trace_id="…",span_id="…"} value seconds` and the line's end (the count and a space are written). */
+function exemplarText(w: ChunkWriter, ex: Exemplars, i: number): void {
+  w.bytes(EXEMPLAR_OPEN);
+  w.ascii(escapeLabelValue(ex.traceIds[i]!));
+  w.bytes(EXEMPLAR_MID);
+  w.ascii(escapeLabelValue(ex.spanIds[i]!));
+  w.bytes(EXEMPLAR_CLOSE);
+  w.ascii(formatValue(ex.values[i]!));
+  w.byte(SPACE);
+  // Seconds: Prometheus 2.42 drops an exemplar with a millisecond timestamp silently.
+  w.ascii(secondsText(ex.times[i]!));
+  w.byte(NEWLINE);
+}
+
+/** ms since the epoch as seconds with three decimals. */
+function secondsText(ms: number): string {
+  const whole = Math.floor(ms / 1000);
+  const frac = Math.round(ms - whole * 1000);
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+/** OpenMetrics HELP escapes `\`, newlines and `"`. */
+function escapeOmHelp(v: string): string {
+  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
+}
+

@@ -45,7 +45,7 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
   const name = (n: string) => withPrefix(prefix, n);
 
   const durationAggregation: AggregationOption =
-    mode === 'exponential'
+    mode !== 'explicit'
       ? { type: EXPONENTIAL_HISTOGRAM, options: { maxSize: EXPONENTIAL_MAX_SIZE, recordMinMax: true } }
       : explicit(buckets);
 
@@ -65,7 +65,7 @@ export function gatewayViews(options: GatewayViewsOptions = {}): ViewOptions[] {
       // The MCP convention metric: never prefixed, and the conventions' own bucket advice.
       {
         instrumentName: sc.METRIC_MCP_CLIENT_OPERATION_DURATION,
-        aggregation: mode === 'exponential' ? durationAggregation : explicit(sc.MCP_DURATION_BUCKETS),
+        aggregation: mode !== 'explicit' ? durationAggregation : explicit(sc.MCP_DURATION_BUCKETS),
         aggregationCardinalityLimit: limits.mcp,
       },
     );

@@ -23,6 +23,7 @@
  * otherwise see. The *Sync functions are not covered (they block the loop and
  * make no ChildProcess).
  */
+import type { TraceRef } from '../core/trace';
 import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
@@ -200,15 +201,15 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
       try {
         result = original.apply(this, argv);
       } catch (err) {
-        instrumentation._end(tracked.series, tracked.t0, 'spawn_error');
+        instrumentation._end(tracked.series, tracked.t0, 'spawn_error', tracked.trace);
         throw err;
       }
-      instrumentation._track(this, tracked.series, tracked.t0, timeout);
+      instrumentation._track(this, tracked.series, tracked.t0, timeout, tracked.trace);
       return result;
     };
   }
 
-  private _start(options: { file?: unknown; args?: unknown }): { series: Series; t0: number } | undefined {
+  private _start(options: { file?: unknown; args?: unknown }): { series: Series; t0: number; trace: TraceRef | undefined } | undefined {
     try {
       const command = commandOf(options);
       if (command === undefined) return undefined;
@@ -225,15 +226,15 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
       if (node === undefined || node === null) return undefined;
       const series = this._metrics.autoSeries(node, TRANSPORT_EXEC);
       if (series === undefined) return undefined;
-      this._metrics.autoStart(series);
-      return { series, t0: performance.now() };
+      const trace = this._metrics.autoStart(series);
+      return { series, t0: performance.now(), trace };
     } catch (err) {
       this._warn.warn('internal', () => `exec path: ${describe(err)}`);
       return undefined;
     }
   }
 
-  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined): void {
+  private _track(child: childProcess.ChildProcess, series: Series, t0: number, timeout: CallerTimeout | undefined, trace: TraceRef | undefined): void {
     try {
       // A child whose stdio a protocol reads (MCP: JSON-RPC) may turn out to
       // be timed per request; its process attempt then leaves in-flight and
@@ -263,10 +264,10 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
           }
           if (owned) return;
         }
-        this._end(series, t0, errorType);
+        this._end(series, t0, errorType, trace);
       });
     } catch (err) {
-      this._end(series, t0, undefined);
+      this._end(series, t0, undefined, trace);
       this._warn.warn('internal', () => `exec path: ${describe(err)}`);
     }
   }
@@ -300,8 +301,8 @@ export class ExecPath extends InstrumentationBase implements AutomaticPath {
     return readers;
   }
 
-  private _end(series: Series, t0: number, errorType: string | undefined): void {
-    this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined);
+  private _end(series: Series, t0: number, errorType: string | undefined, trace: TraceRef | undefined): void {
+    this._metrics.autoEnd(series, (performance.now() - t0) / 1000, errorType, undefined, undefined, undefined, undefined, trace);
   }
 }
 

@@ -223,9 +223,10 @@ export class HttpPath implements AutomaticPath {
     if (node === undefined) return undefined;
     const series = this._metrics.autoSeries(node, TRANSPORT_HTTP);
     if (series === undefined) return undefined;
-    this._metrics.autoStart(series);
+    const trace = this._metrics.autoStart(series);
     const attempt: Attempt = {
       series,
+      trace,
       t0: performance.now(),
       done: false,
       statusCode: undefined,
@@ -286,7 +287,7 @@ export class HttpPath implements AutomaticPath {
       errorType = end.errorType;
     }
     const statusClass = code !== undefined && errorType !== undefined ? statusClassOf(code) : undefined;
-    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now);
+    this._metrics.autoEnd(attempt.series, seconds, errorType, statusClass, attempt.requestBytes, attempt.responseBytes, now, attempt.trace);
   }
 
   // ---- protocol readers ------------------------------------------------------
@@ -448,7 +449,7 @@ export class HttpPath implements AutomaticPath {
   private _stream(attempt: Attempt): void {
     if (attempt.done) return;
     attempt.done = true;
-    this._metrics.autoStream(attempt.series, (performance.now() - attempt.t0) / 1000);
+    this._metrics.autoStream(attempt.series, (performance.now() - attempt.t0) / 1000, attempt.trace);
   }
 
   private _isError(code: number): boolean {

@@ -26,6 +26,7 @@
  * metric); the rest is Map and counter arithmetic on per-series state that
  * is dropped with its node.
  */
+import type { TraceRef } from '../core/trace';
 import { ValueType, type Attributes } from '@opentelemetry/api';
 import { RateLimitedWarner, describe } from '../core/diag';
 import { LineFramer, readAnswer, readLine, readRequest, type Line, type Message, type Read } from './jsonrpc';
@@ -180,8 +181,8 @@ export class McpMetrics {
     return op;
   }
 
-  record(op: McpOp, seconds: number, errorType: string | undefined, code: number | undefined): void {
-    (errorType === undefined ? op.ok : op.errorCell(errorType, code)).record(seconds);
+  record(op: McpOp, seconds: number, errorType: string | undefined, code: number | undefined, trace?: TraceRef): void {
+    (errorType === undefined ? op.ok : op.errorCell(errorType, code)).record(seconds, trace);
   }
 }
 
@@ -190,6 +191,8 @@ export interface McpCall {
   readonly series: Series;
   readonly op: McpOp;
   readonly t0: number;
+  /** The sampled span the request was sent in (exemplars). */
+  readonly trace: TraceRef | undefined;
 }
 
 /** Outcome of a call: undefined error type is a success. */
@@ -213,11 +216,11 @@ export class McpTracker {
    * A request seen on its way to `node`: counted in flight. `series` given
    * when the caller has one already (HTTP: the exchange's, already in flight).
    */
-  begin(series: Series, m: Message, alreadyInFlight: boolean, t0 = performance.now()): McpCall {
+  begin(series: Series, m: Message, alreadyInFlight: boolean, t0 = performance.now(), trace?: TraceRef): McpCall {
     const op = this.mcp.op(series, m.method!, m.name);
-    if (!alreadyInFlight) this.metrics.autoStart(series);
+    const started = alreadyInFlight ? undefined : this.metrics.autoStart(series);
     op.inFlight++;
-    return { series, op, t0 };
+    return { series, op, t0, trace: trace ?? started };
   }
 
   /** @param now the clock reading the end was seen at, when the caller has one (performance.now() costs 65–160 ns here). */
@@ -226,8 +229,8 @@ export class McpTracker {
       const seconds = (now - call.t0) / 1000;
       call.op.inFlight--;
       const type = errorType === undefined ? undefined : this.metrics.boundedErrorType(errorType);
-      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes, now);
-      this.mcp.record(call.op, seconds, type, code);
+      this.metrics.autoEnd(call.series, seconds, type, statusClass, requestBytes, responseBytes, now, call.trace);
+      this.mcp.record(call.op, seconds, type, code, call.trace);
     } catch (err) {
       this.warn.warn('internal', () => `mcp: ${describe(err)}`);
     }
@@ -458,8 +461,8 @@ export class McpHttpReader implements HttpReader {
     // The exchange's own in-flight count becomes the first call's.
     const requests = this.requests;
     this._calls = requests.length === 1
-      ? [this._tracker.begin(exchange.series, requests[0]!, true, exchange.t0)]
-      : requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0));
+      ? [this._tracker.begin(exchange.series, requests[0]!, true, exchange.t0, exchange.trace)]
+      : requests.map((m, i) => this._tracker.begin(exchange.series, m, i === 0, exchange.t0, exchange.trace));
     return 'own';
   }
 

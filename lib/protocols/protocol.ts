@@ -15,6 +15,7 @@
  *   change more than the few bytes that decide an outcome;
  * - nothing here may change what the host sees.
  */
+import type { TraceRef } from '../core/trace';
 import type { GatewayMetrics } from '../core/gateway-metrics';
 import type { Series } from '../core/series-registry';
 import type { ResolvedConfig } from '../config/resolve';
@@ -47,6 +48,8 @@ export interface Exchange {
   readonly t0: number;
   /** false when the transport could not show the body's bytes (Node 22's fetch publishes none). */
   readonly bodySeen: boolean;
+  /** The sampled span the exchange was started in (exemplars), read when it began. */
+  readonly trace: TraceRef | undefined;
 }
 
 /**

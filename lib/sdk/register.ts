@@ -128,7 +128,8 @@ export function getGatewayMetrics(): GatewayMetrics {
 }
 
 function loadOtlpExporter(protocol: OtlpProtocol, config: ResolvedConfig): PushMetricExporter {
-  const exponential = config.histogram === 'exponential';
+  // `native` is exponential for OTLP too (the Collector and Prometheus's OTLP receiver make native histograms of them).
+  const exponential = config.histogram !== 'explicit';
   const options = {
     ...(config.otlp.endpoint !== undefined ? { url: config.otlp.endpoint } : {}),
     ...(config.otlp.headers !== undefined ? { headers: { ...config.otlp.headers } } : {}),
@@ -181,6 +182,18 @@ class PullReader extends MetricReader {
 const CUMULATIVE_DEFAULT: StoreReader = {
   temporality: () => AggregationTemporality.CUMULATIVE,
   aggregation: () => ({ type: AggregationType.DEFAULT }),
+};
+
+/**
+ * The Prometheus endpoint's view of the store with native histograms: the
+ * histograms no View fixes (the durations) keep exponential cells for it,
+ * served as native histograms in the protobuf format; the explicit buckets
+ * stay beside them for the text formats.
+ */
+const CUMULATIVE_NATIVE: StoreReader = {
+  temporality: () => AggregationTemporality.CUMULATIVE,
+  aggregation: type =>
+    type === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { recordMinMax: true } } : { type: AggregationType.DEFAULT },
 };
 
 /** A push exporter's own selectors, as the store reads them. */
@@ -322,7 +335,7 @@ class Registration implements GatewayOtel {
     };
     if (exporters.includes('prometheus')) {
       this._prometheusIndex = storeReaders.length;
-      storeReaders.push(CUMULATIVE_DEFAULT);
+      storeReaders.push(config.histogram === 'native' ? CUMULATIVE_NATIVE : CUMULATIVE_DEFAULT);
       this._prometheusReader = new PullReader();
       readers.push(this._prometheusReader);
     }
@@ -358,8 +371,10 @@ class Registration implements GatewayOtel {
       maxNodes: config.maxNodes,
       maxTools: config.maxTools,
       histogram: 'explicit',
-      // Exponential mode: no View on the duration instruments, so each reader's
-      // own aggregation selector decides (Prometheus explicit, OTLP exponential).
+      // Exponential and native modes: no View on the duration instruments, so
+      // each reader's own aggregation selector decides (OTLP exponential;
+      // Prometheus explicit, or exponential cells beside the explicit buckets
+      // for native histograms).
       durationViews: config.histogram === 'explicit',
     });
     this.meterProvider = new MeterProvider({ resource, views: [...config.views, ...views], readers });
@@ -379,6 +394,8 @@ class Registration implements GatewayOtel {
       warn: new RateLimitedWarner(),
       // Idle nodes are forgotten before every collection, so no reader sees them.
       beforeCollect: () => this.metrics.sweep(),
+      // Only the endpoint serves exemplars (no OTLP data model in sdk-metrics has them).
+      exemplars: this._prometheusReader !== undefined && config.prometheus.exemplars,
     });
     this.metrics = new GatewayMetrics(this._cluster?.recorders(this._store) ?? this._store, {
       prefix: config.prefix,
@@ -401,7 +418,11 @@ class Registration implements GatewayOtel {
 
     if (!config.sdkDisabled) this._startInstrumentation();
 
-    const serializer = new lazy.exposition.PrometheusSerializer({ scopeLabels: !config.prometheus.withoutScopeInfo });
+    const serializer = new lazy.exposition.PrometheusSerializer({
+      scopeLabels: !config.prometheus.withoutScopeInfo,
+      nativeHistograms: config.histogram === 'native',
+      classicBuckets: config.prometheus.classicHistograms,
+    });
     const endpoint = new lazy.endpoint.MetricsEndpoint({
       reader: this._prometheusReader,
       store: this._store,
@@ -503,7 +524,7 @@ class Registration implements GatewayOtel {
   async stats(): Promise<GatewayStats> {
     if (this._cluster !== undefined) return this._cluster.stats();
     const index = this._prometheusIndex;
-    return lazy.stats.computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index)] }), this._startedAt);
+    return lazy.stats.computeStats(this.metrics, index < 0 ? undefined : async () => ({ scopeMetrics: [await this._store.collect(index, true)] }), this._startedAt);
   }
 
   startHealthChecks(options: HealthCheckOptions): () => void {

@@ -1,7 +1,8 @@
 /**
  * Histogram series: explicit buckets in the instrument's slab (rows.ts), and
  * a base-2 exponential histogram beside them for the readers that ask for one
- * (exponential.ts).
+ * (exponential.ts), and the exemplars of the explicit buckets when the
+ * Prometheus endpoint serves them.
  *
  * A row: the bucket counts (one per boundary, then +Inf), sum, min, max, the
  * start time (ms since the epoch), then for each delta reader the min and max
@@ -14,6 +15,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { withAttribute, type CellOwner, type HistogramCell, type HistogramRecorder, type Releasable } from '../core/recorder';
 import type { RateLimitedWarner } from '../core/diag';
 import { describe } from '../core/diag';
+import type { TraceRef } from '../core/trace';
 import { ExponentialCell } from './exponential';
 import { Rows } from './rows';
 import { cellClass, Labelled, nowMs, type StoredInstrument, type Stream } from './stream';
@@ -21,6 +23,25 @@ import { cellClass, Labelled, nowMs, type StoredInstrument, type Stream } from '
 export interface ExponentialOptions {
   readonly maxSize: number;
   readonly recordMinMax: boolean;
+}
+
+/**
+ * The latest exemplar of each explicit bucket of one series: made on the
+ * series' first exemplar, so a series recorded outside spans costs nothing,
+ * and bounded (one per bucket, 14 with the default buckets).
+ */
+export class Exemplars {
+  readonly values: Float64Array;
+  /** ms since the epoch; 0: the bucket has none yet. */
+  readonly times: Float64Array;
+  readonly traceIds: string[];
+  readonly spanIds: string[];
+  constructor(buckets: number) {
+    this.values = new Float64Array(buckets);
+    this.times = new Float64Array(buckets);
+    this.traceIds = new Array<string>(buckets).fill('');
+    this.spanIds = new Array<string>(buckets).fill('');
+  }
 }
 
 export class HistogramSeries extends Labelled implements HistogramCell, Releasable {
@@ -32,8 +53,8 @@ export class HistogramSeries extends Labelled implements HistogramCell, Releasab
     this.row = instrument.rows.alloc(this);
   }
 
-  record(value: number): void {
-    this.instrument.record(this.row, value);
+  record(value: number, trace?: TraceRef): void {
+    this.instrument.record(this.row, value, trace);
   }
 
   release(): void {
@@ -54,6 +75,8 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   readonly START: number;
   /** Exponential state per row, for the readers that get exponential histograms. */
   readonly exponential: (ExponentialCell | undefined)[] | undefined;
+  /** Exemplars per row (undefined: none kept yet); the array itself only when exemplars are kept. */
+  readonly exemplars: (Exemplars | undefined)[] | undefined;
   private readonly _Cell = cellClass(HistogramSeries, this);
   /** The extra key of cellWith() cells (one per instrument; another key makes a whole set). */
   private _key: string | undefined;
@@ -67,6 +90,8 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
     private readonly _warn: RateLimitedWarner,
     /** A View may turn min and max off (they are still kept, not reported). */
     readonly recordMinMax = true,
+    /** Keep the latest exemplar per explicit bucket of each series (records given a trace). */
+    exemplars = false,
   ) {
     this.boundaries = Object.freeze([...boundaries]);
     this._bounds = Float64Array.from(boundaries);
@@ -88,6 +113,7 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
       }
     });
     this.exponential = exponentialOptions === undefined ? undefined : [];
+    this.exemplars = exemplars ? [] : undefined;
   }
 
   cell(attributes: Attributes, owner: CellOwner | undefined): HistogramSeries {
@@ -101,13 +127,14 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   }
 
   private _made(cell: HistogramSeries, _owner: CellOwner | undefined): HistogramSeries {
+    if (this.exemplars !== undefined) this.exemplars[cell.row] = undefined;
     if (this.exponential !== undefined) {
       this.exponential[cell.row] = new ExponentialCell(this.exponentialOptions!.maxSize, this.exponentialOptions!.recordMinMax);
     }
     return cell;
   }
 
-  record(row: number, value: number): void {
+  record(row: number, value: number, trace?: TraceRef): void {
     // Negative values too: an OTel histogram instrument drops them (the SDK warns the same way).
     if (!(value >= 0 && value < Infinity)) {
       this._warn.warn(`store-value:${this.stream.name}`, () => `${this.stream.name}: dropped ${describe(value)} (a histogram takes finite values >= 0)`);
@@ -137,6 +164,16 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
       if (value > d[i + 1]!) d[i + 1] = value;
     }
     if (this.exponential !== undefined && row !== 0) this.exponential[row]!.record(value);
+    if (trace !== undefined && this.exemplars !== undefined && row !== 0) this._keep(row, bucket, value, trace);
+  }
+
+  /** The bucket's latest exemplar (the row's exemplars are made on its first one). */
+  private _keep(row: number, bucket: number, value: number, trace: TraceRef): void {
+    const e = (this.exemplars![row] ??= new Exemplars(this._bounds.length + 1));
+    e.values[bucket] = value;
+    e.times[bucket] = Date.now();
+    e.traceIds[bucket] = trace.traceId;
+    e.spanIds[bucket] = trace.spanId;
   }
 
   /** Observations in the row at `o` of block `d` (its buckets added up). */
@@ -152,5 +189,6 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
     cell.row = 0;
     this.rows.free(row);
     if (this.exponential !== undefined) this.exponential[row] = undefined;
+    if (this.exemplars !== undefined) this.exemplars[row] = undefined;
   }
 }

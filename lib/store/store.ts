@@ -90,6 +90,12 @@ export interface SeriesStoreOptions {
   readonly warn: RateLimitedWarner;
   /** Runs before every collection (register() forgets idle nodes there). */
   readonly beforeCollect?: () => void;
+  /**
+   * Histograms keep the latest exemplar per explicit bucket of each series
+   * (the Prometheus endpoint serves them; no reader's data model has them).
+   * @default false
+   */
+  readonly exemplars?: boolean;
 }
 
 const CUMULATIVE_PLAN: ReaderPlan = { temporality: AggregationTemporality.CUMULATIVE, aggregation: 'explicit', delta: -1 };
@@ -101,6 +107,8 @@ export class SeriesStore implements Recorders {
   private readonly _views: readonly ViewOptions[];
   private readonly _warn: RateLimitedWarner;
   private readonly _beforeCollect: (() => void) | undefined;
+  /** Histogram cells keep exemplars (Recorders: callers then capture the active span). */
+  readonly exemplars: boolean;
 
   constructor(options: SeriesStoreOptions) {
     this.scope = options.scope;
@@ -108,6 +116,7 @@ export class SeriesStore implements Recorders {
     this._views = options.views;
     this._warn = options.warn;
     this._beforeCollect = options.beforeCollect;
+    this.exemplars = options.exemplars === true;
   }
 
   /** Runs the before-collection hook (the serializer calls it before reading the store directly). */
@@ -156,7 +165,7 @@ export class SeriesStore implements Recorders {
       exponential = { maxSize: options?.maxSize ?? EXPONENTIAL_MAX_SIZE, recordMinMax: options?.recordMinMax ?? true };
     }
     const deltaReaders = plans.filter(p => p.delta >= 0).length;
-    const instrument = new HistogramInstrument(s, boundaries, exponential, deltaReaders, this._warn, recordMinMax);
+    const instrument = new HistogramInstrument(s, boundaries, exponential, deltaReaders, this._warn, recordMinMax, this.exemplars);
     for (let k = 0; k < deltaReaders; k++) instrument.rows.shadow();
     this._entries.push({ instrument, plans, deltas: plans.map(() => ({ last: nowMs() })) });
     return instrument;
@@ -239,9 +248,12 @@ export class SeriesStore implements Recorders {
    * Our series for reader `index`, yielding to the event loop every
    * SLICE_MS. Each point is read in one synchronous step, so it is whole,
    * though two points may be from either side of a record made meanwhile
-   * (as with prom-client).
+   * (as with prom-client). `explicitOnly`: histograms with explicit buckets
+   * even where the reader gets exponential ones (the stats view reads the
+   * Prometheus reader's series so, whether or not its endpoint serves native
+   * histograms).
    */
-  async collect(index: number): Promise<ScopeMetrics> {
+  async collect(index: number, explicitOnly = false): Promise<ScopeMetrics> {
     this.prepare();
     const metrics: MetricData[] = [];
     const slice = { start: performance.now() };
@@ -253,7 +265,7 @@ export class SeriesStore implements Recorders {
       const instrument = entry.instrument;
       let metric: MetricData | undefined;
       if (instrument instanceof HistogramInstrument) {
-        metric = plan.aggregation === 'exponential'
+        metric = plan.aggregation === 'exponential' && !explicitOnly
           ? await this._exponential(instrument, plan, entry.deltas[index]!, endMs, endTime, slice)
           : await this._explicit(instrument, plan, entry.deltas[index]!, endMs, endTime, slice);
       } else if (instrument instanceof SumInstrument) {

@@ -18,6 +18,8 @@ export interface Proc {
   output(): string;
   /** The first stdout line matching `re`. */
   line(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Write to its stdin (started with `stdin: true`). */
+  write(text: string): void;
   /** SIGTERM to the server; SIGKILL to the whole group once it exited or after `graceMs`. Resolves when the group is gone. */
   stop(graceMs?: number): Promise<void>;
   /** Whether any process of the group is still alive. */
@@ -71,6 +73,8 @@ export interface StartOptions {
   cwd?: string;
   /** Hard limit: the whole group is SIGKILLed after this long. */
   lifetimeMs: number;
+  /** Give the process a stdin pipe (Proc.write) instead of none. */
+  stdin?: boolean;
 }
 
 /**
@@ -87,7 +91,7 @@ export function startProcess(name: string, command: string, args: string[], opti
   const child = spawn(cmd, argv, {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: true, // own process group
   });
   if (child.pid === undefined) throw new Error(`${name}: spawn ${command} failed`);
@@ -115,6 +119,8 @@ export function startProcess(name: string, command: string, args: string[], opti
       resolve();
     });
   });
+  // A child that died takes its pipe with it: the failure shows in its output, not as an uncaught EPIPE.
+  child.stdin?.on('error', () => {});
   child.once('error', err => {
     out += `\n[spawn error] ${err.message}\n`;
   });
@@ -129,6 +135,10 @@ export function startProcess(name: string, command: string, args: string[], opti
     child,
     pgid,
     output: () => out,
+    write(text) {
+      if (child.stdin === null) throw new Error(`${name} has no stdin (start it with stdin: true)`);
+      child.stdin.write(text);
+    },
     line(re, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);

@@ -16,6 +16,8 @@ export interface Tools {
   promtool: string;
   otelcolVersion: string;
   prometheusVersion: string;
+  /** metrics.proto of prometheus/client_model: the protobuf exposition format. */
+  metricsProto: string;
 }
 
 const TOOLS_JSON = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'otel-gateway-metrics', 'e2e-tools.json');
@@ -28,7 +30,8 @@ function read(): Tools | undefined {
 export function tools(options: { collector?: boolean } = {}): Tools {
   let t = read();
   const ok = (x: Tools | undefined) =>
-    x !== undefined && existsSync(x.promtool) && existsSync(x.prometheus) && (!options.collector || (x.otelcol !== '' && existsSync(x.otelcol)));
+    x !== undefined && existsSync(x.promtool) && existsSync(x.prometheus) && typeof x.metricsProto === 'string' && existsSync(x.metricsProto) &&
+    (!options.collector || (x.otelcol !== '' && existsSync(x.otelcol)));
   if (!ok(t)) {
     const args = [join(ROOT, 'scripts', 'e2e-setup.sh'), ...(options.collector ? [] : ['--prometheus-only'])];
     execFileSync('bash', args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60_000 });
