@@ -75,6 +75,14 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
   readonly START: number;
   /** Exponential state per row, for the readers that get exponential histograms. */
   readonly exponential: (ExponentialCell | undefined)[] | undefined;
+  /**
+   * Delta readers of exponential histograms: per reader, the current
+   * interval's cell of each row (made on its first record). A delta point is
+   * that interval recorded on its own, as the SDK gives it: the cumulative
+   * cell minus a copy of it differs from the SDK's point in scale and
+   * buckets when the interval's values span less than the whole history.
+   */
+  readonly intervals: (ExponentialCell | undefined)[][] | undefined;
   /** Exemplars per row (undefined: none kept yet); the array itself only when exemplars are kept. */
   readonly exemplars: (Exemplars | undefined)[] | undefined;
   private readonly _Cell = cellClass(HistogramSeries, this);
@@ -113,6 +121,7 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
       }
     });
     this.exponential = exponentialOptions === undefined ? undefined : [];
+    this.intervals = exponentialOptions === undefined || deltaReaders === 0 ? undefined : Array.from({ length: deltaReaders }, () => []);
     this.exemplars = exemplars ? [] : undefined;
   }
 
@@ -163,7 +172,14 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
       if (value < d[i]!) d[i] = value;
       if (value > d[i + 1]!) d[i + 1] = value;
     }
-    if (this.exponential !== undefined && row !== 0) this.exponential[row]!.record(value);
+    if (this.exponential !== undefined && row !== 0) {
+      this.exponential[row]!.record(value);
+      const intervals = this.intervals;
+      if (intervals !== undefined) {
+        const o = this.exponentialOptions!;
+        for (const cells of intervals) (cells[row] ??= new ExponentialCell(o.maxSize, o.recordMinMax)).record(value);
+      }
+    }
     if (trace !== undefined && this.exemplars !== undefined && row !== 0) this._keep(row, bucket, value, trace);
   }
 
@@ -189,6 +205,7 @@ export class HistogramInstrument implements HistogramRecorder, StoredInstrument 
     cell.row = 0;
     this.rows.free(row);
     if (this.exponential !== undefined) this.exponential[row] = undefined;
+    if (this.intervals !== undefined) for (const cells of this.intervals) cells[row] = undefined;
     if (this.exemplars !== undefined) this.exemplars[row] = undefined;
   }
 }

@@ -34,7 +34,6 @@ import {
 import type { Disposable, HistogramInfo, HistogramRecorder, InstrumentInfo, ObservedKind, Recorders, SumRecorder, Walk } from '../core/recorder';
 import { logger, type RateLimitedWarner } from '../core/diag';
 import { SumInstrument, START as SUM_START, VALUE } from './counter';
-import { ExponentialCell } from './exponential';
 import { HistogramInstrument, type ExponentialOptions } from './histogram';
 import { ObservedInstrument } from './observed';
 import { nowMs, stream, type StoredInstrument } from './stream';
@@ -66,8 +65,6 @@ interface ReaderPlan {
 interface DeltaState {
   /** ms since the epoch of this reader's last collection of the instrument. */
   last: number;
-  /** Exponential snapshots by row, with the cell they were taken of. */
-  exponential?: ({ cell: unknown; snap: ExponentialCell } | undefined)[];
   /** Observed counters: the last value reported, by attribute set. */
   observed?: WeakMap<Attributes, number>;
 }
@@ -345,27 +342,23 @@ export class SeriesStore implements Recorders {
 
   private async _exponential(h: HistogramInstrument, plan: ReaderPlan, state: DeltaState, endMs: number, endTime: ReturnType<typeof millisToHrTime>, slice: { start: number }): Promise<MetricData> {
     const points: DataPoint<ExponentialHistogram>[] = [];
-    const cells = h.exponential!;
     const since = state.last;
-    const snaps = plan.delta >= 0 ? (state.exponential ??= []) : undefined;
+    // A delta reader takes its interval cells (histogram.ts intervals); a cumulative one the rows' own.
+    const intervals = plan.delta >= 0 ? h.intervals?.[plan.delta] : undefined;
+    const cells = intervals ?? h.exponential!;
     for (let row = 1; row < h.rows.end; row++) {
       await this._slice(slice, row);
       const owner = h.rows.cells[row];
       const cell = cells[row];
       if (owner === undefined || cell === undefined || cell.count === 0) continue;
       const start = h.rows.block(row)[h.rows.offset(row) + h.START]!;
-      if (snaps === undefined) {
+      if (intervals === undefined) {
         points.push({ attributes: owner.attributes, startTime: millisToHrTime(start), endTime, value: cell.value() });
         continue;
       }
-      const previous = snaps[row];
-      const fresh = previous === undefined || previous.cell !== owner;
-      if (!fresh && previous.snap.count === cell.count) continue;
-      const value = fresh ? cell.value() : cell.diff(previous.snap).value();
-      snaps[row] = { cell: owner, snap: cell.clone() };
-      points.push({ attributes: owner.attributes, startTime: millisToHrTime(fresh ? start : Math.max(start, since)), endTime, value });
+      intervals[row] = undefined;
+      points.push({ attributes: owner.attributes, startTime: millisToHrTime(Math.max(start, since)), endTime, value: cell.value() });
     }
-    if (snaps !== undefined) for (let row = h.rows.end; row < snaps.length; row++) snaps[row] = undefined;
     state.last = endMs;
     return {
       descriptor: h.stream.descriptor,
