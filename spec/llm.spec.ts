@@ -5,6 +5,8 @@
  * first chunk bounded by the injected delays (one-sided where load can only
  * add time).
  */
+import { fetch as undiciFetch } from 'undici';
+import { FETCH_BODIES } from './helpers/capabilities';
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -102,8 +104,12 @@ describe('LLM API calls: the openai client against a fake provider, zero config'
     node = `127.0.0.1:${srv.port}`;
     path = new HttpPath(h.metrics, resolveConfig({}, {}).http!, [llmProtocol(h.metrics, { mcp: undefined, llm: true })!]);
     path.enable();
-    client = new OpenAI({ apiKey: 'test', baseURL: `http://${node}/v1`, maxRetries: 0 });
+    // Node 22's global fetch (undici 6) publishes no body chunks: there the
+    // client is given the undici package's fetch (7.x), which does, as a Node
+    // 22 user can (docs/llm.md).
+    client = new OpenAI({ apiKey: 'test', baseURL: `http://${node}/v1`, maxRetries: 0, ...(FETCH_BODIES ? {} : { fetch: undiciFetch as never }) });
   });
+
   afterEach(async () => {
     path.disable();
     await srv.close();
