@@ -5,7 +5,6 @@
  * first chunk bounded by the injected delays (one-sided where load can only
  * add time).
  */
-import { fetch as undiciFetch } from 'undici';
 import { FETCH_BODIES } from './helpers/capabilities';
 import { expect } from 'chai';
 import * as http from 'node:http';
@@ -107,7 +106,29 @@ describe('LLM API calls: the openai client against a fake provider, zero config'
     // Node 22's global fetch (undici 6) publishes no body chunks: there the
     // client is given the undici package's fetch (7.x), which does, as a Node
     // 22 user can (docs/llm.md).
-    client = new OpenAI({ apiKey: 'test', baseURL: `http://${node}/v1`, maxRetries: 0, ...(FETCH_BODIES ? {} : { fetch: undiciFetch as never }) });
+    client = new OpenAI({ apiKey: 'test', baseURL: `http://${node}/v1`, maxRetries: 0, ...(FETCH_BODIES ? {} : { fetch: ownFetch as never }) });
+  });
+
+  // The undici package's fetch with an agent of its own: its first use would
+  // otherwise install a 7.x agent as the process's global dispatcher, which
+  // Node 22's own fetch then uses too (and publishes body chunks: later specs
+  // that check what Node 22's fetch shows would see a different runtime).
+  // Loading the package may install its agent as the global one, so it is
+  // loaded here, with the global dispatcher saved first and put back after.
+  const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+  let undici: typeof import('undici');
+  let agent: import('undici').Agent | undefined;
+  let savedDispatcher: unknown;
+  const ownFetch = (url: string, init?: object) => undici.fetch(url, { ...init, dispatcher: (agent ??= new undici.Agent()) } as never);
+  before(async () => {
+    savedDispatcher = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER];
+    undici = await import('undici');
+  });
+  after(async () => {
+    await agent?.close();
+    const g = globalThis as Record<symbol, unknown>;
+    if (savedDispatcher === undefined) delete g[GLOBAL_DISPATCHER];
+    else g[GLOBAL_DISPATCHER] = savedDispatcher;
   });
 
   afterEach(async () => {
