@@ -42,6 +42,8 @@ const YIELD_AFTER_MS = 5;
  */
 const GZIP_LEVEL = 1;
 const gzipAsync = promisify(gzipCallback);
+/** zlib's output piece size: 1 MiB took 6 ms for 5.4 MB where the default 16 KiB took 7–17 ms (its pieces joined afterwards). */
+const GZIP_CHUNK = 1 << 20;
 
 /** A scrape waiting longer than this for collect() gets 503. */
 const COLLECT_TIMEOUT_MS = 10_000;
@@ -366,7 +368,7 @@ export class MetricsEndpoint {
 
   /** The exposition gzipped: made once, by the first scrape that asks if the build did not. */
   private _gzipped(exposition: Exposition): Promise<{ chunks: Buffer[]; bytes: number }> {
-    return (exposition.gzip ??= gzipAsync(Buffer.concat(exposition.chunks, exposition.bytes), { level: GZIP_LEVEL }).then(b => ({ chunks: [b], bytes: b.length })));
+    return (exposition.gzip ??= gzipAsync(Buffer.concat(exposition.chunks, exposition.bytes), { level: GZIP_LEVEL, chunkSize: GZIP_CHUNK }).then(b => ({ chunks: [b], bytes: b.length })));
   }
 
   private async _serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
