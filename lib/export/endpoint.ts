@@ -20,8 +20,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzip as gzipCallback } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
 import type { MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { logger, describe, RateLimitedWarner } from '../core/diag';
 import type { PrometheusSerializer } from './exposition';
@@ -32,7 +31,7 @@ import type { PrometheusAuth } from '../types';
 import type { SeriesStore } from '../store/store';
 
 /** Longest time one chunk loop may hold the event loop before yielding. */
-const YIELD_AFTER_MS = 5;
+const YIELD_AFTER_MS = 2;
 /**
  * gzip level of the exposition. Measured on 2,000 histogram series (5.7 MB of
  * text, Node 24, our 2-core dev machine): level 1 took 4.7 ms and gave
@@ -41,7 +40,6 @@ const YIELD_AFTER_MS = 5;
  * fastest level already compresses it 31 times.
  */
 const GZIP_LEVEL = 1;
-const gzipAsync = promisify(gzipCallback);
 /** zlib's output piece size: 1 MiB took 6 ms for 5.4 MB where the default 16 KiB took 7–17 ms (its pieces joined afterwards). */
 const GZIP_CHUNK = 1 << 20;
 
@@ -368,7 +366,7 @@ export class MetricsEndpoint {
 
   /** The exposition gzipped: made once, by the first scrape that asks if the build did not. */
   private _gzipped(exposition: Exposition): Promise<{ chunks: Buffer[]; bytes: number }> {
-    return (exposition.gzip ??= gzipAsync(Buffer.concat(exposition.chunks, exposition.bytes), { level: GZIP_LEVEL, chunkSize: GZIP_CHUNK }).then(b => ({ chunks: [b], bytes: b.length })));
+    return (exposition.gzip ??= gzipChunks(exposition.chunks));
   }
 
   private async _serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -536,6 +534,28 @@ export class MetricsEndpoint {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(_req.method === 'HEAD' ? undefined : `${body}\n`);
   }
+}
+
+/**
+ * The chunks gzipped on libuv's thread pool, written to one zlib stream after
+ * the serializer is done (while it runs, zlib would wait a turn of the busy
+ * loop per chunk: 36 ms instead of 4–5 at 2,000 series), not joined into one
+ * buffer first (at 20,000 series the copy of 54 MB held the loop ~20 ms).
+ */
+function gzipChunks(chunks: readonly Buffer[]): Promise<{ chunks: Buffer[]; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const z = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK });
+    const out: Buffer[] = [];
+    let bytes = 0;
+    z.on('data', (b: Buffer) => {
+      out.push(b);
+      bytes += b.length;
+    });
+    z.once('end', () => resolve({ chunks: out, bytes }));
+    z.once('error', reject);
+    for (const c of chunks) z.write(c);
+    z.end();
+  });
 }
 
 function acceptsGzip(req: http.IncomingMessage): boolean {
